@@ -1,0 +1,19 @@
+//! `GET /health`: is the logger up, and how much is it doing.
+
+use super::AppState;
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+
+pub async fn show(State(state): State<AppState>) -> Json<Value> {
+    let items = state.scheduler.list();
+    let failing = items.iter().filter(|h| h.status().last_error.is_some()).count();
+    Json(json!({
+        "status": "ok",
+        "uptime_s": state.started.elapsed().as_secs(),
+        "items": items.len(),
+        "items_failing": failing,
+        "plugins": state.registry.plugins().len(),
+        "plugin_load_errors": state.registry.failures().len(),
+    }))
+}

@@ -1,0 +1,52 @@
+//! `GET /plugins`: what is loaded, from which file, and which files failed.
+
+use super::AppState;
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+
+pub async fn list(State(state): State<AppState>) -> Json<Value> {
+    let mut out: Vec<Value> = state
+        .registry
+        .plugins()
+        .iter()
+        .map(|p| {
+            let keys: Vec<Value> = p
+                .info
+                .keys
+                .iter()
+                .map(|k| {
+                    json!({
+                        "name": k.name,
+                        "description": k.description,
+                        "arg": k.arg.as_ref().map(|a| json!({"description": a.description, "required": a.required})),
+                        "unit": k.unit,
+                    })
+                })
+                .collect();
+            let loaded_at = chrono::DateTime::<chrono::Utc>::from(p.loaded_at);
+            json!({
+                "name": &*p.name,
+                "version": p.info.version,
+                "description": p.info.description,
+                "file": p.file.display().to_string(),
+                "sha256": p.sha256,
+                "loaded_at": loaded_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "keys": keys,
+                "grants": {"files": p.grants.files},
+                "error": null,
+            })
+        })
+        .collect();
+    out.extend(state.registry.failures().iter().map(|f| {
+        json!({
+            "name": null,
+            "version": null,
+            "file": f.file.display().to_string(),
+            "sha256": f.sha256,
+            "keys": [],
+            "error": f.reason,
+        })
+    }));
+    Json(Value::Array(out))
+}

@@ -1,0 +1,124 @@
+//! Wiring: builds the parts from a config and runs them (`datalogger run`), or
+//! checks them without running (`datalogger check`).
+
+use crate::api::{self, AppState};
+use crate::config::{self, Config, ConfigFile};
+use crate::plugins::{Registry, Sandbox};
+use crate::scheduler::Scheduler;
+use crate::store::Store;
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often samples older than the retention period are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Loads plugins from the configured folder with the configured grants.
+pub fn load_plugins(config: &Config) -> anyhow::Result<Arc<Registry>> {
+    let sandbox = Sandbox::new(config.sandbox.clone()).context("cannot start the WebAssembly engine")?;
+    let registry = Registry::new(sandbox, &config.cache_dir);
+    registry.load_dir(&config.plugins_dir, |name| config.grants_for(name));
+    Ok(Arc::new(registry))
+}
+
+/// Problems with items that would make them fail at once: unknown keys and
+/// missing required arguments.
+pub fn item_problems(config: &Config, registry: &Registry) -> Vec<String> {
+    let mut problems = Vec::new();
+    for item in &config.items {
+        match registry.plugin_for_key(&item.key) {
+            Err(e) => problems.push(format!("item \"{}\": {e}", item.name)),
+            Ok(plugin) => {
+                let needs_arg = plugin
+                    .info
+                    .keys
+                    .iter()
+                    .find(|k| k.name == item.key)
+                    .and_then(|k| k.arg.as_ref())
+                    .filter(|a| a.required);
+                if let (Some(arg), None) = (needs_arg, &item.arg) {
+                    problems.push(format!(
+                        "item \"{}\": key {} needs an \"arg\": {}",
+                        item.name, item.key, arg.description
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
+pub async fn run(config: Config, doc: serde_json::Value) -> anyhow::Result<()> {
+    for note in &config.notes {
+        tracing::info!("config {}: {note}", config.path.display());
+    }
+    let registry = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || load_plugins(&config)).await??
+    };
+    for problem in item_problems(&config, &registry) {
+        tracing::warn!("{problem} (the item keeps trying each tick)");
+    }
+
+    let store = Store::open(&config.store.path, config.store.retention_days)
+        .with_context(|| format!("cannot open the store {}", config.store.path.display()))?;
+    tracing::info!("storing samples in {}", config.store.path.display());
+    if config.store.retention_days > 0 {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(PRUNE_EVERY);
+            loop {
+                every.tick().await;
+                match store.prune().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!("pruned {n} samples older than the retention period"),
+                    Err(e) => tracing::error!("pruning the store failed: {e:#}"),
+                }
+            }
+        });
+    }
+
+    let scheduler = Arc::new(Scheduler::new(registry.clone(), store.clone()));
+    for item in &config.items {
+        scheduler.add(item.clone()).map_err(anyhow::Error::msg)?;
+    }
+    tracing::info!("sampling {} items", config.items.len());
+
+    let listener = tokio::net::TcpListener::bind(&config.api.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {}; set \"api\": {{\"listen\": ...}} in {} or {}",
+            config.api.listen,
+            config.path.display(),
+            config::LISTEN_ENV
+        )
+    })?;
+    tracing::info!("REST API on http://{}", listener.local_addr()?);
+    let state = AppState {
+        scheduler: scheduler.clone(),
+        registry,
+        store,
+        config_file: Arc::new(tokio::sync::Mutex::new(ConfigFile::new(config.path.clone(), doc))),
+        started: std::time::Instant::now(),
+    };
+    axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopping: finishing samples in flight");
+    scheduler.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

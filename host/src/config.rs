@@ -1,0 +1,552 @@
+//! The JSON config file: loading with errors that name the file, the place and the
+//! fix; the item model shared with the REST API; and atomic rewrites of the file
+//! when items change over REST.
+//!
+//! Every relative path is resolved against the current directory, so the defaults
+//! work when the logger is started from the repository root.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_CONFIG: &str = "config/datalogger.json";
+pub const DEFAULT_PLUGINS_DIR: &str = "plugins/dist";
+pub const DEFAULT_CACHE_DIR: &str = "data/cache";
+pub const DEFAULT_STORE_PATH: &str = "data/datalogger.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5000";
+/// Overrides `api.listen`, e.g. to run a legacy config beside another service on :5000.
+pub const LISTEN_ENV: &str = "DATALOGGER_LISTEN";
+
+/// One poll item: which key to sample, how often, with which argument.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemSpec {
+    pub name: String,
+    pub key: String,
+    pub arg: Option<String>,
+    /// Whole seconds, at least 1.
+    pub interval: u64,
+    pub tags: BTreeMap<String, String>,
+    pub enabled: bool,
+}
+
+impl ItemSpec {
+    /// The plugin a key belongs to: the part before the first dot.
+    pub fn plugin_name(&self) -> &str {
+        plugin_of_key(&self.key)
+    }
+
+    /// The form written back to the config file.
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("name".into(), self.name.clone().into());
+        m.insert("key".into(), self.key.clone().into());
+        if let Some(arg) = &self.arg {
+            m.insert("arg".into(), arg.clone().into());
+        }
+        m.insert("interval".into(), self.interval.into());
+        if !self.tags.is_empty() {
+            m.insert("tags".into(), serde_json::to_value(&self.tags).unwrap_or_default());
+        }
+        if !self.enabled {
+            m.insert("enabled".into(), false.into());
+        }
+        Value::Object(m)
+    }
+}
+
+pub fn plugin_of_key(key: &str) -> &str {
+    key.split('.').next().unwrap_or(key)
+}
+
+/// The fields an item may carry. Anything else is "unknown".
+const ITEM_FIELDS: [&str; 6] = ["name", "key", "arg", "interval", "tags", "enabled"];
+
+/// Reads and checks one field of an item; shared by the config loader and the
+/// REST API so both give the same messages.
+pub mod item_fields {
+    use super::*;
+
+    pub fn name(v: &Value) -> Result<String, String> {
+        let s = v.as_str().ok_or("\"name\" must be a string")?;
+        if s.is_empty() || s.len() > 128 {
+            return Err("\"name\" must be 1 to 128 characters".into());
+        }
+        if s.chars().any(|c| c == '/' || c.is_control()) {
+            return Err(format!("\"name\" {s:?} must not contain '/' or control characters"));
+        }
+        Ok(s.to_string())
+    }
+
+    pub fn key(v: &Value) -> Result<String, String> {
+        let s = v.as_str().ok_or("\"key\" must be a string such as \"system.loadavg1\"")?;
+        let (plugin, metric) = s.split_once('.').unwrap_or((s, ""));
+        if plugin.is_empty() || metric.is_empty() {
+            return Err(format!("\"key\" {s:?} must look like \"plugin.metric\", e.g. \"system.loadavg1\""));
+        }
+        Ok(s.to_string())
+    }
+
+    /// `null` and `""` both mean "no argument" (the Python logger wrote `""`).
+    pub fn arg(v: &Value) -> Result<Option<String>, String> {
+        match v {
+            Value::Null => Ok(None),
+            Value::String(s) if s.is_empty() => Ok(None),
+            Value::String(s) => Ok(Some(s.clone())),
+            _ => Err("\"arg\" must be a string or null".into()),
+        }
+    }
+
+    pub fn interval(v: &Value) -> Result<u64, String> {
+        const WHAT: &str = "\"interval\" must be a whole number of seconds >= 1";
+        let n = v.as_f64().ok_or_else(|| format!("{WHAT}, got {v}"))?;
+        if n < 1.0 || n.fract() != 0.0 || n > 31_536_000.0 {
+            return Err(format!("{WHAT} (and at most one year), got {v}"));
+        }
+        Ok(n as u64)
+    }
+
+    pub fn tags(v: &Value) -> Result<BTreeMap<String, String>, String> {
+        const WHAT: &str = "\"tags\" must be an object of strings, e.g. {\"room\": \"lab\"}";
+        let obj = match v {
+            Value::Null => return Ok(BTreeMap::new()),
+            Value::Object(o) => o,
+            _ => return Err(WHAT.into()),
+        };
+        let mut tags = BTreeMap::new();
+        for (k, v) in obj {
+            let v = v.as_str().ok_or_else(|| format!("{WHAT}; tag {k:?} is not a string"))?;
+            if k.is_empty() || k == "item" {
+                return Err(format!("tag name {k:?} is reserved or empty; the host adds item=<name> itself"));
+            }
+            tags.insert(k.clone(), v.to_string());
+        }
+        Ok(tags)
+    }
+
+    pub fn enabled(v: &Value) -> Result<bool, String> {
+        v.as_bool().ok_or_else(|| "\"enabled\" must be true or false".into())
+    }
+}
+
+/// A parsed item plus the keys it carried that an item does not have.
+pub struct ParsedItem {
+    pub spec: ItemSpec,
+    pub unknown: Vec<String>,
+}
+
+/// Parses one item object. `name`, `key` and `interval` are required.
+pub fn parse_item(v: &Value) -> Result<ParsedItem, String> {
+    let obj = v.as_object().ok_or("an item must be a JSON object")?;
+    let req = |f: &str| obj.get(f).ok_or_else(|| format!("missing required field \"{f}\""));
+    let spec = ItemSpec {
+        name: item_fields::name(req("name")?)?,
+        key: item_fields::key(req("key")?)?,
+        interval: item_fields::interval(req("interval")?)?,
+        arg: obj.get("arg").map(item_fields::arg).transpose()?.flatten(),
+        tags: obj.get("tags").map(item_fields::tags).transpose()?.unwrap_or_default(),
+        enabled: obj.get("enabled").map(item_fields::enabled).transpose()?.unwrap_or(true),
+    };
+    let unknown = obj
+        .keys()
+        .filter(|k| !ITEM_FIELDS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    Ok(ParsedItem { spec, unknown })
+}
+
+/// What a plugin is allowed to touch. Everything is denied unless listed.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    /// Files the plugin may read whole through `host.read-file`.
+    #[serde(default)]
+    pub files: Vec<String>,
+}
+
+/// Grants the shipped plugins need, used when the config names none for them
+/// (a legacy rpdemo config carries no grants at all).
+pub fn default_grants(plugin: &str) -> Option<Grants> {
+    match plugin {
+        "system" => Some(Grants {
+            files: vec!["/proc/loadavg".into(), "/sys/devices/system/cpu/online".into()],
+        }),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSettings {
+    pub listen: String,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings { listen: DEFAULT_LISTEN.into() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    pub path: PathBuf,
+    /// Samples older than this are pruned (and not stored). 0 keeps everything.
+    pub retention_days: u32,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings { path: DEFAULT_STORE_PATH.into(), retention_days: 30 }
+    }
+}
+
+/// Limits every plugin call runs under.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxSettings {
+    /// Linear-memory cap per instance. Python/JS plugins need at least ~16 MiB.
+    pub memory_mib: u32,
+    /// CPU deadline of one `sample` or `describe` call.
+    pub call_timeout_ms: u64,
+    /// Largest result a call may return (sum of names, tags and values).
+    pub max_result_bytes: usize,
+    /// Plugin calls running at once; also the size of the instance pool.
+    pub max_concurrent_calls: u32,
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        SandboxSettings {
+            memory_mib: 64,
+            call_timeout_ms: 5000,
+            max_result_bytes: 1 << 20,
+            max_concurrent_calls: 64,
+        }
+    }
+}
+
+/// The whole, checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub log_level: Option<String>,
+    pub plugins_dir: PathBuf,
+    pub cache_dir: PathBuf,
+    pub api: ApiSettings,
+    pub store: StoreSettings,
+    pub sandbox: SandboxSettings,
+    pub plugins: BTreeMap<String, Grants>,
+    pub items: Vec<ItemSpec>,
+    /// rpdemo's InfluxDB database name, kept for the InfluxDB output.
+    pub database: Option<String>,
+    /// Notes about accepted-but-ignored settings, logged once logging is up.
+    pub notes: Vec<String>,
+}
+
+impl Config {
+    /// The grants for a plugin: the config's, else the shipped default, else none.
+    pub fn grants_for(&self, plugin: &str) -> Grants {
+        self.plugins
+            .get(plugin)
+            .cloned()
+            .or_else(|| default_grants(plugin))
+            .unwrap_or_default()
+    }
+}
+
+/// A config problem, always naming the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {}", file.display(), problems.join("\n  "))]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub problems: Vec<String>,
+}
+
+impl ConfigError {
+    fn one(file: &Path, problem: impl Into<String>) -> Self {
+        ConfigError { file: file.to_path_buf(), problems: vec![problem.into()] }
+    }
+}
+
+/// Reads and checks a config file; all problems are collected, not just the first.
+pub fn load(path: &Path) -> Result<(Config, Value), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::one(path, format!("cannot read the config file: {e}; pass an existing file with --config"))
+    })?;
+    let doc: Value = serde_json::from_str(&text).map_err(|e| {
+        ConfigError::one(
+            path,
+            format!("line {}, column {}: invalid JSON: {e}", e.line(), e.column()),
+        )
+    })?;
+    let config = from_document(path, &doc)?;
+    Ok((config, doc))
+}
+
+fn section<T: for<'de> Deserialize<'de> + Default>(
+    doc: &Map<String, Value>,
+    name: &str,
+    problems: &mut Vec<String>,
+) -> T {
+    match doc.get(name) {
+        None | Some(Value::Null) => T::default(),
+        Some(v) => T::deserialize(v).unwrap_or_else(|e| {
+            problems.push(format!("\"{name}\": {e}"));
+            T::default()
+        }),
+    }
+}
+
+fn path_setting(doc: &Map<String, Value>, name: &str, default: &str, problems: &mut Vec<String>) -> PathBuf {
+    match doc.get(name) {
+        None | Some(Value::Null) => PathBuf::from(default),
+        Some(Value::String(s)) if !s.is_empty() => PathBuf::from(s),
+        Some(_) => {
+            problems.push(format!("\"{name}\" must be a non-empty path string, e.g. \"{default}\""));
+            PathBuf::from(default)
+        }
+    }
+}
+
+/// Checks an already-parsed JSON document.
+pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
+    let obj = doc
+        .as_object()
+        .ok_or_else(|| ConfigError::one(path, "the top level must be a JSON object { ... }"))?;
+    let mut problems = Vec::new();
+    let mut notes = Vec::new();
+
+    let log_level = match obj.get("log_level") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            problems.push("\"log_level\" must be a string such as \"info\" or \"datalogger=debug\"".into());
+            None
+        }
+    };
+    let plugins_dir = path_setting(obj, "plugins_dir", DEFAULT_PLUGINS_DIR, &mut problems);
+    let cache_dir = path_setting(obj, "cache_dir", DEFAULT_CACHE_DIR, &mut problems);
+    let mut api: ApiSettings = section(obj, "api", &mut problems);
+    if let Ok(listen) = std::env::var(LISTEN_ENV) {
+        api.listen = listen;
+    }
+    if api.listen.parse::<std::net::SocketAddr>().is_err() {
+        problems.push(format!(
+            "\"api\": \"listen\" must be an address such as \"127.0.0.1:5000\", got {:?}",
+            api.listen
+        ));
+    }
+    let store: StoreSettings = section(obj, "store", &mut problems);
+    let sandbox: SandboxSettings = section(obj, "sandbox", &mut problems);
+    if sandbox.memory_mib < 1 || sandbox.call_timeout_ms < 10 || sandbox.max_concurrent_calls < 1 {
+        problems.push(
+            "\"sandbox\": memory_mib must be >= 1, call_timeout_ms >= 10 and max_concurrent_calls >= 1".into(),
+        );
+    }
+
+    let mut plugins = BTreeMap::new();
+    match obj.get("plugins") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(m)) => {
+            for (name, v) in m {
+                match Grants::deserialize(v) {
+                    Ok(g) => {
+                        plugins.insert(name.clone(), g);
+                    }
+                    Err(e) => problems.push(format!("\"plugins\": grants of plugin \"{name}\": {e}")),
+                }
+            }
+        }
+        Some(_) => problems.push(
+            "\"plugins\" must map plugin names to grants, e.g. {\"system\": {\"files\": [\"/proc/loadavg\"]}}".into(),
+        ),
+    }
+
+    let mut items: Vec<ItemSpec> = Vec::new();
+    match obj.get("items") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(list)) => {
+            for (i, v) in list.iter().enumerate() {
+                let label = match v.get("name").and_then(Value::as_str) {
+                    Some(n) => format!("item \"{n}\" (items[{i}])"),
+                    None => format!("items[{i}]"),
+                };
+                match parse_item(v) {
+                    Ok(p) => {
+                        if items.iter().any(|it| it.name == p.spec.name) {
+                            problems.push(format!("{label}: the name is used twice; give each item its own name"));
+                        }
+                        if !p.unknown.is_empty() {
+                            notes.push(format!("{label}: ignoring unknown field(s) {}", p.unknown.join(", ")));
+                        }
+                        items.push(p.spec);
+                    }
+                    Err(e) => problems.push(format!("{label}: {e}")),
+                }
+            }
+        }
+        Some(_) => problems.push("\"items\" must be a list of items".into()),
+    }
+
+    let database = obj.get("database").and_then(Value::as_str).map(String::from);
+    const KNOWN: [&str; 10] = [
+        "log_level", "plugins_dir", "cache_dir", "api", "store", "sandbox", "plugins", "items", "database",
+        "outputs",
+    ];
+    for key in obj.keys().filter(|k| !KNOWN.contains(&k.as_str())) {
+        notes.push(format!("ignoring setting \"{key}\" (not used by datalogger; legacy settings are accepted)"));
+    }
+
+    if !problems.is_empty() {
+        return Err(ConfigError { file: path.to_path_buf(), problems });
+    }
+    Ok(Config {
+        path: path.to_path_buf(),
+        log_level,
+        plugins_dir,
+        cache_dir,
+        api,
+        store,
+        sandbox,
+        plugins,
+        items,
+        database,
+        notes,
+    })
+}
+
+/// The config file as a JSON document, rewritten in place when items change.
+/// Settings the logger does not know are kept as they were.
+pub struct ConfigFile {
+    path: PathBuf,
+    doc: Value,
+}
+
+impl ConfigFile {
+    pub fn new(path: PathBuf, doc: Value) -> Self {
+        ConfigFile { path, doc }
+    }
+
+    /// Replaces the `items` list and writes the file atomically: a temporary file
+    /// in the same folder, synced, then renamed over the old one.
+    pub fn save_items(&mut self, items: &[ItemSpec]) -> std::io::Result<()> {
+        if let Value::Object(m) = &mut self.doc {
+            m.insert("items".into(), Value::Array(items.iter().map(ItemSpec::to_json).collect()));
+        }
+        let mut text = serde_json::to_string_pretty(&self.doc).map_err(std::io::Error::other)?;
+        text.push('\n');
+        write_atomically(&self.path, text.as_bytes())
+    }
+}
+
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("config");
+    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    // Make the rename itself durable.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(doc: Value) -> Result<Config, ConfigError> {
+        from_document(Path::new("test.json"), &doc)
+    }
+
+    #[test]
+    fn rpdemo_file_loads_with_legacy_keys_noted() {
+        let c = check(json!({
+            "database": "rpdemo", "polling_threads": 4,
+            "items": [{"name": "load", "key": "system.loadavg1", "arg": "", "interval": 2}]
+        }))
+        .unwrap();
+        assert_eq!(c.database.as_deref(), Some("rpdemo"));
+        assert_eq!(c.items[0].arg, None);
+        assert_eq!(c.items[0].interval, 2);
+        assert!(c.notes.iter().any(|n| n.contains("polling_threads")));
+        assert_eq!(c.grants_for("system").files.len(), 2, "standard plugin gets default grants");
+        assert!(c.grants_for("other").files.is_empty(), "deny by default");
+    }
+
+    #[test]
+    fn explicit_grants_replace_defaults() {
+        let c = check(json!({"plugins": {"system": {}}})).unwrap();
+        assert!(c.grants_for("system").files.is_empty());
+    }
+
+    #[test]
+    fn bad_items_are_named_with_the_fix() {
+        let err = check(json!({"items": [
+            {"name": "a", "key": "system.loadavg1", "interval": 0},
+            {"name": "b", "key": "nodot", "interval": 1},
+            {"name": "c", "key": "x.y", "interval": 1.5},
+            {"key": "x.y", "interval": 1},
+        ]}))
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("test.json: "), "{text}");
+        assert!(text.contains("item \"a\" (items[0]): \"interval\" must be a whole number"), "{text}");
+        assert!(text.contains("item \"b\""), "{text}");
+        assert!(text.contains("item \"c\""), "{text}");
+        assert!(text.contains("items[3]: missing required field \"name\""), "{text}");
+        assert_eq!(err.problems.len(), 4);
+    }
+
+    #[test]
+    fn duplicate_names_and_bad_sections_are_errors() {
+        let err = check(json!({
+            "items": [{"name": "a", "key": "s.x", "interval": 1}, {"name": "a", "key": "s.y", "interval": 1}],
+            "sandbox": {"memory": 3},
+            "plugins": {"p": {"sockets": true}},
+        }))
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("used twice"), "{text}");
+        assert!(text.contains("\"sandbox\": unknown field `memory`"), "{text}");
+        assert!(text.contains("plugin \"p\""), "{text}");
+    }
+
+    #[test]
+    fn syntax_errors_give_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.json");
+        std::fs::write(&p, "{\n  \"items\": [\n    {\"name\": 1,}\n]}").unwrap();
+        let text = load(&p).unwrap_err().to_string();
+        assert!(text.contains("c.json: line 3, column"), "{text}");
+    }
+
+    #[test]
+    fn saving_items_keeps_other_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.json");
+        std::fs::write(&p, r#"{"database": "rpdemo", "custom": 1, "items": []}"#).unwrap();
+        let (_, doc) = load(&p).unwrap();
+        let mut file = ConfigFile::new(p.clone(), doc);
+        let item = ItemSpec {
+            name: "n".into(),
+            key: "system.load".into(),
+            arg: None,
+            interval: 5,
+            tags: BTreeMap::new(),
+            enabled: false,
+        };
+        file.save_items(std::slice::from_ref(&item)).unwrap();
+        let (c, doc) = load(&p).unwrap();
+        assert_eq!(c.items, vec![item]);
+        assert_eq!(doc["custom"], json!(1));
+    }
+}

@@ -1,0 +1,276 @@
+//! The sandbox every plugin call runs in: one shared wasmtime `Engine` with the
+//! pooling instance allocator, a memory cap per instance, a CPU deadline per
+//! call by epoch interruption, and a cap on result size.
+//!
+//! Instance strategy: a fresh instance per call, created from a pre-linked
+//! `InstancePre` in a pooled slot (copy-on-write memory images make this a few
+//! microseconds). Nothing survives between calls, so a trap, a leak or corrupted
+//! state can never reach the next call, and memory stays bounded by
+//! `max_concurrent_calls × memory cap` however many items there are.
+
+use super::bindings::{types, CollectorPre};
+use crate::capabilities::{self, CallState};
+use crate::config::{Grants, SandboxSettings};
+use crate::sample::{FieldValue, Sample};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
+
+/// How often the epoch advances; the CPU deadline is counted in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Table elements a plugin may have (CPython and SpiderMonkey need large tables).
+const MAX_TABLE_ELEMENTS: usize = 200_000;
+
+/// Why a plugin call produced no samples. The text is what `last_error` shows.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallError {
+    #[error("bad argument: {0}")]
+    BadArgument(String),
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("timeout: {0}")]
+    Timeout(String),
+    #[error("failed: {0}")]
+    Failed(String),
+    #[error("timeout: plugin {plugin} exceeded its CPU deadline of {ms} ms and was interrupted")]
+    Deadline { plugin: String, ms: u64 },
+    #[error("out of memory: plugin {plugin} tried to grow past its memory cap of {mib} MiB")]
+    OutOfMemory { plugin: String, mib: u32 },
+    #[error("trap: plugin {plugin} crashed: {reason}")]
+    Trap { plugin: String, reason: String },
+    #[error("result too large: plugin {plugin} returned about {bytes} bytes, the cap is {cap} bytes")]
+    ResultTooLarge { plugin: String, bytes: usize, cap: usize },
+    #[error("invalid result: plugin {plugin}: {reason}")]
+    InvalidResult { plugin: String, reason: String },
+    #[error("host error: {0}")]
+    Host(String),
+}
+
+/// Denies memory growth past the cap and remembers that it did, so a trap that
+/// follows (Rust aborts on allocation failure) is reported as out-of-memory.
+pub struct MemoryCap {
+    max_bytes: usize,
+    hit: Arc<AtomicBool>,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        let ok = desired <= self.max_bytes;
+        if !ok {
+            self.hit.store(true, Ordering::Relaxed);
+        }
+        Ok(ok)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<CallState>,
+    pub settings: SandboxSettings,
+}
+
+impl Sandbox {
+    pub fn new(settings: SandboxSettings) -> anyhow::Result<Self> {
+        let engine = match Engine::new(&engine_config(&settings, true)) {
+            Ok(e) => e,
+            Err(e) => {
+                // Small address spaces (32-bit, some ARM kernels) cannot reserve the pool.
+                tracing::warn!("instance pool unavailable ({e:#}); using on-demand allocation");
+                Engine::new(&engine_config(&settings, false))?
+            }
+        };
+        start_epoch_ticker(&engine);
+        let mut linker = Linker::new(&engine);
+        capabilities::add_to_linker(&mut linker)?;
+        Ok(Sandbox { engine, linker, settings })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Links a compiled component against the host; fails when it is not a
+    /// `collector` (imports we do not provide, or no `sampling` export).
+    pub fn prepare(&self, component: &Component) -> wasmtime::Result<CollectorPre<CallState>> {
+        let pre = self.linker.instantiate_pre(component)?;
+        CollectorPre::new(pre)
+    }
+
+    fn new_store(&self, plugin: &Arc<str>, grants: &Arc<Grants>) -> (Store<CallState>, Arc<AtomicBool>) {
+        let hit = Arc::new(AtomicBool::new(false));
+        let cap = MemoryCap { max_bytes: self.memory_cap_bytes(), hit: hit.clone() };
+        let state = CallState::new(plugin.clone(), grants.clone(), cap);
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        let ticks = self.settings.call_timeout_ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1);
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        (store, hit)
+    }
+
+    fn memory_cap_bytes(&self) -> usize {
+        self.settings.memory_mib as usize * 1024 * 1024
+    }
+
+    /// Runs `describe()` in a fresh instance, with no grants.
+    pub fn describe(&self, file_label: &str, pre: &CollectorPre<CallState>) -> Result<types::PluginInfo, CallError> {
+        let label: Arc<str> = Arc::from(file_label);
+        let (mut store, hit) = self.new_store(&label, &Arc::new(Grants::default()));
+        let result = pre
+            .instantiate(&mut store)
+            .and_then(|c| c.datalogger_plugin_sampling().call_describe(&mut store));
+        store.data_mut().flush_stdio();
+        result.map_err(|e| self.classify(file_label, e, &hit))
+    }
+
+    /// Runs `sample(key, arg)` in a fresh instance and converts the result,
+    /// stamping samples without a timestamp with `tick_ns`.
+    pub fn sample(
+        &self,
+        plugin: &Arc<str>,
+        grants: &Arc<Grants>,
+        pre: &CollectorPre<CallState>,
+        key: &str,
+        arg: Option<&str>,
+        tick_ns: i64,
+    ) -> Result<Vec<Sample>, CallError> {
+        let (mut store, hit) = self.new_store(plugin, grants);
+        let result = pre
+            .instantiate(&mut store)
+            .and_then(|c| c.datalogger_plugin_sampling().call_sample(&mut store, key, arg));
+        store.data_mut().flush_stdio();
+        let samples = match result {
+            Err(e) => return Err(self.classify(plugin, e, &hit)),
+            Ok(Err(e)) => return Err(plugin_error(e)),
+            Ok(Ok(samples)) => samples,
+        };
+        let bytes: usize = samples.iter().map(wit_sample_size).sum();
+        if bytes > self.settings.max_result_bytes {
+            return Err(CallError::ResultTooLarge {
+                plugin: plugin.to_string(),
+                bytes,
+                cap: self.settings.max_result_bytes,
+            });
+        }
+        samples
+            .into_iter()
+            .map(|s| convert_sample(s, tick_ns))
+            .collect::<Result<_, _>>()
+            .map_err(|reason| CallError::InvalidResult { plugin: plugin.to_string(), reason })
+    }
+
+    fn classify(&self, plugin: &str, err: wasmtime::Error, memory_hit: &AtomicBool) -> CallError {
+        let plugin = plugin.to_string();
+        if err.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            return CallError::Deadline { plugin, ms: self.settings.call_timeout_ms };
+        }
+        if memory_hit.load(Ordering::Relaxed) {
+            return CallError::OutOfMemory { plugin, mib: self.settings.memory_mib };
+        }
+        match err.downcast_ref::<Trap>() {
+            Some(trap) => CallError::Trap { plugin, reason: trap.to_string() },
+            None => CallError::Trap { plugin, reason: format!("{err:#}") },
+        }
+    }
+}
+
+fn engine_config(settings: &SandboxSettings, pooling: bool) -> Config {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    let cap = settings.memory_mib as u64 * 1024 * 1024;
+    if pooling {
+        let slots = settings.max_concurrent_calls;
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(slots)
+            .total_core_instances(slots * 16)
+            .total_memories(slots * 4)
+            .total_tables(slots * 8)
+            .max_core_instances_per_component(32)
+            .max_memories_per_component(8)
+            .max_tables_per_component(16)
+            .max_memory_size(cap as usize)
+            .table_elements(MAX_TABLE_ELEMENTS);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        // Reserve only the cap per slot (with explicit bounds checks) instead of
+        // 4 GiB, so the pool fits in a Raspberry Pi's 39-bit address space.
+        config.memory_reservation(cap);
+        config.memory_reservation_for_growth(0);
+        config.memory_guard_size(64 * 1024);
+    }
+    config
+}
+
+/// Advances the engine's epoch every `EPOCH_TICK` until the engine is dropped.
+fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("epoch-ticker".into())
+        .spawn(move || loop {
+            std::thread::sleep(EPOCH_TICK);
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => return,
+            }
+        })
+        .expect("spawn epoch ticker thread");
+}
+
+fn plugin_error(e: types::SampleError) -> CallError {
+    match e {
+        types::SampleError::BadArgument(m) => CallError::BadArgument(m),
+        types::SampleError::Unavailable(m) => CallError::Unavailable(m),
+        types::SampleError::Timeout(m) => CallError::Timeout(m),
+        types::SampleError::Failed(m) => CallError::Failed(m),
+    }
+}
+
+fn wit_sample_size(s: &types::Point) -> usize {
+    let tags: usize = s.tags.iter().map(|t| t.key.len() + t.value.len()).sum();
+    let fields: usize = s
+        .fields
+        .iter()
+        .map(|f| {
+            f.name.len()
+                + match &f.value {
+                    types::FieldValue::Text(t) => t.len(),
+                    _ => 8,
+                }
+        })
+        .sum();
+    s.measurement.len() + tags + fields + 16
+}
+
+fn convert_sample(s: types::Point, tick_ns: i64) -> Result<Sample, String> {
+    if s.measurement.is_empty() {
+        return Err("a sample has an empty measurement name".into());
+    }
+    if s.fields.is_empty() {
+        return Err(format!("a sample of measurement {:?} has no fields", s.measurement));
+    }
+    let fields = s
+        .fields
+        .into_iter()
+        .map(|f| {
+            let v = match f.value {
+                types::FieldValue::Float(x) => FieldValue::Float(x),
+                types::FieldValue::Int(x) => FieldValue::Int(x),
+                types::FieldValue::Uint(x) => FieldValue::Uint(x),
+                types::FieldValue::Boolean(x) => FieldValue::Boolean(x),
+                types::FieldValue::Text(x) => FieldValue::Text(x),
+            };
+            (f.name, v)
+        })
+        .collect();
+    Ok(Sample {
+        measurement: s.measurement,
+        tags: s.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+        fields,
+        timestamp_ns: s.timestamp_ns.unwrap_or(tick_ns),
+    })
+}

@@ -1,0 +1,262 @@
+//! The scheduler: one lightweight task per enabled item that wakes on wall-clock
+//! multiples of the item's interval, takes a sample on a blocking thread, and
+//! hands the result to the store.
+//!
+//! - An item never overlaps itself: ticks that pass while a call is still
+//!   running are skipped and counted.
+//! - Items never wait for each other: each has its own task, and calls run on
+//!   the blocking pool, bounded by `max_concurrent_calls`.
+//! - Timestamps: a sample without its own timestamp gets the scheduled tick
+//!   time (`Sandbox::sample`), so series line up across items and restarts.
+
+use crate::config::ItemSpec;
+use crate::plugins::Registry;
+use crate::sample::{now_ns, Sample};
+use crate::store::Store;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+const NS_PER_S: i64 = 1_000_000_000;
+
+/// What the API shows about an item beyond its spec.
+#[derive(Debug, Clone, Default)]
+pub struct ItemStatus {
+    pub last_sample: Option<Sample>,
+    pub last_error: Option<String>,
+    pub next_poll_ns: Option<i64>,
+    pub polls: u64,
+    pub errors: u64,
+    pub skipped_ticks: u64,
+}
+
+/// A scheduled item: its spec, its live status and its running task.
+pub struct ItemHandle {
+    pub spec: ItemSpec,
+    /// Insertion order, so listings and the config file keep the user's order.
+    order: u64,
+    status: Mutex<ItemStatus>,
+    /// False once the item is deleted or replaced. Held while a result is
+    /// stored, so that after `stop` returns the item writes nothing more.
+    alive: tokio::sync::Mutex<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl ItemHandle {
+    pub fn status(&self) -> ItemStatus {
+        self.status.lock().unwrap().clone()
+    }
+}
+
+/// Shared by every item task.
+struct Context {
+    registry: Arc<Registry>,
+    store: Store,
+    permits: Arc<Semaphore>,
+}
+
+pub struct Scheduler {
+    ctx: Arc<Context>,
+    items: RwLock<BTreeMap<String, Arc<ItemHandle>>>,
+    next_order: AtomicU64,
+}
+
+impl Scheduler {
+    pub fn new(registry: Arc<Registry>, store: Store) -> Self {
+        let permits = Arc::new(Semaphore::new(registry.sandbox().settings.max_concurrent_calls as usize));
+        Scheduler {
+            ctx: Arc::new(Context { registry, store, permits }),
+            items: RwLock::default(),
+            next_order: AtomicU64::new(0),
+        }
+    }
+
+    /// Adds and starts an item; `Err` when the name is taken.
+    pub fn add(&self, spec: ItemSpec) -> Result<Arc<ItemHandle>, String> {
+        let mut items = self.items.write().unwrap();
+        if items.contains_key(&spec.name) {
+            return Err(format!("an item named \"{}\" already exists; choose another name or PUT /items/{} to change it", spec.name, spec.name));
+        }
+        let order = self.next_order.fetch_add(1, Ordering::Relaxed);
+        let handle = self.start(spec, order, ItemStatus::default());
+        items.insert(handle.spec.name.clone(), handle.clone());
+        Ok(handle)
+    }
+
+    /// Replaces an item's spec, keeping its place, counters and last sample.
+    /// Returns `None` when there is no such item.
+    pub async fn replace(&self, spec: ItemSpec) -> Option<Arc<ItemHandle>> {
+        let old = self.get(&spec.name)?;
+        stop_handle(&old).await;
+        let mut status = old.status();
+        status.next_poll_ns = None;
+        let handle = self.start(spec, old.order, status);
+        self.items.write().unwrap().insert(handle.spec.name.clone(), handle.clone());
+        Some(handle)
+    }
+
+    /// Stops and forgets an item. When this returns, the item stores nothing more.
+    pub async fn remove(&self, name: &str) -> bool {
+        let Some(handle) = self.items.write().unwrap().remove(name) else {
+            return false;
+        };
+        stop_handle(&handle).await;
+        true
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<ItemHandle>> {
+        self.items.read().unwrap().get(name).cloned()
+    }
+
+    /// Every item in the order they were added.
+    pub fn list(&self) -> Vec<Arc<ItemHandle>> {
+        let mut all: Vec<_> = self.items.read().unwrap().values().cloned().collect();
+        all.sort_by_key(|h| h.order);
+        all
+    }
+
+    pub fn specs(&self) -> Vec<ItemSpec> {
+        self.list().iter().map(|h| h.spec.clone()).collect()
+    }
+
+    /// Stops every item, waiting for results being stored.
+    pub async fn shutdown(&self) {
+        for handle in self.list() {
+            stop_handle(&handle).await;
+        }
+    }
+
+    fn start(&self, spec: ItemSpec, order: u64, status: ItemStatus) -> Arc<ItemHandle> {
+        let handle = Arc::new(ItemHandle {
+            spec,
+            order,
+            status: Mutex::new(status),
+            alive: tokio::sync::Mutex::new(true),
+            task: Mutex::new(None),
+        });
+        if handle.spec.enabled {
+            let task = tokio::spawn(run_item(handle.clone(), self.ctx.clone()));
+            *handle.task.lock().unwrap() = Some(task);
+        }
+        handle
+    }
+}
+
+async fn stop_handle(handle: &ItemHandle) {
+    // Taking the lock waits for a result being stored right now.
+    *handle.alive.lock().await = false;
+    if let Some(task) = handle.task.lock().unwrap().take() {
+        task.abort();
+    }
+}
+
+/// The first multiple of `interval_ns` at or after `t`.
+pub fn next_tick(t: i64, interval_ns: i64) -> i64 {
+    t.div_euclid(interval_ns) * interval_ns + if t.rem_euclid(interval_ns) == 0 { 0 } else { interval_ns }
+}
+
+/// Sleeps until the wall clock reaches `t` (re-checking, in case the clock was
+/// stepped while we slept).
+async fn sleep_until_wall(t: i64) {
+    loop {
+        let left = t - now_ns();
+        if left <= 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_nanos(left as u64)).await;
+    }
+}
+
+async fn run_item(handle: Arc<ItemHandle>, ctx: Arc<Context>) {
+    let spec = &handle.spec;
+    let interval = spec.interval as i64 * NS_PER_S;
+    let mut tick = next_tick(now_ns(), interval);
+    loop {
+        handle.status.lock().unwrap().next_poll_ns = Some(tick);
+        sleep_until_wall(tick).await;
+
+        let result = take_sample(&ctx, spec, tick).await;
+        {
+            let alive = handle.alive.lock().await;
+            if !*alive {
+                return;
+            }
+            record(&handle, &ctx.store, result).await;
+        }
+
+        // Skip (and count) the ticks that passed while this one ran.
+        let now = now_ns();
+        tick += interval;
+        if tick <= now {
+            let missed = (now - tick) / interval + 1;
+            handle.status.lock().unwrap().skipped_ticks += missed as u64;
+            tick += missed * interval;
+        }
+    }
+}
+
+async fn take_sample(ctx: &Arc<Context>, spec: &ItemSpec, tick: i64) -> Result<Vec<Sample>, String> {
+    let plugin = ctx.registry.plugin_for_key(&spec.key)?;
+    let _permit = ctx.permits.acquire().await.map_err(|e| e.to_string())?;
+    let registry = ctx.registry.clone();
+    let (key, arg) = (spec.key.clone(), spec.arg.clone());
+    let mut samples = tokio::task::spawn_blocking(move || registry.sample(&plugin, &key, arg.as_deref(), tick))
+        .await
+        .map_err(|e| format!("host error: sampling task failed: {e}"))?
+        .map_err(|e| e.to_string())?;
+    // The item's own tags are added to every sample (the operator's word wins).
+    for s in &mut samples {
+        s.tags.extend(spec.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    Ok(samples)
+}
+
+/// Stores samples and updates the status; logs an error only when it changes,
+/// so a failing item logs once, not once a tick.
+async fn record(handle: &ItemHandle, store: &Store, result: Result<Vec<Sample>, String>) {
+    let name = &handle.spec.name;
+    let result = match result {
+        Ok(samples) => match store.append(name, samples.clone()).await {
+            Ok(_) => Ok(samples),
+            Err(e) => Err(format!("store: {e:#}")),
+        },
+        Err(e) => Err(e),
+    };
+    let mut status = handle.status.lock().unwrap();
+    status.polls += 1;
+    match result {
+        Ok(samples) => {
+            if status.last_error.take().is_some() {
+                tracing::info!(item = %name, "item recovered");
+            }
+            if let Some(last) = samples.into_iter().last() {
+                status.last_sample = Some(last);
+            }
+        }
+        Err(e) => {
+            status.errors += 1;
+            if status.last_error.as_deref() != Some(e.as_str()) {
+                tracing::warn!(item = %name, key = %handle.spec.key, "{e}");
+            }
+            status.last_error = Some(e);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_wall_clock_multiples() {
+        assert_eq!(next_tick(0, 5), 0);
+        assert_eq!(next_tick(1, 5), 5);
+        assert_eq!(next_tick(5, 5), 5);
+        assert_eq!(next_tick(6, 5), 10);
+        let s = NS_PER_S;
+        assert_eq!(next_tick(1_700_000_000 * s + 1, 60 * s), 1_700_000_040 * s);
+    }
+}

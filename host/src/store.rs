@@ -1,0 +1,351 @@
+//! The embedded store: a SQLite file used as a durable, append-only log of
+//! samples. Every sample gets a growing sequence number; each output keeps its
+//! own position in `output_positions` and reads onward from there, so several
+//! outputs forward independently and resume after a restart.
+//!
+//! One writer thread owns the write connection and commits whatever has queued
+//! up in one transaction (thousands of samples a second on a Pi's SD card).
+//! Reads use their own connection (WAL mode lets them run beside the writer).
+//!
+//! SQLite (via rusqlite, bundled) because the file can be inspected with the
+//! `sqlite3` shell and survives power loss; see ARCHITECTURE.md.
+
+use crate::sample::{FieldValue, Sample};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS samples (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    item        TEXT    NOT NULL,
+    measurement TEXT    NOT NULL,
+    tags        TEXT    NOT NULL,  -- JSON object, keys sorted
+    fields      TEXT    NOT NULL,  -- JSON object, in the plugin's order
+    field_types TEXT    NOT NULL,  -- one letter a field: f float, i int, u uint, b bool, s string
+    ts_ns       INTEGER NOT NULL   -- ns since the Unix epoch
+);
+-- One sample per series and timestamp: re-sent samples are ignored.
+CREATE UNIQUE INDEX IF NOT EXISTS samples_series_time ON samples (item, measurement, tags, ts_ns);
+CREATE INDEX IF NOT EXISTS samples_time ON samples (ts_ns);
+CREATE TABLE IF NOT EXISTS output_positions (
+    output TEXT PRIMARY KEY,
+    seq    INTEGER NOT NULL
+);
+";
+
+/// Queue depth between samplers and the writer; senders wait when it is full.
+const QUEUE: usize = 4096;
+
+/// A stored sample with its place in the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub seq: i64,
+    pub item: String,
+    pub sample: Sample,
+}
+
+enum Command {
+    Append { item: String, samples: Vec<Sample>, done: oneshot::Sender<Result<usize, String>> },
+    Prune { done: oneshot::Sender<Result<usize, String>> },
+}
+
+#[derive(Clone)]
+pub struct Store {
+    tx: mpsc::Sender<Command>,
+    reader: Arc<Mutex<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store and starts its writer thread.
+    /// `retention_days` = 0 keeps everything.
+    pub fn open(path: &Path, retention_days: u32) -> anyhow::Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let writer = open_connection(path)?;
+        writer.execute_batch(SCHEMA)?;
+        let reader = open_connection(path)?;
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let retention_ns = retention_days as i64 * 86_400 * 1_000_000_000;
+        std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || run_writer(writer, rx, retention_ns))?;
+        Ok(Store { tx, reader: Arc::new(Mutex::new(reader)) })
+    }
+
+    /// Appends an item's samples; returns how many were new (duplicates of a
+    /// stored series and timestamp, and samples older than retention, are not).
+    pub async fn append(&self, item: &str, samples: Vec<Sample>) -> anyhow::Result<usize> {
+        let (done, wait) = oneshot::channel();
+        let cmd = Command::Append { item: item.to_string(), samples, done };
+        self.tx.send(cmd).await.map_err(|_| anyhow::anyhow!("store writer stopped"))?;
+        wait.await?.map_err(anyhow::Error::msg)
+    }
+
+    /// Deletes samples older than the retention period; returns how many.
+    pub async fn prune(&self) -> anyhow::Result<usize> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Command::Prune { done })
+            .await
+            .map_err(|_| anyhow::anyhow!("store writer stopped"))?;
+        wait.await?.map_err(anyhow::Error::msg)
+    }
+
+    /// The newest `limit` samples of an item, newest first.
+    pub async fn recent(&self, item: &str, limit: usize) -> anyhow::Result<Vec<Sample>> {
+        let item = item.to_string();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, item, measurement, tags, fields, field_types, ts_ns FROM samples
+                 WHERE item = ?1 ORDER BY ts_ns DESC, seq DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![item, limit as i64], row_from_sql)?;
+            rows.map(|r| Ok(r??.sample)).collect()
+        })
+        .await
+    }
+
+    /// Up to `limit` rows after sequence number `after`, oldest first: what an
+    /// output reads from its position.
+    pub async fn read_after(&self, after: i64, limit: usize) -> anyhow::Result<Vec<Row>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, item, measurement, tags, fields, field_types, ts_ns FROM samples
+                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after, limit as i64], row_from_sql)?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
+    /// An output's durable position (0 when it has none yet).
+    pub async fn position(&self, output: &str) -> anyhow::Result<i64> {
+        let output = output.to_string();
+        self.read(move |c| {
+            let seq = c
+                .query_row("SELECT seq FROM output_positions WHERE output = ?1", [output], |r| r.get(0))
+                .optional()?;
+            Ok(seq.unwrap_or(0))
+        })
+        .await
+    }
+
+    /// Moves an output's position forward, after its batch was acknowledged.
+    pub async fn set_position(&self, output: &str, seq: i64) -> anyhow::Result<()> {
+        let output = output.to_string();
+        self.read(move |c| {
+            c.execute(
+                "INSERT INTO output_positions (output, seq) VALUES (?1, ?2)
+                 ON CONFLICT (output) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+                params![output, seq],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || f(&reader.lock().unwrap())).await?
+    }
+}
+
+fn open_connection(path: &Path) -> anyhow::Result<Connection> {
+    let c = Connection::open(path)?;
+    // WAL: readers never block the writer; NORMAL sync is durable across a
+    // process crash and loses at most the last commit on power loss.
+    c.pragma_update(None, "journal_mode", "WAL")?;
+    c.pragma_update(None, "synchronous", "NORMAL")?;
+    c.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(c)
+}
+
+fn run_writer(mut conn: Connection, mut rx: mpsc::Receiver<Command>, retention_ns: i64) {
+    let mut batch = Vec::new();
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < 1024 {
+            match rx.try_recv() {
+                Ok(cmd) => batch.push(cmd),
+                Err(_) => break,
+            }
+        }
+        let cutoff = (retention_ns > 0).then(|| crate::sample::now_ns() - retention_ns);
+        // Everything queued goes in one transaction; each caller gets its own answer.
+        let mut answers = Vec::new();
+        let result = (|| -> rusqlite::Result<()> {
+            let tx = conn.transaction()?;
+            for cmd in batch.drain(..) {
+                match cmd {
+                    Command::Append { item, samples, done } => {
+                        answers.push((done, insert(&tx, &item, &samples, cutoff)?));
+                    }
+                    Command::Prune { done } => {
+                        let n = match cutoff {
+                            Some(c) => tx.execute("DELETE FROM samples WHERE ts_ns < ?1", [c])?,
+                            None => 0,
+                        };
+                        answers.push((done, n));
+                    }
+                }
+            }
+            tx.commit()
+        })();
+        match result {
+            Ok(()) => answers.into_iter().for_each(|(done, n)| {
+                let _ = done.send(Ok(n));
+            }),
+            Err(e) => {
+                tracing::error!("store write failed: {e}");
+                answers.into_iter().for_each(|(done, _)| {
+                    let _ = done.send(Err(format!("store write failed: {e}")));
+                });
+            }
+        }
+    }
+}
+
+fn insert(tx: &rusqlite::Transaction, item: &str, samples: &[Sample], cutoff: Option<i64>) -> rusqlite::Result<usize> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO samples (item, measurement, tags, fields, field_types, ts_ns)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    let mut added = 0;
+    for s in samples {
+        if cutoff.is_some_and(|c| s.timestamp_ns < c) {
+            continue;
+        }
+        let (fields, types) = encode_fields(&s.fields);
+        let tags = serde_json::to_string(&s.tags).unwrap_or_default();
+        added += stmt.execute(params![item, s.measurement, tags, fields, types, s.timestamp_ns])?;
+    }
+    Ok(added)
+}
+
+fn encode_fields(fields: &[(String, FieldValue)]) -> (String, String) {
+    let mut map = serde_json::Map::new();
+    let mut types = String::with_capacity(fields.len());
+    for (name, value) in fields {
+        types.push(match value {
+            FieldValue::Float(_) => 'f',
+            FieldValue::Int(_) => 'i',
+            FieldValue::Uint(_) => 'u',
+            FieldValue::Boolean(_) => 'b',
+            FieldValue::Text(_) => 's',
+        });
+        map.insert(name.clone(), value.to_json());
+    }
+    (serde_json::Value::Object(map).to_string(), types)
+}
+
+fn decode_fields(json: &str, types: &str) -> Result<Vec<(String, FieldValue)>, String> {
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    map.into_iter()
+        .zip(types.chars())
+        .map(|((name, v), t)| {
+            let value = match t {
+                'f' => v.as_f64().map(FieldValue::Float),
+                'i' => v.as_i64().map(FieldValue::Int),
+                'u' => v.as_u64().map(FieldValue::Uint),
+                'b' => v.as_bool().map(FieldValue::Boolean),
+                's' => v.as_str().map(|s| FieldValue::Text(s.into())),
+                _ => None,
+            };
+            value.map(|v| (name.clone(), v)).ok_or(format!("field {name} does not match its type {t}"))
+        })
+        .collect()
+}
+
+fn row_from_sql(r: &rusqlite::Row) -> rusqlite::Result<anyhow::Result<Row>> {
+    let seq: i64 = r.get(0)?;
+    let item: String = r.get(1)?;
+    let measurement: String = r.get(2)?;
+    let tags: String = r.get(3)?;
+    let fields: String = r.get(4)?;
+    let types: String = r.get(5)?;
+    let timestamp_ns: i64 = r.get(6)?;
+    Ok((|| {
+        let tags: BTreeMap<String, String> = serde_json::from_str(&tags)?;
+        let fields = decode_fields(&fields, &types).map_err(|e| anyhow::anyhow!("sample {seq}: {e}"))?;
+        Ok(Row { seq, item, sample: Sample { measurement, tags, fields, timestamp_ns } })
+    })())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(ts: i64, v: f64) -> Sample {
+        Sample {
+            measurement: "m".into(),
+            tags: BTreeMap::from([("a".into(), "1".into())]),
+            fields: vec![
+                ("v".into(), FieldValue::Float(v)),
+                ("i".into(), FieldValue::Int(-3)),
+                ("u".into(), FieldValue::Uint(u64::MAX)),
+                ("b".into(), FieldValue::Boolean(true)),
+                ("s".into(), FieldValue::Text("x \"y\"".into())),
+            ],
+            timestamp_ns: ts,
+        }
+    }
+
+    #[tokio::test]
+    async fn samples_round_trip_with_exact_types() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db"), 0).unwrap();
+        let s = sample(5, 1.0);
+        assert_eq!(store.append("it", vec![s.clone()]).await.unwrap(), 1);
+        assert_eq!(store.recent("it", 10).await.unwrap(), vec![s]);
+    }
+
+    #[tokio::test]
+    async fn same_series_and_timestamp_is_kept_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db"), 0).unwrap();
+        assert_eq!(store.append("it", vec![sample(1, 1.0), sample(2, 2.0)]).await.unwrap(), 2);
+        assert_eq!(store.append("it", vec![sample(2, 9.0), sample(3, 3.0)]).await.unwrap(), 1);
+        assert_eq!(store.append("other", vec![sample(2, 9.0)]).await.unwrap(), 1, "other item, other series");
+        let recent = store.recent("it", 10).await.unwrap();
+        assert_eq!(recent.iter().map(|s| s.timestamp_ns).collect::<Vec<_>>(), vec![3, 2, 1]);
+        assert_eq!(recent[1].fields[0].1, FieldValue::Float(2.0), "the first write wins");
+    }
+
+    #[tokio::test]
+    async fn outputs_read_from_their_own_durable_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        {
+            let store = Store::open(&path, 0).unwrap();
+            store.append("a", (1..=5).map(|t| sample(t, 0.0)).collect()).await.unwrap();
+            let first = store.read_after(0, 3).await.unwrap();
+            assert_eq!(first.len(), 3);
+            store.set_position("influx", first[2].seq).await.unwrap();
+            store.set_position("influx", first[0].seq).await.unwrap(); // never moves back
+        }
+        let store = Store::open(&path, 0).unwrap();
+        let pos = store.position("influx").await.unwrap();
+        let rest = store.read_after(pos, 100).await.unwrap();
+        assert_eq!(rest.iter().map(|r| r.sample.timestamp_ns).collect::<Vec<_>>(), vec![4, 5]);
+        assert_eq!(store.position("other").await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn retention_drops_and_prunes_old_samples() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db"), 1).unwrap();
+        let now = crate::sample::now_ns();
+        let two_days = 2 * 86_400 * 1_000_000_000;
+        assert_eq!(store.append("a", vec![sample(now - two_days, 0.0), sample(now, 0.0)]).await.unwrap(), 1);
+        assert_eq!(store.prune().await.unwrap(), 0);
+        assert_eq!(store.recent("a", 10).await.unwrap().len(), 1);
+    }
+}
