@@ -15,7 +15,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Loads plugins from the configured folder with the configured grants.
 pub fn load_plugins(config: &Config) -> anyhow::Result<Arc<Registry>> {
-    let sandbox = Sandbox::new(config.sandbox.clone()).context("cannot start the WebAssembly engine")?;
+    let sandbox =
+        Sandbox::new(config.sandbox.clone()).context("cannot start the WebAssembly engine")?;
     let registry = Registry::new(sandbox, &config.cache_dir);
     registry.load_dir(&config.plugins_dir, |name| config.grants_for(name));
     Ok(Arc::new(registry))
@@ -84,20 +85,25 @@ pub async fn run(config: Config, doc: serde_json::Value) -> anyhow::Result<()> {
     }
     tracing::info!("sampling {} items", config.items.len());
 
-    let listener = tokio::net::TcpListener::bind(&config.api.listen).await.with_context(|| {
-        format!(
-            "cannot listen on {}; set \"api\": {{\"listen\": ...}} in {} or {}",
-            config.api.listen,
-            config.path.display(),
-            config::LISTEN_ENV
-        )
-    })?;
+    let listener = tokio::net::TcpListener::bind(&config.api.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; set \"api\": {{\"listen\": ...}} in {} or {}",
+                config.api.listen,
+                config.path.display(),
+                config::LISTEN_ENV
+            )
+        })?;
     tracing::info!("REST API on http://{}", listener.local_addr()?);
     let state = AppState {
         scheduler: scheduler.clone(),
         registry,
         store,
-        config_file: Arc::new(tokio::sync::Mutex::new(ConfigFile::new(config.path.clone(), doc))),
+        config_file: Arc::new(tokio::sync::Mutex::new(ConfigFile::new(
+            config.path.clone(),
+            doc,
+        ))),
         started: std::time::Instant::now(),
     };
     axum::serve(listener, api::router(state))

@@ -47,7 +47,10 @@ impl ItemSpec {
         }
         m.insert("interval".into(), self.interval.into());
         if !self.tags.is_empty() {
-            m.insert("tags".into(), serde_json::to_value(&self.tags).unwrap_or_default());
+            m.insert(
+                "tags".into(),
+                serde_json::to_value(&self.tags).unwrap_or_default(),
+            );
         }
         if !self.enabled {
             m.insert("enabled".into(), false.into());
@@ -74,16 +77,22 @@ pub mod item_fields {
             return Err("\"name\" must be 1 to 128 characters".into());
         }
         if s.chars().any(|c| c == '/' || c.is_control()) {
-            return Err(format!("\"name\" {s:?} must not contain '/' or control characters"));
+            return Err(format!(
+                "\"name\" {s:?} must not contain '/' or control characters"
+            ));
         }
         Ok(s.to_string())
     }
 
     pub fn key(v: &Value) -> Result<String, String> {
-        let s = v.as_str().ok_or("\"key\" must be a string such as \"system.loadavg1\"")?;
+        let s = v
+            .as_str()
+            .ok_or("\"key\" must be a string such as \"system.loadavg1\"")?;
         let (plugin, metric) = s.split_once('.').unwrap_or((s, ""));
         if plugin.is_empty() || metric.is_empty() {
-            return Err(format!("\"key\" {s:?} must look like \"plugin.metric\", e.g. \"system.loadavg1\""));
+            return Err(format!(
+                "\"key\" {s:?} must look like \"plugin.metric\", e.g. \"system.loadavg1\""
+            ));
         }
         Ok(s.to_string())
     }
@@ -116,9 +125,13 @@ pub mod item_fields {
         };
         let mut tags = BTreeMap::new();
         for (k, v) in obj {
-            let v = v.as_str().ok_or_else(|| format!("{WHAT}; tag {k:?} is not a string"))?;
+            let v = v
+                .as_str()
+                .ok_or_else(|| format!("{WHAT}; tag {k:?} is not a string"))?;
             if k.is_empty() || k == "item" {
-                return Err(format!("tag name {k:?} is reserved or empty; the host adds item=<name> itself"));
+                return Err(format!(
+                    "tag name {k:?} is reserved or empty; the host adds item=<name> itself"
+                ));
             }
             tags.insert(k.clone(), v.to_string());
         }
@@ -126,7 +139,8 @@ pub mod item_fields {
     }
 
     pub fn enabled(v: &Value) -> Result<bool, String> {
-        v.as_bool().ok_or_else(|| "\"enabled\" must be true or false".into())
+        v.as_bool()
+            .ok_or_else(|| "\"enabled\" must be true or false".into())
     }
 }
 
@@ -139,14 +153,25 @@ pub struct ParsedItem {
 /// Parses one item object. `name`, `key` and `interval` are required.
 pub fn parse_item(v: &Value) -> Result<ParsedItem, String> {
     let obj = v.as_object().ok_or("an item must be a JSON object")?;
-    let req = |f: &str| obj.get(f).ok_or_else(|| format!("missing required field \"{f}\""));
+    let req = |f: &str| {
+        obj.get(f)
+            .ok_or_else(|| format!("missing required field \"{f}\""))
+    };
     let spec = ItemSpec {
         name: item_fields::name(req("name")?)?,
         key: item_fields::key(req("key")?)?,
         interval: item_fields::interval(req("interval")?)?,
         arg: obj.get("arg").map(item_fields::arg).transpose()?.flatten(),
-        tags: obj.get("tags").map(item_fields::tags).transpose()?.unwrap_or_default(),
-        enabled: obj.get("enabled").map(item_fields::enabled).transpose()?.unwrap_or(true),
+        tags: obj
+            .get("tags")
+            .map(item_fields::tags)
+            .transpose()?
+            .unwrap_or_default(),
+        enabled: obj
+            .get("enabled")
+            .map(item_fields::enabled)
+            .transpose()?
+            .unwrap_or(true),
     };
     let unknown = obj
         .keys()
@@ -170,7 +195,10 @@ pub struct Grants {
 pub fn default_grants(plugin: &str) -> Option<Grants> {
     match plugin {
         "system" => Some(Grants {
-            files: vec!["/proc/loadavg".into(), "/sys/devices/system/cpu/online".into()],
+            files: vec![
+                "/proc/loadavg".into(),
+                "/sys/devices/system/cpu/online".into(),
+            ],
         }),
         _ => None,
     }
@@ -184,7 +212,9 @@ pub struct ApiSettings {
 
 impl Default for ApiSettings {
     fn default() -> Self {
-        ApiSettings { listen: DEFAULT_LISTEN.into() }
+        ApiSettings {
+            listen: DEFAULT_LISTEN.into(),
+        }
     }
 }
 
@@ -198,7 +228,10 @@ pub struct StoreSettings {
 
 impl Default for StoreSettings {
     fn default() -> Self {
-        StoreSettings { path: DEFAULT_STORE_PATH.into(), retention_days: 30 }
+        StoreSettings {
+            path: DEFAULT_STORE_PATH.into(),
+            retention_days: 30,
+        }
     }
 }
 
@@ -266,19 +299,29 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn one(file: &Path, problem: impl Into<String>) -> Self {
-        ConfigError { file: file.to_path_buf(), problems: vec![problem.into()] }
+        ConfigError {
+            file: file.to_path_buf(),
+            problems: vec![problem.into()],
+        }
     }
 }
 
 /// Reads and checks a config file; all problems are collected, not just the first.
 pub fn load(path: &Path) -> Result<(Config, Value), ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigError::one(path, format!("cannot read the config file: {e}; pass an existing file with --config"))
+        ConfigError::one(
+            path,
+            format!("cannot read the config file: {e}; pass an existing file with --config"),
+        )
     })?;
     let doc: Value = serde_json::from_str(&text).map_err(|e| {
         ConfigError::one(
             path,
-            format!("line {}, column {}: invalid JSON: {e}", e.line(), e.column()),
+            format!(
+                "line {}, column {}: invalid JSON: {e}",
+                e.line(),
+                e.column()
+            ),
         )
     })?;
     let config = from_document(path, &doc)?;
@@ -299,12 +342,19 @@ fn section<T: for<'de> Deserialize<'de> + Default>(
     }
 }
 
-fn path_setting(doc: &Map<String, Value>, name: &str, default: &str, problems: &mut Vec<String>) -> PathBuf {
+fn path_setting(
+    doc: &Map<String, Value>,
+    name: &str,
+    default: &str,
+    problems: &mut Vec<String>,
+) -> PathBuf {
     match doc.get(name) {
         None | Some(Value::Null) => PathBuf::from(default),
         Some(Value::String(s)) if !s.is_empty() => PathBuf::from(s),
         Some(_) => {
-            problems.push(format!("\"{name}\" must be a non-empty path string, e.g. \"{default}\""));
+            problems.push(format!(
+                "\"{name}\" must be a non-empty path string, e.g. \"{default}\""
+            ));
             PathBuf::from(default)
         }
     }
@@ -322,7 +372,9 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => {
-            problems.push("\"log_level\" must be a string such as \"info\" or \"datalogger=debug\"".into());
+            problems.push(
+                "\"log_level\" must be a string such as \"info\" or \"datalogger=debug\"".into(),
+            );
             None
         }
     };
@@ -376,10 +428,15 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
                 match parse_item(v) {
                     Ok(p) => {
                         if items.iter().any(|it| it.name == p.spec.name) {
-                            problems.push(format!("{label}: the name is used twice; give each item its own name"));
+                            problems.push(format!(
+                                "{label}: the name is used twice; give each item its own name"
+                            ));
                         }
                         if !p.unknown.is_empty() {
-                            notes.push(format!("{label}: ignoring unknown field(s) {}", p.unknown.join(", ")));
+                            notes.push(format!(
+                                "{label}: ignoring unknown field(s) {}",
+                                p.unknown.join(", ")
+                            ));
                         }
                         items.push(p.spec);
                     }
@@ -390,17 +447,33 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         Some(_) => problems.push("\"items\" must be a list of items".into()),
     }
 
-    let database = obj.get("database").and_then(Value::as_str).map(String::from);
+    let database = obj
+        .get("database")
+        .and_then(Value::as_str)
+        .map(String::from);
     const KNOWN: [&str; 10] = [
-        "log_level", "plugins_dir", "cache_dir", "api", "store", "sandbox", "plugins", "items", "database",
+        "log_level",
+        "plugins_dir",
+        "cache_dir",
+        "api",
+        "store",
+        "sandbox",
+        "plugins",
+        "items",
+        "database",
         "outputs",
     ];
     for key in obj.keys().filter(|k| !KNOWN.contains(&k.as_str())) {
-        notes.push(format!("ignoring setting \"{key}\" (not used by datalogger; legacy settings are accepted)"));
+        notes.push(format!(
+            "ignoring setting \"{key}\" (not used by datalogger; legacy settings are accepted)"
+        ));
     }
 
     if !problems.is_empty() {
-        return Err(ConfigError { file: path.to_path_buf(), problems });
+        return Err(ConfigError {
+            file: path.to_path_buf(),
+            problems,
+        });
     }
     Ok(Config {
         path: path.to_path_buf(),
@@ -433,7 +506,10 @@ impl ConfigFile {
     /// in the same folder, synced, then renamed over the old one.
     pub fn save_items(&mut self, items: &[ItemSpec]) -> std::io::Result<()> {
         if let Value::Object(m) = &mut self.doc {
-            m.insert("items".into(), Value::Array(items.iter().map(ItemSpec::to_json).collect()));
+            m.insert(
+                "items".into(),
+                Value::Array(items.iter().map(ItemSpec::to_json).collect()),
+            );
         }
         let mut text = serde_json::to_string_pretty(&self.doc).map_err(std::io::Error::other)?;
         text.push('\n');
@@ -442,8 +518,14 @@ impl ConfigFile {
 }
 
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("config");
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("config");
     let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
     {
         let mut f = std::fs::File::create(&tmp)?;
@@ -478,7 +560,11 @@ mod tests {
         assert_eq!(c.items[0].arg, None);
         assert_eq!(c.items[0].interval, 2);
         assert!(c.notes.iter().any(|n| n.contains("polling_threads")));
-        assert_eq!(c.grants_for("system").files.len(), 2, "standard plugin gets default grants");
+        assert_eq!(
+            c.grants_for("system").files.len(),
+            2,
+            "standard plugin gets default grants"
+        );
         assert!(c.grants_for("other").files.is_empty(), "deny by default");
     }
 
@@ -499,10 +585,16 @@ mod tests {
         .unwrap_err();
         let text = err.to_string();
         assert!(text.starts_with("test.json: "), "{text}");
-        assert!(text.contains("item \"a\" (items[0]): \"interval\" must be a whole number"), "{text}");
+        assert!(
+            text.contains("item \"a\" (items[0]): \"interval\" must be a whole number"),
+            "{text}"
+        );
         assert!(text.contains("item \"b\""), "{text}");
         assert!(text.contains("item \"c\""), "{text}");
-        assert!(text.contains("items[3]: missing required field \"name\""), "{text}");
+        assert!(
+            text.contains("items[3]: missing required field \"name\""),
+            "{text}"
+        );
         assert_eq!(err.problems.len(), 4);
     }
 
@@ -516,7 +608,10 @@ mod tests {
         .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("used twice"), "{text}");
-        assert!(text.contains("\"sandbox\": unknown field `memory`"), "{text}");
+        assert!(
+            text.contains("\"sandbox\": unknown field `memory`"),
+            "{text}"
+        );
         assert!(text.contains("plugin \"p\""), "{text}");
     }
 

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "datalogger", version, about = "A data logger whose collectors are sandboxed WebAssembly plugins")]
+#[command(
+    name = "datalogger",
+    version,
+    about = "A data logger whose collectors are sandboxed WebAssembly plugins"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -42,7 +46,12 @@ fn init_logging(level: Option<&str>) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(level.unwrap_or("info")))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
 }
 
 fn main() -> ExitCode {
@@ -50,7 +59,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { config } => run(config),
         Command::Check { config } => check(config),
-        Command::Plugin { command: PluginCommand::Inspect { file } } => inspect(file),
+        Command::Plugin {
+            command: PluginCommand::Inspect { file },
+        } => inspect(file),
     }
 }
 
@@ -63,7 +74,10 @@ fn run(path: PathBuf) -> ExitCode {
         }
     };
     init_logging(config.log_level.as_deref());
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     match runtime.block_on(app::run(config, doc)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -131,7 +145,11 @@ fn inspect(file: PathBuf) -> ExitCode {
                     Some(a) => format!(" (arg optional: {})", a.description),
                     None => String::new(),
                 };
-                let unit = if k.unit.is_empty() { String::new() } else { format!(" [{}]", k.unit) };
+                let unit = if k.unit.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", k.unit)
+                };
                 println!("  {}{unit}{arg} - {}", k.name, k.description);
             }
             println!("imports:");

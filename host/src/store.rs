@@ -48,8 +48,14 @@ pub struct Row {
 }
 
 enum Command {
-    Append { item: String, samples: Vec<Sample>, done: oneshot::Sender<Result<usize, String>> },
-    Prune { done: oneshot::Sender<Result<usize, String>> },
+    Append {
+        item: String,
+        samples: Vec<Sample>,
+        done: oneshot::Sender<Result<usize, String>>,
+    },
+    Prune {
+        done: oneshot::Sender<Result<usize, String>>,
+    },
 }
 
 #[derive(Clone)]
@@ -73,15 +79,25 @@ impl Store {
         std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || run_writer(writer, rx, retention_ns))?;
-        Ok(Store { tx, reader: Arc::new(Mutex::new(reader)) })
+        Ok(Store {
+            tx,
+            reader: Arc::new(Mutex::new(reader)),
+        })
     }
 
     /// Appends an item's samples; returns how many were new (duplicates of a
     /// stored series and timestamp, and samples older than retention, are not).
     pub async fn append(&self, item: &str, samples: Vec<Sample>) -> anyhow::Result<usize> {
         let (done, wait) = oneshot::channel();
-        let cmd = Command::Append { item: item.to_string(), samples, done };
-        self.tx.send(cmd).await.map_err(|_| anyhow::anyhow!("store writer stopped"))?;
+        let cmd = Command::Append {
+            item: item.to_string(),
+            samples,
+            done,
+        };
+        self.tx
+            .send(cmd)
+            .await
+            .map_err(|_| anyhow::anyhow!("store writer stopped"))?;
         wait.await?.map_err(anyhow::Error::msg)
     }
 
@@ -128,7 +144,11 @@ impl Store {
         let output = output.to_string();
         self.read(move |c| {
             let seq = c
-                .query_row("SELECT seq FROM output_positions WHERE output = ?1", [output], |r| r.get(0))
+                .query_row(
+                    "SELECT seq FROM output_positions WHERE output = ?1",
+                    [output],
+                    |r| r.get(0),
+                )
                 .optional()?;
             Ok(seq.unwrap_or(0))
         })
@@ -185,7 +205,11 @@ fn run_writer(mut conn: Connection, mut rx: mpsc::Receiver<Command>, retention_n
             let tx = conn.transaction()?;
             for cmd in batch.drain(..) {
                 match cmd {
-                    Command::Append { item, samples, done } => {
+                    Command::Append {
+                        item,
+                        samples,
+                        done,
+                    } => {
                         answers.push((done, insert(&tx, &item, &samples, cutoff)?));
                     }
                     Command::Prune { done } => {
@@ -213,7 +237,12 @@ fn run_writer(mut conn: Connection, mut rx: mpsc::Receiver<Command>, retention_n
     }
 }
 
-fn insert(tx: &rusqlite::Transaction, item: &str, samples: &[Sample], cutoff: Option<i64>) -> rusqlite::Result<usize> {
+fn insert(
+    tx: &rusqlite::Transaction,
+    item: &str,
+    samples: &[Sample],
+    cutoff: Option<i64>,
+) -> rusqlite::Result<usize> {
     let mut stmt = tx.prepare_cached(
         "INSERT OR IGNORE INTO samples (item, measurement, tags, fields, field_types, ts_ns)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -225,7 +254,14 @@ fn insert(tx: &rusqlite::Transaction, item: &str, samples: &[Sample], cutoff: Op
         }
         let (fields, types) = encode_fields(&s.fields);
         let tags = serde_json::to_string(&s.tags).unwrap_or_default();
-        added += stmt.execute(params![item, s.measurement, tags, fields, types, s.timestamp_ns])?;
+        added += stmt.execute(params![
+            item,
+            s.measurement,
+            tags,
+            fields,
+            types,
+            s.timestamp_ns
+        ])?;
     }
     Ok(added)
 }
@@ -247,7 +283,8 @@ fn encode_fields(fields: &[(String, FieldValue)]) -> (String, String) {
 }
 
 fn decode_fields(json: &str, types: &str) -> Result<Vec<(String, FieldValue)>, String> {
-    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(json).map_err(|e| e.to_string())?;
     map.into_iter()
         .zip(types.chars())
         .map(|((name, v), t)| {
@@ -259,7 +296,9 @@ fn decode_fields(json: &str, types: &str) -> Result<Vec<(String, FieldValue)>, S
                 's' => v.as_str().map(|s| FieldValue::Text(s.into())),
                 _ => None,
             };
-            value.map(|v| (name.clone(), v)).ok_or(format!("field {name} does not match its type {t}"))
+            value
+                .map(|v| (name.clone(), v))
+                .ok_or(format!("field {name} does not match its type {t}"))
         })
         .collect()
 }
@@ -274,8 +313,18 @@ fn row_from_sql(r: &rusqlite::Row) -> rusqlite::Result<anyhow::Result<Row>> {
     let timestamp_ns: i64 = r.get(6)?;
     Ok((|| {
         let tags: BTreeMap<String, String> = serde_json::from_str(&tags)?;
-        let fields = decode_fields(&fields, &types).map_err(|e| anyhow::anyhow!("sample {seq}: {e}"))?;
-        Ok(Row { seq, item, sample: Sample { measurement, tags, fields, timestamp_ns } })
+        let fields =
+            decode_fields(&fields, &types).map_err(|e| anyhow::anyhow!("sample {seq}: {e}"))?;
+        Ok(Row {
+            seq,
+            item,
+            sample: Sample {
+                measurement,
+                tags,
+                fields,
+                timestamp_ns,
+            },
+        })
     })())
 }
 
@@ -311,12 +360,35 @@ mod tests {
     async fn same_series_and_timestamp_is_kept_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db"), 0).unwrap();
-        assert_eq!(store.append("it", vec![sample(1, 1.0), sample(2, 2.0)]).await.unwrap(), 2);
-        assert_eq!(store.append("it", vec![sample(2, 9.0), sample(3, 3.0)]).await.unwrap(), 1);
-        assert_eq!(store.append("other", vec![sample(2, 9.0)]).await.unwrap(), 1, "other item, other series");
+        assert_eq!(
+            store
+                .append("it", vec![sample(1, 1.0), sample(2, 2.0)])
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            store
+                .append("it", vec![sample(2, 9.0), sample(3, 3.0)])
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store.append("other", vec![sample(2, 9.0)]).await.unwrap(),
+            1,
+            "other item, other series"
+        );
         let recent = store.recent("it", 10).await.unwrap();
-        assert_eq!(recent.iter().map(|s| s.timestamp_ns).collect::<Vec<_>>(), vec![3, 2, 1]);
-        assert_eq!(recent[1].fields[0].1, FieldValue::Float(2.0), "the first write wins");
+        assert_eq!(
+            recent.iter().map(|s| s.timestamp_ns).collect::<Vec<_>>(),
+            vec![3, 2, 1]
+        );
+        assert_eq!(
+            recent[1].fields[0].1,
+            FieldValue::Float(2.0),
+            "the first write wins"
+        );
     }
 
     #[tokio::test]
@@ -325,7 +397,10 @@ mod tests {
         let path = dir.path().join("s.db");
         {
             let store = Store::open(&path, 0).unwrap();
-            store.append("a", (1..=5).map(|t| sample(t, 0.0)).collect()).await.unwrap();
+            store
+                .append("a", (1..=5).map(|t| sample(t, 0.0)).collect())
+                .await
+                .unwrap();
             let first = store.read_after(0, 3).await.unwrap();
             assert_eq!(first.len(), 3);
             store.set_position("influx", first[2].seq).await.unwrap();
@@ -334,7 +409,12 @@ mod tests {
         let store = Store::open(&path, 0).unwrap();
         let pos = store.position("influx").await.unwrap();
         let rest = store.read_after(pos, 100).await.unwrap();
-        assert_eq!(rest.iter().map(|r| r.sample.timestamp_ns).collect::<Vec<_>>(), vec![4, 5]);
+        assert_eq!(
+            rest.iter()
+                .map(|r| r.sample.timestamp_ns)
+                .collect::<Vec<_>>(),
+            vec![4, 5]
+        );
         assert_eq!(store.position("other").await.unwrap(), 0);
     }
 
@@ -344,7 +424,13 @@ mod tests {
         let store = Store::open(&dir.path().join("s.db"), 1).unwrap();
         let now = crate::sample::now_ns();
         let two_days = 2 * 86_400 * 1_000_000_000;
-        assert_eq!(store.append("a", vec![sample(now - two_days, 0.0), sample(now, 0.0)]).await.unwrap(), 1);
+        assert_eq!(
+            store
+                .append("a", vec![sample(now - two_days, 0.0), sample(now, 0.0)])
+                .await
+                .unwrap(),
+            1
+        );
         assert_eq!(store.prune().await.unwrap(), 0);
         assert_eq!(store.recent("a", 10).await.unwrap().len(), 1);
     }

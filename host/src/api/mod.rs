@@ -32,11 +32,19 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/items", get(items::list).post(items::create))
         .route("/items/", get(items::list).post(items::create))
-        .route("/items/{name}", get(items::show).put(items::update).delete(items::delete))
+        .route(
+            "/items/{name}",
+            get(items::show).put(items::update).delete(items::delete),
+        )
         .route("/items/{name}/samples", get(items::samples))
         .route("/plugins", get(plugins::list))
         .route("/health", get(health::show))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; see README.md for the API") })
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no such endpoint; see README.md for the API",
+            )
+        })
         .with_state(state)
 }
 
@@ -49,7 +57,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into() }
+        ApiError {
+            status,
+            message: message.into(),
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -71,6 +82,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(serde_json::json!({ "error": self.message }))).into_response()
+        (
+            self.status,
+            Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response()
     }
 }

@@ -63,7 +63,10 @@ impl CallState {
     pub fn flush_stdio(&mut self) {
         let bytes = self.stdout.contents();
         if !bytes.is_empty() {
-            for line in String::from_utf8_lossy(&bytes).lines().filter(|l| !l.trim().is_empty()) {
+            for line in String::from_utf8_lossy(&bytes)
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+            {
                 tracing::info!(plugin = %self.plugin, "stdout: {line}");
             }
         }
@@ -83,7 +86,10 @@ impl CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 

@@ -25,7 +25,10 @@ impl CodeCache {
     pub fn new(dir: &Path, engine: &Engine) -> Self {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
-        CodeCache { dir: dir.to_path_buf(), engine_key: format!("{:016x}", h.finish()) }
+        CodeCache {
+            dir: dir.to_path_buf(),
+            engine_key: format!("{:016x}", h.finish()),
+        }
     }
 
     fn entry(&self, sha256: &str) -> PathBuf {
@@ -34,7 +37,12 @@ impl CodeCache {
 
     /// Returns the component for `bytes`, from the cache when possible. A cache
     /// entry that does not load (truncated, other engine) is replaced.
-    pub fn load_or_compile(&self, engine: &Engine, bytes: &[u8], sha256: &str) -> anyhow::Result<(Component, Origin)> {
+    pub fn load_or_compile(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> anyhow::Result<(Component, Origin)> {
         let entry = self.entry(sha256);
         if entry.exists() {
             // SAFETY: entries are only ever written by `store` below from
@@ -43,12 +51,17 @@ impl CodeCache {
             // compatibility before using the code.
             match unsafe { Component::deserialize_file(engine, &entry) } {
                 Ok(c) => return Ok((c, Origin::Cache)),
-                Err(e) => tracing::warn!("ignoring unusable cache entry {}: {e:#}", entry.display()),
+                Err(e) => {
+                    tracing::warn!("ignoring unusable cache entry {}: {e:#}", entry.display())
+                }
             }
         }
         let component = Component::new(engine, bytes)?;
         if let Err(e) = self.store(&entry, &component) {
-            tracing::warn!("could not write compiled-code cache {}: {e:#}", entry.display());
+            tracing::warn!(
+                "could not write compiled-code cache {}: {e:#}",
+                entry.display()
+            );
         }
         Ok((component, Origin::Compiled))
     }

@@ -62,7 +62,12 @@ pub struct Registry {
 impl Registry {
     pub fn new(sandbox: Sandbox, cache_dir: &Path) -> Self {
         let cache = CodeCache::new(cache_dir, sandbox.engine());
-        Registry { sandbox, cache, plugins: RwLock::default(), failures: RwLock::default() }
+        Registry {
+            sandbox,
+            cache,
+            plugins: RwLock::default(),
+            failures: RwLock::default(),
+        }
     }
 
     pub fn sandbox(&self) -> &Sandbox {
@@ -80,7 +85,10 @@ impl Registry {
             }
         };
         if files.is_empty() {
-            tracing::warn!("no *.wasm plugins in {}; build them with scripts/build-plugins", dir.display());
+            tracing::warn!(
+                "no *.wasm plugins in {}; build them with scripts/build-plugins",
+                dir.display()
+            );
         }
         for file in files {
             self.load_file(&file, &grants_for);
@@ -102,7 +110,11 @@ impl Registry {
                         other.file.display()
                     );
                     tracing::error!("skipping plugin file {}: {reason}", file.display());
-                    failures.push(LoadFailure { file: file.into(), sha256: Some(plugin.sha256.clone()), reason });
+                    failures.push(LoadFailure {
+                        file: file.into(),
+                        sha256: Some(plugin.sha256.clone()),
+                        reason,
+                    });
                     return;
                 }
                 tracing::info!(
@@ -120,19 +132,28 @@ impl Registry {
                 plugins.insert(plugin.name.to_string(), Arc::new(plugin));
             }
             Err(failure) => {
-                tracing::error!("skipping plugin file {}: {}", file.display(), failure.reason);
+                tracing::error!(
+                    "skipping plugin file {}: {}",
+                    file.display(),
+                    failure.reason
+                );
                 failures.push(failure);
             }
         }
     }
 
-    fn build(&self, file: &Path, grants_for: &impl Fn(&str) -> Grants) -> Result<(Plugin, Origin), LoadFailure> {
+    fn build(
+        &self,
+        file: &Path,
+        grants_for: &impl Fn(&str) -> Grants,
+    ) -> Result<(Plugin, Origin), LoadFailure> {
         let fail = |sha: Option<&str>, reason: String| LoadFailure {
             file: file.to_path_buf(),
             sha256: sha.map(String::from),
             reason,
         };
-        let bytes = std::fs::read(file).map_err(|e| fail(None, format!("cannot read file: {e}")))?;
+        let bytes =
+            std::fs::read(file).map_err(|e| fail(None, format!("cannot read file: {e}")))?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let sha = Some(sha256.as_str());
         let (component, origin) = self
@@ -140,9 +161,17 @@ impl Registry {
             .load_or_compile(self.sandbox.engine(), &bytes, &sha256)
             .map_err(|e| fail(sha, format!("not a valid WebAssembly component: {e:#}")))?;
         let pre = self.sandbox.prepare(&component).map_err(|e| {
-            fail(sha, format!("not a datalogger collector (world datalogger:plugin/collector@0.1.0): {e:#}"))
+            fail(
+                sha,
+                format!(
+                    "not a datalogger collector (world datalogger:plugin/collector@0.1.0): {e:#}"
+                ),
+            )
         })?;
-        let label = file.file_name().and_then(|n| n.to_str()).unwrap_or("plugin");
+        let label = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("plugin");
         let info = self
             .sandbox
             .describe(label, &pre)
@@ -173,14 +202,19 @@ impl Registry {
                 p.info.version,
                 p.key_names().collect::<Vec<_>>().join(", ")
             )),
-            None => Err(format!("no loaded plugin serves key {key} (no plugin named \"{name}\" is loaded)")),
+            None => Err(format!(
+                "no loaded plugin serves key {key} (no plugin named \"{name}\" is loaded)"
+            )),
         }
     }
 
     /// Every key of every loaded plugin, sorted.
     pub fn all_keys(&self) -> Vec<String> {
         let plugins = self.plugins.read().unwrap();
-        plugins.values().flat_map(|p| p.key_names().map(String::from)).collect()
+        plugins
+            .values()
+            .flat_map(|p| p.key_names().map(String::from))
+            .collect()
     }
 
     pub fn plugins(&self) -> Vec<Arc<Plugin>> {
@@ -192,8 +226,15 @@ impl Registry {
     }
 
     /// Takes one sample; blocking (run it off the async runtime).
-    pub fn sample(&self, plugin: &Plugin, key: &str, arg: Option<&str>, tick_ns: i64) -> Result<Vec<Sample>, CallError> {
-        self.sandbox.sample(&plugin.name, &plugin.grants, &plugin.pre, key, arg, tick_ns)
+    pub fn sample(
+        &self,
+        plugin: &Plugin,
+        key: &str,
+        arg: Option<&str>,
+        tick_ns: i64,
+    ) -> Result<Vec<Sample>, CallError> {
+        self.sandbox
+            .sample(&plugin.name, &plugin.grants, &plugin.pre, key, arg, tick_ns)
     }
 }
 
@@ -211,7 +252,9 @@ fn wasm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 fn check_info(info: &types::PluginInfo) -> Result<(), String> {
     let name = &info.name;
     if name.is_empty() || name.contains('.') || name.contains('/') {
-        return Err(format!("describe() gave an unusable plugin name {name:?} (non-empty, no '.' or '/')"));
+        return Err(format!(
+            "describe() gave an unusable plugin name {name:?} (non-empty, no '.' or '/')"
+        ));
     }
     if info.keys.is_empty() {
         return Err(format!("plugin {name} describes no keys"));
@@ -219,7 +262,10 @@ fn check_info(info: &types::PluginInfo) -> Result<(), String> {
     let prefix = format!("{name}.");
     for key in &info.keys {
         if !key.name.starts_with(&prefix) || key.name.len() == prefix.len() {
-            return Err(format!("plugin {name} describes key {:?}, which does not start with \"{prefix}\"", key.name));
+            return Err(format!(
+                "plugin {name} describes key {:?}, which does not start with \"{prefix}\"",
+                key.name
+            ));
         }
     }
     Ok(())
@@ -238,7 +284,10 @@ pub fn inspect(file: &Path) -> anyhow::Result<(types::PluginInfo, Vec<String>)> 
     let pre = sandbox
         .prepare(&component)
         .map_err(|e| anyhow::anyhow!("not a datalogger collector: {e:#}"))?;
-    let label = file.file_name().and_then(|n| n.to_str()).unwrap_or("plugin");
+    let label = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("plugin");
     let info = sandbox.describe(label, &pre)?;
     check_info(&info).map_err(anyhow::Error::msg)?;
     Ok((info, imports))

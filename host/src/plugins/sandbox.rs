@@ -16,7 +16,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    Trap,
+};
 
 /// How often the epoch advances; the CPU deadline is counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -40,8 +43,14 @@ pub enum CallError {
     OutOfMemory { plugin: String, mib: u32 },
     #[error("trap: plugin {plugin} crashed: {reason}")]
     Trap { plugin: String, reason: String },
-    #[error("result too large: plugin {plugin} returned about {bytes} bytes, the cap is {cap} bytes")]
-    ResultTooLarge { plugin: String, bytes: usize, cap: usize },
+    #[error(
+        "result too large: plugin {plugin} returned about {bytes} bytes, the cap is {cap} bytes"
+    )]
+    ResultTooLarge {
+        plugin: String,
+        bytes: usize,
+        cap: usize,
+    },
     #[error("invalid result: plugin {plugin}: {reason}")]
     InvalidResult { plugin: String, reason: String },
     #[error("host error: {0}")]
@@ -56,7 +65,12 @@ pub struct MemoryCap {
 }
 
 impl ResourceLimiter for MemoryCap {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let ok = desired <= self.max_bytes;
         if !ok {
             self.hit.store(true, Ordering::Relaxed);
@@ -64,7 +78,12 @@ impl ResourceLimiter for MemoryCap {
         Ok(ok)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }
@@ -88,7 +107,11 @@ impl Sandbox {
         start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
         capabilities::add_to_linker(&mut linker)?;
-        Ok(Sandbox { engine, linker, settings })
+        Ok(Sandbox {
+            engine,
+            linker,
+            settings,
+        })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -102,13 +125,24 @@ impl Sandbox {
         CollectorPre::new(pre)
     }
 
-    fn new_store(&self, plugin: &Arc<str>, grants: &Arc<Grants>) -> (Store<CallState>, Arc<AtomicBool>) {
+    fn new_store(
+        &self,
+        plugin: &Arc<str>,
+        grants: &Arc<Grants>,
+    ) -> (Store<CallState>, Arc<AtomicBool>) {
         let hit = Arc::new(AtomicBool::new(false));
-        let cap = MemoryCap { max_bytes: self.memory_cap_bytes(), hit: hit.clone() };
+        let cap = MemoryCap {
+            max_bytes: self.memory_cap_bytes(),
+            hit: hit.clone(),
+        };
         let state = CallState::new(plugin.clone(), grants.clone(), cap);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        let ticks = self.settings.call_timeout_ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1);
+        let ticks = self
+            .settings
+            .call_timeout_ms
+            .div_ceil(EPOCH_TICK.as_millis() as u64)
+            .max(1);
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
         (store, hit)
@@ -119,7 +153,11 @@ impl Sandbox {
     }
 
     /// Runs `describe()` in a fresh instance, with no grants.
-    pub fn describe(&self, file_label: &str, pre: &CollectorPre<CallState>) -> Result<types::PluginInfo, CallError> {
+    pub fn describe(
+        &self,
+        file_label: &str,
+        pre: &CollectorPre<CallState>,
+    ) -> Result<types::PluginInfo, CallError> {
         let label: Arc<str> = Arc::from(file_label);
         let (mut store, hit) = self.new_store(&label, &Arc::new(Grants::default()));
         let result = pre
@@ -141,9 +179,10 @@ impl Sandbox {
         tick_ns: i64,
     ) -> Result<Vec<Sample>, CallError> {
         let (mut store, hit) = self.new_store(plugin, grants);
-        let result = pre
-            .instantiate(&mut store)
-            .and_then(|c| c.datalogger_plugin_sampling().call_sample(&mut store, key, arg));
+        let result = pre.instantiate(&mut store).and_then(|c| {
+            c.datalogger_plugin_sampling()
+                .call_sample(&mut store, key, arg)
+        });
         store.data_mut().flush_stdio();
         let samples = match result {
             Err(e) => return Err(self.classify(plugin, e, &hit)),
@@ -162,20 +201,35 @@ impl Sandbox {
             .into_iter()
             .map(|s| convert_sample(s, tick_ns))
             .collect::<Result<_, _>>()
-            .map_err(|reason| CallError::InvalidResult { plugin: plugin.to_string(), reason })
+            .map_err(|reason| CallError::InvalidResult {
+                plugin: plugin.to_string(),
+                reason,
+            })
     }
 
     fn classify(&self, plugin: &str, err: wasmtime::Error, memory_hit: &AtomicBool) -> CallError {
         let plugin = plugin.to_string();
         if err.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-            return CallError::Deadline { plugin, ms: self.settings.call_timeout_ms };
+            return CallError::Deadline {
+                plugin,
+                ms: self.settings.call_timeout_ms,
+            };
         }
         if memory_hit.load(Ordering::Relaxed) {
-            return CallError::OutOfMemory { plugin, mib: self.settings.memory_mib };
+            return CallError::OutOfMemory {
+                plugin,
+                mib: self.settings.memory_mib,
+            };
         }
         match err.downcast_ref::<Trap>() {
-            Some(trap) => CallError::Trap { plugin, reason: trap.to_string() },
-            None => CallError::Trap { plugin, reason: format!("{err:#}") },
+            Some(trap) => CallError::Trap {
+                plugin,
+                reason: trap.to_string(),
+            },
+            None => CallError::Trap {
+                plugin,
+                reason: format!("{err:#}"),
+            },
         }
     }
 }
@@ -251,7 +305,10 @@ fn convert_sample(s: types::Point, tick_ns: i64) -> Result<Sample, String> {
         return Err("a sample has an empty measurement name".into());
     }
     if s.fields.is_empty() {
-        return Err(format!("a sample of measurement {:?} has no fields", s.measurement));
+        return Err(format!(
+            "a sample of measurement {:?} has no fields",
+            s.measurement
+        ));
     }
     let fields = s
         .fields

@@ -1,0 +1,205 @@
+//! `misbehave`: a test fixture that does everything a plugin should not do
+//! (trap, spin, hog memory, return huge results, try ambient authority), plus a
+//! few well-behaved keys the host tests need. Never shipped.
+
+wit_bindgen::generate!({
+    path: "../../../wit",
+    world: "collector",
+});
+
+use datalogger::plugin::types::{
+    ArgInfo, CapError, Field, FieldValue, KeyInfo, PluginInfo, Point, SampleError, Tag,
+};
+use datalogger::plugin::{host, http};
+use exports::datalogger::plugin::sampling::Guest;
+
+/// (key, description, arg description if the key requires an arg)
+const KEYS: &[(&str, &str, Option<&str>)] = &[
+    ("misbehave.ok", "Returns value=42.0", None),
+    ("misbehave.trap", "Panics (a wasm trap)", None),
+    (
+        "misbehave.loop",
+        "Spins forever without calling the host",
+        None,
+    ),
+    ("misbehave.hog", "Allocates memory without bound", None),
+    ("misbehave.big", "Returns a result of about 8 MiB", None),
+    (
+        "misbehave.ambient",
+        "Tries std::fs, std::env and std::net; reports fs_ok, env_count, tcp_ok",
+        None,
+    ),
+    (
+        "misbehave.readfile",
+        "Reads a file through host.read-file; reports len",
+        Some("path of the file to read"),
+    ),
+    (
+        "misbehave.stamped",
+        "Returns two samples with fixed timestamps",
+        None,
+    ),
+    (
+        "misbehave.httpcall",
+        "Sends GET through http.send; reports status",
+        Some("absolute http:// URL"),
+    ),
+];
+
+struct Misbehave;
+
+impl Guest for Misbehave {
+    fn describe() -> PluginInfo {
+        PluginInfo {
+            name: "misbehave".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "Test fixture for the host's sandboxing and limits".into(),
+            keys: KEYS
+                .iter()
+                .map(|(name, description, arg)| KeyInfo {
+                    name: (*name).into(),
+                    description: (*description).into(),
+                    arg: arg.map(|a| ArgInfo {
+                        description: a.into(),
+                        required: true,
+                    }),
+                    unit: String::new(),
+                })
+                .collect(),
+        }
+    }
+
+    fn sample(key: String, arg: Option<String>) -> Result<Vec<Point>, SampleError> {
+        match key.as_str() {
+            "misbehave.ok" => Ok(vec![point(
+                "misbehave",
+                vec![field("value", FieldValue::Float(42.0))],
+            )]),
+            "misbehave.trap" => panic!("misbehave.trap: deliberate panic"),
+            "misbehave.loop" => spin(),
+            "misbehave.hog" => hog(),
+            "misbehave.big" => {
+                let text = "x".repeat(8 << 20);
+                Ok(vec![point(
+                    "misbehave",
+                    vec![field("value", FieldValue::Text(text))],
+                )])
+            }
+            "misbehave.ambient" => Ok(vec![point("misbehave", ambient())]),
+            "misbehave.readfile" => {
+                let path = required(arg, "a path to read")?;
+                let text = host::read_file(&path)
+                    .map_err(|e| SampleError::Unavailable(cap_error_text(&e)))?;
+                Ok(vec![point(
+                    "misbehave",
+                    vec![field("len", FieldValue::Int(text.len() as i64))],
+                )])
+            }
+            "misbehave.stamped" => Ok([
+                (1_700_000_000_000_000_000, 1),
+                (1_700_000_001_000_000_000, 2),
+            ]
+            .into_iter()
+            .map(|(ts, value)| Point {
+                measurement: "stamped".into(),
+                tags: vec![Tag {
+                    key: "src".into(),
+                    value: "fixture".into(),
+                }],
+                fields: vec![field("value", FieldValue::Int(value))],
+                timestamp_ns: Some(ts),
+            })
+            .collect()),
+            "misbehave.httpcall" => {
+                let url = required(arg, "an http:// URL")?;
+                let resp = http::send(&http::Request {
+                    method: "GET".into(),
+                    url,
+                    headers: Vec::new(),
+                    body: None,
+                    timeout_ms: None,
+                })
+                .map_err(|e| SampleError::Unavailable(cap_error_text(&e)))?;
+                Ok(vec![point(
+                    "misbehave",
+                    vec![field("status", FieldValue::Int(resp.status.into()))],
+                )])
+            }
+            other => Err(SampleError::BadArgument(format!("unknown key {other:?}"))),
+        }
+    }
+}
+
+/// Burns CPU until the host's deadline interrupts it. The volatile accesses
+/// keep the optimizer from collapsing the loop.
+fn spin() -> ! {
+    let mut counter = 0u64;
+    loop {
+        // SAFETY: `counter` is a live local; volatile only forbids eliding the access.
+        unsafe {
+            let c = core::ptr::read_volatile(&counter);
+            core::ptr::write_volatile(&mut counter, c.wrapping_add(1));
+        }
+        core::hint::black_box(());
+    }
+}
+
+/// Grows memory 1 MiB at a time until the host's memory cap stops it (the
+/// failed allocation aborts, i.e. traps). Every page is written so the memory
+/// is really committed, and `black_box` keeps the allocations observable.
+fn hog() -> ! {
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let chunk = vec![0xA5u8; 1 << 20];
+        chunks.push(core::hint::black_box(chunk));
+        core::hint::black_box(&chunks);
+    }
+}
+
+/// Probes ambient authority the sandbox must not give. Never panics: every
+/// probe reports success or failure as a field.
+fn ambient() -> Vec<Field> {
+    let fs_ok = std::fs::read_to_string("/proc/loadavg").is_ok();
+    let env_count = std::env::vars_os().count() as i64;
+    let tcp_ok = std::net::TcpStream::connect("127.0.0.1:22").is_ok();
+    vec![
+        field("fs_ok", FieldValue::Boolean(fs_ok)),
+        field("env_count", FieldValue::Int(env_count)),
+        field("tcp_ok", FieldValue::Boolean(tcp_ok)),
+    ]
+}
+
+fn required(arg: Option<String>, what: &str) -> Result<String, SampleError> {
+    arg.filter(|a| !a.is_empty())
+        .ok_or_else(|| SampleError::BadArgument(format!("arg must be {what}")))
+}
+
+/// `"<case>: <host message>"`, so tests can check both the kind and the text.
+fn cap_error_text(e: &CapError) -> String {
+    let (kind, msg) = match e {
+        CapError::NotGranted(m) => ("not-granted", m),
+        CapError::Invalid(m) => ("invalid", m),
+        CapError::Unavailable(m) => ("unavailable", m),
+        CapError::Timeout(m) => ("timeout", m),
+        CapError::Failed(m) => ("failed", m),
+    };
+    format!("{kind}: {msg}")
+}
+
+fn point(measurement: &str, fields: Vec<Field>) -> Point {
+    Point {
+        measurement: measurement.into(),
+        tags: Vec::new(),
+        fields,
+        timestamp_ns: None,
+    }
+}
+
+fn field(name: &str, value: FieldValue) -> Field {
+    Field {
+        name: name.into(),
+        value,
+    }
+}
+
+export!(Misbehave);
