@@ -15,8 +15,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Loads plugins from the configured folder with the configured grants.
 pub fn load_plugins(config: &Config) -> anyhow::Result<Arc<Registry>> {
-    let sandbox =
-        Sandbox::new(config.sandbox.clone()).context("cannot start the WebAssembly engine")?;
+    let sandbox = Sandbox::new(config.sandbox.clone()).context("cannot start the WebAssembly engine")?;
     let registry = Registry::new(sandbox, &config.cache_dir);
     registry.load_dir(&config.plugins_dir, |name| config.grants_for(name));
     Ok(Arc::new(registry))
@@ -100,10 +99,7 @@ pub async fn run(config: Config, doc: serde_json::Value) -> anyhow::Result<()> {
         scheduler: scheduler.clone(),
         registry,
         store,
-        config_file: Arc::new(tokio::sync::Mutex::new(ConfigFile::new(
-            config.path.clone(),
-            doc,
-        ))),
+        config_file: Arc::new(tokio::sync::Mutex::new(ConfigFile::new(config.path.clone(), doc))),
         started: std::time::Instant::now(),
     };
     axum::serve(listener, api::router(state))
@@ -118,8 +114,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("install SIGTERM handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("install SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

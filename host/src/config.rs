@@ -47,10 +47,7 @@ impl ItemSpec {
         }
         m.insert("interval".into(), self.interval.into());
         if !self.tags.is_empty() {
-            m.insert(
-                "tags".into(),
-                serde_json::to_value(&self.tags).unwrap_or_default(),
-            );
+            m.insert("tags".into(), serde_json::to_value(&self.tags).unwrap_or_default());
         }
         if !self.enabled {
             m.insert("enabled".into(), false.into());
@@ -77,9 +74,7 @@ pub mod item_fields {
             return Err("\"name\" must be 1 to 128 characters".into());
         }
         if s.chars().any(|c| c == '/' || c.is_control()) {
-            return Err(format!(
-                "\"name\" {s:?} must not contain '/' or control characters"
-            ));
+            return Err(format!("\"name\" {s:?} must not contain '/' or control characters"));
         }
         Ok(s.to_string())
     }
@@ -125,9 +120,7 @@ pub mod item_fields {
         };
         let mut tags = BTreeMap::new();
         for (k, v) in obj {
-            let v = v
-                .as_str()
-                .ok_or_else(|| format!("{WHAT}; tag {k:?} is not a string"))?;
+            let v = v.as_str().ok_or_else(|| format!("{WHAT}; tag {k:?} is not a string"))?;
             if k.is_empty() || k == "item" {
                 return Err(format!(
                     "tag name {k:?} is reserved or empty; the host adds item=<name> itself"
@@ -139,8 +132,7 @@ pub mod item_fields {
     }
 
     pub fn enabled(v: &Value) -> Result<bool, String> {
-        v.as_bool()
-            .ok_or_else(|| "\"enabled\" must be true or false".into())
+        v.as_bool().ok_or_else(|| "\"enabled\" must be true or false".into())
     }
 }
 
@@ -153,20 +145,13 @@ pub struct ParsedItem {
 /// Parses one item object. `name`, `key` and `interval` are required.
 pub fn parse_item(v: &Value) -> Result<ParsedItem, String> {
     let obj = v.as_object().ok_or("an item must be a JSON object")?;
-    let req = |f: &str| {
-        obj.get(f)
-            .ok_or_else(|| format!("missing required field \"{f}\""))
-    };
+    let req = |f: &str| obj.get(f).ok_or_else(|| format!("missing required field \"{f}\""));
     let spec = ItemSpec {
         name: item_fields::name(req("name")?)?,
         key: item_fields::key(req("key")?)?,
         interval: item_fields::interval(req("interval")?)?,
         arg: obj.get("arg").map(item_fields::arg).transpose()?.flatten(),
-        tags: obj
-            .get("tags")
-            .map(item_fields::tags)
-            .transpose()?
-            .unwrap_or_default(),
+        tags: obj.get("tags").map(item_fields::tags).transpose()?.unwrap_or_default(),
         enabled: obj
             .get("enabled")
             .map(item_fields::enabled)
@@ -195,10 +180,7 @@ pub struct Grants {
 pub fn default_grants(plugin: &str) -> Option<Grants> {
     match plugin {
         "system" => Some(Grants {
-            files: vec![
-                "/proc/loadavg".into(),
-                "/sys/devices/system/cpu/online".into(),
-            ],
+            files: vec!["/proc/loadavg".into(), "/sys/devices/system/cpu/online".into()],
         }),
         _ => None,
     }
@@ -317,11 +299,7 @@ pub fn load(path: &Path) -> Result<(Config, Value), ConfigError> {
     let doc: Value = serde_json::from_str(&text).map_err(|e| {
         ConfigError::one(
             path,
-            format!(
-                "line {}, column {}: invalid JSON: {e}",
-                e.line(),
-                e.column()
-            ),
+            format!("line {}, column {}: invalid JSON: {e}", e.line(), e.column()),
         )
     })?;
     let config = from_document(path, &doc)?;
@@ -342,12 +320,7 @@ fn section<T: for<'de> Deserialize<'de> + Default>(
     }
 }
 
-fn path_setting(
-    doc: &Map<String, Value>,
-    name: &str,
-    default: &str,
-    problems: &mut Vec<String>,
-) -> PathBuf {
+fn path_setting(doc: &Map<String, Value>, name: &str, default: &str, problems: &mut Vec<String>) -> PathBuf {
     match doc.get(name) {
         None | Some(Value::Null) => PathBuf::from(default),
         Some(Value::String(s)) if !s.is_empty() => PathBuf::from(s),
@@ -372,9 +345,7 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => {
-            problems.push(
-                "\"log_level\" must be a string such as \"info\" or \"datalogger=debug\"".into(),
-            );
+            problems.push("\"log_level\" must be a string such as \"info\" or \"datalogger=debug\"".into());
             None
         }
     };
@@ -393,9 +364,8 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
     let store: StoreSettings = section(obj, "store", &mut problems);
     let sandbox: SandboxSettings = section(obj, "sandbox", &mut problems);
     if sandbox.memory_mib < 1 || sandbox.call_timeout_ms < 10 || sandbox.max_concurrent_calls < 1 {
-        problems.push(
-            "\"sandbox\": memory_mib must be >= 1, call_timeout_ms >= 10 and max_concurrent_calls >= 1".into(),
-        );
+        problems
+            .push("\"sandbox\": memory_mib must be >= 1, call_timeout_ms >= 10 and max_concurrent_calls >= 1".into());
     }
 
     let mut plugins = BTreeMap::new();
@@ -428,15 +398,10 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
                 match parse_item(v) {
                     Ok(p) => {
                         if items.iter().any(|it| it.name == p.spec.name) {
-                            problems.push(format!(
-                                "{label}: the name is used twice; give each item its own name"
-                            ));
+                            problems.push(format!("{label}: the name is used twice; give each item its own name"));
                         }
                         if !p.unknown.is_empty() {
-                            notes.push(format!(
-                                "{label}: ignoring unknown field(s) {}",
-                                p.unknown.join(", ")
-                            ));
+                            notes.push(format!("{label}: ignoring unknown field(s) {}", p.unknown.join(", ")));
                         }
                         items.push(p.spec);
                     }
@@ -447,10 +412,7 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         Some(_) => problems.push("\"items\" must be a list of items".into()),
     }
 
-    let database = obj
-        .get("database")
-        .and_then(Value::as_str)
-        .map(String::from);
+    let database = obj.get("database").and_then(Value::as_str).map(String::from);
     const KNOWN: [&str; 10] = [
         "log_level",
         "plugins_dir",
@@ -522,10 +484,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("config");
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("config");
     let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
     {
         let mut f = std::fs::File::create(&tmp)?;
@@ -591,10 +550,7 @@ mod tests {
         );
         assert!(text.contains("item \"b\""), "{text}");
         assert!(text.contains("item \"c\""), "{text}");
-        assert!(
-            text.contains("items[3]: missing required field \"name\""),
-            "{text}"
-        );
+        assert!(text.contains("items[3]: missing required field \"name\""), "{text}");
         assert_eq!(err.problems.len(), 4);
     }
 
@@ -608,10 +564,7 @@ mod tests {
         .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("used twice"), "{text}");
-        assert!(
-            text.contains("\"sandbox\": unknown field `memory`"),
-            "{text}"
-        );
+        assert!(text.contains("\"sandbox\": unknown field `memory`"), "{text}");
         assert!(text.contains("plugin \"p\""), "{text}");
     }
 

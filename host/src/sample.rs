@@ -22,9 +22,7 @@ impl FieldValue {
     /// Plain JSON for the API (`1.5`, `3`, `true`, `"on"`).
     pub fn to_json(&self) -> Value {
         match self {
-            FieldValue::Float(f) => {
-                serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
-            }
+            FieldValue::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
             FieldValue::Int(i) => Value::from(*i),
             FieldValue::Uint(u) => Value::from(*u),
             FieldValue::Boolean(b) => Value::Bool(*b),
@@ -55,29 +53,19 @@ pub struct Sample {
 impl Sample {
     /// The item's primary value: the first field.
     pub fn primary_value(&self) -> Value {
-        self.fields
-            .first()
-            .map_or(Value::Null, |(_, v)| v.to_json())
+        self.fields.first().map_or(Value::Null, |(_, v)| v.to_json())
     }
 
     pub fn approx_size(&self) -> usize {
         let tags: usize = self.tags.iter().map(|(k, v)| k.len() + v.len()).sum();
-        let fields: usize = self
-            .fields
-            .iter()
-            .map(|(k, v)| k.len() + v.approx_size())
-            .sum();
+        let fields: usize = self.fields.iter().map(|(k, v)| k.len() + v.approx_size()).sum();
         self.measurement.len() + tags + fields + 16
     }
 
     /// The JSON shape the REST API uses:
     /// `{"measurement", "tags": {...}, "fields": {...}, "timestamp": RFC 3339 UTC}`.
     pub fn to_json(&self) -> Value {
-        let fields: Map<String, Value> = self
-            .fields
-            .iter()
-            .map(|(k, v)| (k.clone(), v.to_json()))
-            .collect();
+        let fields: Map<String, Value> = self.fields.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
         serde_json::json!({
             "measurement": self.measurement,
             "tags": self.tags,
@@ -103,14 +91,8 @@ mod tests {
 
     #[test]
     fn timestamps_are_rfc3339_utc_without_needless_fraction() {
-        assert_eq!(
-            rfc3339_ns(1_700_000_000_000_000_000),
-            "2023-11-14T22:13:20Z"
-        );
-        assert_eq!(
-            rfc3339_ns(1_700_000_000_500_000_000),
-            "2023-11-14T22:13:20.500Z"
-        );
+        assert_eq!(rfc3339_ns(1_700_000_000_000_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339_ns(1_700_000_000_500_000_000), "2023-11-14T22:13:20.500Z");
     }
 
     #[test]
@@ -125,9 +107,6 @@ mod tests {
             timestamp_ns: 0,
         };
         assert_eq!(s.primary_value(), serde_json::json!(0.5));
-        assert_eq!(
-            s.to_json()["fields"],
-            serde_json::json!({"load1": 0.5, "n": 2})
-        );
+        assert_eq!(s.to_json()["fields"], serde_json::json!({"load1": 0.5, "n": 2}));
     }
 }

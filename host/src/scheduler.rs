@@ -84,7 +84,10 @@ impl Scheduler {
     pub fn add(&self, spec: ItemSpec) -> Result<Arc<ItemHandle>, String> {
         let mut items = self.items.write().unwrap();
         if items.contains_key(&spec.name) {
-            return Err(format!("an item named \"{}\" already exists; choose another name or PUT /items/{} to change it", spec.name, spec.name));
+            return Err(format!(
+                "an item named \"{}\" already exists; choose another name or PUT /items/{} to change it",
+                spec.name, spec.name
+            ));
         }
         let order = self.next_order.fetch_add(1, Ordering::Relaxed);
         let handle = self.start(spec, order, ItemStatus::default());
@@ -164,12 +167,7 @@ async fn stop_handle(handle: &ItemHandle) {
 
 /// The first multiple of `interval_ns` at or after `t`.
 pub fn next_tick(t: i64, interval_ns: i64) -> i64 {
-    t.div_euclid(interval_ns) * interval_ns
-        + if t.rem_euclid(interval_ns) == 0 {
-            0
-        } else {
-            interval_ns
-        }
+    t.div_euclid(interval_ns) * interval_ns + if t.rem_euclid(interval_ns) == 0 { 0 } else { interval_ns }
 }
 
 /// Sleeps until the wall clock reaches `t` (re-checking, in case the clock was
@@ -212,24 +210,18 @@ async fn run_item(handle: Arc<ItemHandle>, ctx: Arc<Context>) {
     }
 }
 
-async fn take_sample(
-    ctx: &Arc<Context>,
-    spec: &ItemSpec,
-    tick: i64,
-) -> Result<Vec<Sample>, String> {
+async fn take_sample(ctx: &Arc<Context>, spec: &ItemSpec, tick: i64) -> Result<Vec<Sample>, String> {
     let plugin = ctx.registry.plugin_for_key(&spec.key)?;
     let _permit = ctx.permits.acquire().await.map_err(|e| e.to_string())?;
     let registry = ctx.registry.clone();
     let (key, arg) = (spec.key.clone(), spec.arg.clone());
-    let mut samples =
-        tokio::task::spawn_blocking(move || registry.sample(&plugin, &key, arg.as_deref(), tick))
-            .await
-            .map_err(|e| format!("host error: sampling task failed: {e}"))?
-            .map_err(|e| e.to_string())?;
+    let mut samples = tokio::task::spawn_blocking(move || registry.sample(&plugin, &key, arg.as_deref(), tick))
+        .await
+        .map_err(|e| format!("host error: sampling task failed: {e}"))?
+        .map_err(|e| e.to_string())?;
     // The item's own tags are added to every sample (the operator's word wins).
     for s in &mut samples {
-        s.tags
-            .extend(spec.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+        s.tags.extend(spec.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     Ok(samples)
 }

@@ -144,11 +144,9 @@ impl Store {
         let output = output.to_string();
         self.read(move |c| {
             let seq = c
-                .query_row(
-                    "SELECT seq FROM output_positions WHERE output = ?1",
-                    [output],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT seq FROM output_positions WHERE output = ?1", [output], |r| {
+                    r.get(0)
+                })
                 .optional()?;
             Ok(seq.unwrap_or(0))
         })
@@ -205,11 +203,7 @@ fn run_writer(mut conn: Connection, mut rx: mpsc::Receiver<Command>, retention_n
             let tx = conn.transaction()?;
             for cmd in batch.drain(..) {
                 match cmd {
-                    Command::Append {
-                        item,
-                        samples,
-                        done,
-                    } => {
+                    Command::Append { item, samples, done } => {
                         answers.push((done, insert(&tx, &item, &samples, cutoff)?));
                     }
                     Command::Prune { done } => {
@@ -237,12 +231,7 @@ fn run_writer(mut conn: Connection, mut rx: mpsc::Receiver<Command>, retention_n
     }
 }
 
-fn insert(
-    tx: &rusqlite::Transaction,
-    item: &str,
-    samples: &[Sample],
-    cutoff: Option<i64>,
-) -> rusqlite::Result<usize> {
+fn insert(tx: &rusqlite::Transaction, item: &str, samples: &[Sample], cutoff: Option<i64>) -> rusqlite::Result<usize> {
     let mut stmt = tx.prepare_cached(
         "INSERT OR IGNORE INTO samples (item, measurement, tags, fields, field_types, ts_ns)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -254,14 +243,7 @@ fn insert(
         }
         let (fields, types) = encode_fields(&s.fields);
         let tags = serde_json::to_string(&s.tags).unwrap_or_default();
-        added += stmt.execute(params![
-            item,
-            s.measurement,
-            tags,
-            fields,
-            types,
-            s.timestamp_ns
-        ])?;
+        added += stmt.execute(params![item, s.measurement, tags, fields, types, s.timestamp_ns])?;
     }
     Ok(added)
 }
@@ -283,8 +265,7 @@ fn encode_fields(fields: &[(String, FieldValue)]) -> (String, String) {
 }
 
 fn decode_fields(json: &str, types: &str) -> Result<Vec<(String, FieldValue)>, String> {
-    let map: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).map_err(|e| e.to_string())?;
     map.into_iter()
         .zip(types.chars())
         .map(|((name, v), t)| {
@@ -313,8 +294,7 @@ fn row_from_sql(r: &rusqlite::Row) -> rusqlite::Result<anyhow::Result<Row>> {
     let timestamp_ns: i64 = r.get(6)?;
     Ok((|| {
         let tags: BTreeMap<String, String> = serde_json::from_str(&tags)?;
-        let fields =
-            decode_fields(&fields, &types).map_err(|e| anyhow::anyhow!("sample {seq}: {e}"))?;
+        let fields = decode_fields(&fields, &types).map_err(|e| anyhow::anyhow!("sample {seq}: {e}"))?;
         Ok(Row {
             seq,
             item,
@@ -361,17 +341,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db"), 0).unwrap();
         assert_eq!(
-            store
-                .append("it", vec![sample(1, 1.0), sample(2, 2.0)])
-                .await
-                .unwrap(),
+            store.append("it", vec![sample(1, 1.0), sample(2, 2.0)]).await.unwrap(),
             2
         );
         assert_eq!(
-            store
-                .append("it", vec![sample(2, 9.0), sample(3, 3.0)])
-                .await
-                .unwrap(),
+            store.append("it", vec![sample(2, 9.0), sample(3, 3.0)]).await.unwrap(),
             1
         );
         assert_eq!(
@@ -380,15 +354,8 @@ mod tests {
             "other item, other series"
         );
         let recent = store.recent("it", 10).await.unwrap();
-        assert_eq!(
-            recent.iter().map(|s| s.timestamp_ns).collect::<Vec<_>>(),
-            vec![3, 2, 1]
-        );
-        assert_eq!(
-            recent[1].fields[0].1,
-            FieldValue::Float(2.0),
-            "the first write wins"
-        );
+        assert_eq!(recent.iter().map(|s| s.timestamp_ns).collect::<Vec<_>>(), vec![3, 2, 1]);
+        assert_eq!(recent[1].fields[0].1, FieldValue::Float(2.0), "the first write wins");
     }
 
     #[tokio::test]
@@ -410,9 +377,7 @@ mod tests {
         let pos = store.position("influx").await.unwrap();
         let rest = store.read_after(pos, 100).await.unwrap();
         assert_eq!(
-            rest.iter()
-                .map(|r| r.sample.timestamp_ns)
-                .collect::<Vec<_>>(),
+            rest.iter().map(|r| r.sample.timestamp_ns).collect::<Vec<_>>(),
             vec![4, 5]
         );
         assert_eq!(store.position("other").await.unwrap(), 0);

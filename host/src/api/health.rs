@@ -7,10 +7,7 @@ use serde_json::{json, Value};
 
 pub async fn show(State(state): State<AppState>) -> Json<Value> {
     let items = state.scheduler.list();
-    let failing = items
-        .iter()
-        .filter(|h| h.status().last_error.is_some())
-        .count();
+    let failing = items.iter().filter(|h| h.status().last_error.is_some()).count();
     Json(json!({
         "status": "ok",
         "uptime_s": state.started.elapsed().as_secs(),

@@ -17,23 +17,15 @@ const UPDATABLE: [&str; 4] = ["interval", "arg", "tags", "enabled"];
 const MAX_SAMPLES_LIMIT: usize = 10_000;
 
 pub async fn list(State(state): State<AppState>) -> Json<Value> {
-    Json(Value::Array(
-        state.scheduler.list().iter().map(|h| view(h)).collect(),
-    ))
+    Json(Value::Array(state.scheduler.list().iter().map(|h| view(h)).collect()))
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn show(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     let handle = state.scheduler.get(&name).ok_or_else(|| not_found(&name))?;
     Ok(Json(view(&handle)))
 }
 
-pub async fn create(
-    State(state): State<AppState>,
-    body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body = parse_body(&body)?;
     let parsed = parse_item(&body).map_err(ApiError::bad_request)?;
     if !parsed.unknown.is_empty() {
@@ -77,11 +69,7 @@ pub async fn update(
         check_key(&state, &spec.key)?;
     }
     let previous = old.spec.clone();
-    let handle = state
-        .scheduler
-        .replace(spec)
-        .await
-        .ok_or_else(|| not_found(&name))?;
+    let handle = state.scheduler.replace(spec).await.ok_or_else(|| not_found(&name))?;
     if let Err(e) = file.save_items(&state.scheduler.specs()) {
         state.scheduler.replace(previous).await;
         return Err(save_failed(e));
@@ -90,10 +78,7 @@ pub async fn update(
     Ok(Json(view(&handle)))
 }
 
-pub async fn delete(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     let mut file = state.config_file.lock().await;
     let old = state.scheduler.get(&name).ok_or_else(|| not_found(&name))?;
     state.scheduler.remove(&name).await;
@@ -133,9 +118,7 @@ pub async fn samples(
         .recent(&name, limit)
         .await
         .map_err(|e| ApiError::internal(format!("reading the store failed: {e:#}")))?;
-    Ok(Json(Value::Array(
-        samples.iter().map(|s| s.to_json()).collect(),
-    )))
+    Ok(Json(Value::Array(samples.iter().map(|s| s.to_json()).collect())))
 }
 
 /// The JSON form of an item, as `GET /items/` shows it.
@@ -180,11 +163,7 @@ fn apply_changes(spec: &mut ItemSpec, body: &serde_json::Map<String, Value>) -> 
             "enabled" => spec.enabled = item_fields::enabled(value)?,
             "key" => spec.key = item_fields::key(value)?,
             "name" if value.as_str() == Some(spec.name.as_str()) => {}
-            "name" => {
-                return Err(
-                    "an item cannot be renamed; DELETE it and POST it under the new name".into(),
-                )
-            }
+            "name" => return Err("an item cannot be renamed; DELETE it and POST it under the new name".into()),
             other => {
                 return Err(format!(
                     "unknown field \"{other}\"; PUT may change {} (and key)",
@@ -209,10 +188,7 @@ fn check_key(state: &AppState, key: &str) -> Result<(), ApiError> {
 }
 
 fn unknown_fields(fields: &[String], allowed: &str) -> ApiError {
-    ApiError::bad_request(format!(
-        "unknown field(s) {}; an item has {allowed}",
-        fields.join(", ")
-    ))
+    ApiError::bad_request(format!("unknown field(s) {}; an item has {allowed}", fields.join(", ")))
 }
 
 fn not_found(name: &str) -> ApiError {
@@ -220,18 +196,14 @@ fn not_found(name: &str) -> ApiError {
 }
 
 fn save_failed(e: std::io::Error) -> ApiError {
-    ApiError::internal(format!(
-        "could not save the config file, change undone: {e}"
-    ))
+    ApiError::internal(format!("could not save the config file, change undone: {e}"))
 }
 
 /// Escapes everything but RFC 3986 unreserved characters for use in a URL path.
 fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()

@@ -39,12 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/items/{name}/samples", get(items::samples))
         .route("/plugins", get(plugins::list))
         .route("/health", get(health::show))
-        .fallback(|| async {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "no such endpoint; see README.md for the API",
-            )
-        })
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; see README.md for the API") })
         .with_state(state)
 }
 
@@ -82,10 +77,6 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(serde_json::json!({ "error": self.message })),
-        )
-            .into_response()
+        (self.status, Json(serde_json::json!({ "error": self.message }))).into_response()
     }
 }

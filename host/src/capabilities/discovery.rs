@@ -6,11 +6,7 @@ use crate::plugins::bindings::datalogger::plugin::discovery::{Host, SsdpResponse
 use crate::plugins::bindings::types::CapError;
 
 impl Host for CallState {
-    fn ssdp_search(
-        &mut self,
-        search_target: String,
-        _timeout_ms: u32,
-    ) -> Result<Vec<SsdpResponse>, CapError> {
+    fn ssdp_search(&mut self, search_target: String, _timeout_ms: u32) -> Result<Vec<SsdpResponse>, CapError> {
         Err(self.not_granted(format!("SSDP search for {search_target}")))
     }
 }

@@ -33,8 +33,7 @@ impl Host for CallState {
             return Err(self.not_granted(format!("reading file {path}")));
         }
         use std::io::Read;
-        let file = std::fs::File::open(&path)
-            .map_err(|e| CapError::Unavailable(format!("{path}: {e}")))?;
+        let file = std::fs::File::open(&path).map_err(|e| CapError::Unavailable(format!("{path}: {e}")))?;
         let mut text = String::new();
         file.take(MAX_FILE_BYTES)
             .read_to_string(&mut text)

@@ -7,25 +7,13 @@ use crate::plugins::bindings::datalogger::plugin::i2c::Host;
 use crate::plugins::bindings::types::CapError;
 
 impl Host for CallState {
-    fn read_registers(
-        &mut self,
-        bus: u8,
-        address: u8,
-        register: u8,
-        _len: u32,
-    ) -> Result<Vec<u8>, CapError> {
+    fn read_registers(&mut self, bus: u8, address: u8, register: u8, _len: u32) -> Result<Vec<u8>, CapError> {
         Err(self.not_granted(format!(
             "i2c read of bus {bus} address {address:#04x} register {register:#04x}"
         )))
     }
 
-    fn write_registers(
-        &mut self,
-        bus: u8,
-        address: u8,
-        register: u8,
-        _data: Vec<u8>,
-    ) -> Result<(), CapError> {
+    fn write_registers(&mut self, bus: u8, address: u8, register: u8, _data: Vec<u8>) -> Result<(), CapError> {
         Err(self.not_granted(format!(
             "i2c write to bus {bus} address {address:#04x} register {register:#04x}"
         )))

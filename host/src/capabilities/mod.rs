@@ -59,20 +59,18 @@ impl CallState {
         }
     }
 
-    /// Sends what the plugin printed to stdout/stderr to the host log.
-    pub fn flush_stdio(&mut self) {
-        let bytes = self.stdout.contents();
-        if !bytes.is_empty() {
-            for line in String::from_utf8_lossy(&bytes)
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-            {
-                tracing::info!(plugin = %self.plugin, "stdout: {line}");
-            }
+    /// Logs what the plugin printed to stdout/stderr (at debug: a plugin that
+    /// prints on every call would flood the log) and returns it, so a crash
+    /// can be reported with the plugin's last words (e.g. a panic message).
+    pub fn take_stdio(&mut self) -> String {
+        let text = String::from_utf8_lossy(&self.stdout.contents()).into_owned();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            tracing::debug!(plugin = %self.plugin, "stdout: {line}");
         }
         if self.log_lines_dropped > 0 {
             tracing::warn!(plugin = %self.plugin, "dropped {} log lines over the per-call limit of {LOG_LINES_PER_CALL}", self.log_lines_dropped);
         }
+        text
     }
 
     /// The error every capability returns for something not granted.

@@ -37,12 +37,7 @@ impl CodeCache {
 
     /// Returns the component for `bytes`, from the cache when possible. A cache
     /// entry that does not load (truncated, other engine) is replaced.
-    pub fn load_or_compile(
-        &self,
-        engine: &Engine,
-        bytes: &[u8],
-        sha256: &str,
-    ) -> anyhow::Result<(Component, Origin)> {
+    pub fn load_or_compile(&self, engine: &Engine, bytes: &[u8], sha256: &str) -> anyhow::Result<(Component, Origin)> {
         let entry = self.entry(sha256);
         if entry.exists() {
             // SAFETY: entries are only ever written by `store` below from
@@ -58,10 +53,7 @@ impl CodeCache {
         }
         let component = Component::new(engine, bytes)?;
         if let Err(e) = self.store(&entry, &component) {
-            tracing::warn!(
-                "could not write compiled-code cache {}: {e:#}",
-                entry.display()
-            );
+            tracing::warn!("could not write compiled-code cache {}: {e:#}", entry.display());
         }
         Ok((component, Origin::Compiled))
     }

@@ -132,46 +132,40 @@ impl Registry {
                 plugins.insert(plugin.name.to_string(), Arc::new(plugin));
             }
             Err(failure) => {
-                tracing::error!(
-                    "skipping plugin file {}: {}",
-                    file.display(),
-                    failure.reason
-                );
+                tracing::error!("skipping plugin file {}: {}", file.display(), failure.reason);
                 failures.push(failure);
             }
         }
     }
 
-    fn build(
-        &self,
-        file: &Path,
-        grants_for: &impl Fn(&str) -> Grants,
-    ) -> Result<(Plugin, Origin), LoadFailure> {
+    fn build(&self, file: &Path, grants_for: &impl Fn(&str) -> Grants) -> Result<(Plugin, Origin), LoadFailure> {
         let fail = |sha: Option<&str>, reason: String| LoadFailure {
             file: file.to_path_buf(),
             sha256: sha.map(String::from),
             reason,
         };
-        let bytes =
-            std::fs::read(file).map_err(|e| fail(None, format!("cannot read file: {e}")))?;
+        let bytes = std::fs::read(file).map_err(|e| fail(None, format!("cannot read file: {e}")))?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let sha = Some(sha256.as_str());
         let (component, origin) = self
             .cache
             .load_or_compile(self.sandbox.engine(), &bytes, &sha256)
-            .map_err(|e| fail(sha, format!("not a valid WebAssembly component: {e:#}")))?;
+            .map_err(|e| {
+                fail(
+                    sha,
+                    format!(
+                        "not a valid WebAssembly component: {}",
+                        sandbox::one_line(&format!("{e:#}"))
+                    ),
+                )
+            })?;
         let pre = self.sandbox.prepare(&component).map_err(|e| {
             fail(
                 sha,
-                format!(
-                    "not a datalogger collector (world datalogger:plugin/collector@0.1.0): {e:#}"
-                ),
+                format!("not a datalogger collector (world datalogger:plugin/collector@0.1.0): {e:#}"),
             )
         })?;
-        let label = file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("plugin");
+        let label = file.file_name().and_then(|n| n.to_str()).unwrap_or("plugin");
         let info = self
             .sandbox
             .describe(label, &pre)
@@ -211,10 +205,7 @@ impl Registry {
     /// Every key of every loaded plugin, sorted.
     pub fn all_keys(&self) -> Vec<String> {
         let plugins = self.plugins.read().unwrap();
-        plugins
-            .values()
-            .flat_map(|p| p.key_names().map(String::from))
-            .collect()
+        plugins.values().flat_map(|p| p.key_names().map(String::from)).collect()
     }
 
     pub fn plugins(&self) -> Vec<Arc<Plugin>> {
@@ -284,10 +275,7 @@ pub fn inspect(file: &Path) -> anyhow::Result<(types::PluginInfo, Vec<String>)> 
     let pre = sandbox
         .prepare(&component)
         .map_err(|e| anyhow::anyhow!("not a datalogger collector: {e:#}"))?;
-    let label = file
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("plugin");
+    let label = file.file_name().and_then(|n| n.to_str()).unwrap_or("plugin");
     let info = sandbox.describe(label, &pre)?;
     check_info(&info).map_err(anyhow::Error::msg)?;
     Ok((info, imports))

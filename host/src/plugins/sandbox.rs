@@ -16,10 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
-    Trap,
-};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
 
 /// How often the epoch advances; the CPU deadline is counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -43,14 +40,8 @@ pub enum CallError {
     OutOfMemory { plugin: String, mib: u32 },
     #[error("trap: plugin {plugin} crashed: {reason}")]
     Trap { plugin: String, reason: String },
-    #[error(
-        "result too large: plugin {plugin} returned about {bytes} bytes, the cap is {cap} bytes"
-    )]
-    ResultTooLarge {
-        plugin: String,
-        bytes: usize,
-        cap: usize,
-    },
+    #[error("result too large: plugin {plugin} returned about {bytes} bytes, the cap is {cap} bytes")]
+    ResultTooLarge { plugin: String, bytes: usize, cap: usize },
     #[error("invalid result: plugin {plugin}: {reason}")]
     InvalidResult { plugin: String, reason: String },
     #[error("host error: {0}")]
@@ -65,12 +56,7 @@ pub struct MemoryCap {
 }
 
 impl ResourceLimiter for MemoryCap {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _max: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
         let ok = desired <= self.max_bytes;
         if !ok {
             self.hit.store(true, Ordering::Relaxed);
@@ -78,12 +64,7 @@ impl ResourceLimiter for MemoryCap {
         Ok(ok)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _max: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }
@@ -125,11 +106,7 @@ impl Sandbox {
         CollectorPre::new(pre)
     }
 
-    fn new_store(
-        &self,
-        plugin: &Arc<str>,
-        grants: &Arc<Grants>,
-    ) -> (Store<CallState>, Arc<AtomicBool>) {
+    fn new_store(&self, plugin: &Arc<str>, grants: &Arc<Grants>) -> (Store<CallState>, Arc<AtomicBool>) {
         let hit = Arc::new(AtomicBool::new(false));
         let cap = MemoryCap {
             max_bytes: self.memory_cap_bytes(),
@@ -153,18 +130,14 @@ impl Sandbox {
     }
 
     /// Runs `describe()` in a fresh instance, with no grants.
-    pub fn describe(
-        &self,
-        file_label: &str,
-        pre: &CollectorPre<CallState>,
-    ) -> Result<types::PluginInfo, CallError> {
+    pub fn describe(&self, file_label: &str, pre: &CollectorPre<CallState>) -> Result<types::PluginInfo, CallError> {
         let label: Arc<str> = Arc::from(file_label);
         let (mut store, hit) = self.new_store(&label, &Arc::new(Grants::default()));
         let result = pre
             .instantiate(&mut store)
             .and_then(|c| c.datalogger_plugin_sampling().call_describe(&mut store));
-        store.data_mut().flush_stdio();
-        result.map_err(|e| self.classify(file_label, e, &hit))
+        let printed = store.data_mut().take_stdio();
+        result.map_err(|e| self.classify(file_label, e, &hit, &printed))
     }
 
     /// Runs `sample(key, arg)` in a fresh instance and converts the result,
@@ -179,13 +152,12 @@ impl Sandbox {
         tick_ns: i64,
     ) -> Result<Vec<Sample>, CallError> {
         let (mut store, hit) = self.new_store(plugin, grants);
-        let result = pre.instantiate(&mut store).and_then(|c| {
-            c.datalogger_plugin_sampling()
-                .call_sample(&mut store, key, arg)
-        });
-        store.data_mut().flush_stdio();
+        let result = pre
+            .instantiate(&mut store)
+            .and_then(|c| c.datalogger_plugin_sampling().call_sample(&mut store, key, arg));
+        let printed = store.data_mut().take_stdio();
         let samples = match result {
-            Err(e) => return Err(self.classify(plugin, e, &hit)),
+            Err(e) => return Err(self.classify(plugin, e, &hit, &printed)),
             Ok(Err(e)) => return Err(plugin_error(e)),
             Ok(Ok(samples)) => samples,
         };
@@ -207,7 +179,9 @@ impl Sandbox {
             })
     }
 
-    fn classify(&self, plugin: &str, err: wasmtime::Error, memory_hit: &AtomicBool) -> CallError {
+    /// Names what ended a failed call: the deadline, the memory cap, or a crash
+    /// (with the last lines the plugin printed, where a panic message lands).
+    fn classify(&self, plugin: &str, err: wasmtime::Error, memory_hit: &AtomicBool, printed: &str) -> CallError {
         let plugin = plugin.to_string();
         if err.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
             return CallError::Deadline {
@@ -221,16 +195,28 @@ impl Sandbox {
                 mib: self.settings.memory_mib,
             };
         }
-        match err.downcast_ref::<Trap>() {
-            Some(trap) => CallError::Trap {
-                plugin,
-                reason: trap.to_string(),
-            },
-            None => CallError::Trap {
-                plugin,
-                reason: format!("{err:#}"),
-            },
+        let mut reason = match err.downcast_ref::<Trap>() {
+            Some(trap) => trap.to_string(),
+            None => one_line(&format!("{err:#}")),
+        };
+        let last_words: Vec<&str> = printed.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        if !last_words.is_empty() {
+            let tail = last_words[last_words.len().saturating_sub(2)..].join(" / ");
+            reason = format!("{reason}; it printed: {}", truncate(&tail, 300));
         }
+        CallError::Trap { plugin, reason }
+    }
+}
+
+/// Error chains from wasmparser span lines; `last_error` and logs want one.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
     }
 }
 
@@ -305,10 +291,7 @@ fn convert_sample(s: types::Point, tick_ns: i64) -> Result<Sample, String> {
         return Err("a sample has an empty measurement name".into());
     }
     if s.fields.is_empty() {
-        return Err(format!(
-            "a sample of measurement {:?} has no fields",
-            s.measurement
-        ));
+        return Err(format!("a sample of measurement {:?} has no fields", s.measurement));
     }
     let fields = s
         .fields

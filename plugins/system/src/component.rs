@@ -8,9 +8,7 @@ wit_bindgen::generate!({
 });
 
 use datalogger::plugin::host::read_file;
-use datalogger::plugin::types::{
-    CapError, Field, FieldValue, KeyInfo, PluginInfo, Point, SampleError,
-};
+use datalogger::plugin::types::{CapError, Field, FieldValue, KeyInfo, PluginInfo, Point, SampleError};
 use exports::datalogger::plugin::sampling::Guest;
 
 const LOADAVG: &str = "/proc/loadavg";
@@ -19,21 +17,9 @@ const MEASUREMENT: &str = "system";
 
 /// (key, primary field, description) of the single-value keys.
 const SINGLE: [(&str, &str, &str); 3] = [
-    (
-        "system.loadavg1",
-        "load1",
-        "Load average over the last minute",
-    ),
-    (
-        "system.loadavg5",
-        "load5",
-        "Load average over the last 5 minutes",
-    ),
-    (
-        "system.loadavg15",
-        "load15",
-        "Load average over the last 15 minutes",
-    ),
+    ("system.loadavg1", "load1", "Load average over the last minute"),
+    ("system.loadavg5", "load5", "Load average over the last 5 minutes"),
+    ("system.loadavg15", "load15", "Load average over the last 15 minutes"),
 ];
 const LOAD: &str = "system.load";
 

@@ -43,9 +43,7 @@ pub fn count_cpus(content: &str) -> Result<u32, String> {
             Some((lo, hi)) => {
                 let lo: u32 = lo.parse().map_err(|_| bad())?;
                 let hi: u32 = hi.parse().map_err(|_| bad())?;
-                hi.checked_sub(lo)
-                    .and_then(|d| d.checked_add(1))
-                    .ok_or_else(bad)?
+                hi.checked_sub(lo).and_then(|d| d.checked_add(1)).ok_or_else(bad)?
             }
             None => {
                 part.parse::<u32>().map_err(|_| bad())?;
@@ -125,18 +123,7 @@ mod tests {
 
     #[test]
     fn cpus_rejects_garbage() {
-        for bad in [
-            "",
-            "\n",
-            "x",
-            "0-",
-            "-1",
-            "3-1",
-            "0,,1",
-            "0-1-2",
-            "0 1",
-            "0-4294967295",
-        ] {
+        for bad in ["", "\n", "x", "0-", "-1", "3-1", "0,,1", "0-1-2", "0 1", "0-4294967295"] {
             assert!(count_cpus(bad).is_err(), "{bad:?} accepted");
         }
     }

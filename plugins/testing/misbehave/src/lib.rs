@@ -7,9 +7,7 @@ wit_bindgen::generate!({
     world: "collector",
 });
 
-use datalogger::plugin::types::{
-    ArgInfo, CapError, Field, FieldValue, KeyInfo, PluginInfo, Point, SampleError, Tag,
-};
+use datalogger::plugin::types::{ArgInfo, CapError, Field, FieldValue, KeyInfo, PluginInfo, Point, SampleError, Tag};
 use datalogger::plugin::{host, http};
 use exports::datalogger::plugin::sampling::Guest;
 
@@ -17,11 +15,7 @@ use exports::datalogger::plugin::sampling::Guest;
 const KEYS: &[(&str, &str, Option<&str>)] = &[
     ("misbehave.ok", "Returns value=42.0", None),
     ("misbehave.trap", "Panics (a wasm trap)", None),
-    (
-        "misbehave.loop",
-        "Spins forever without calling the host",
-        None,
-    ),
+    ("misbehave.loop", "Spins forever without calling the host", None),
     ("misbehave.hog", "Allocates memory without bound", None),
     ("misbehave.big", "Returns a result of about 8 MiB", None),
     (
@@ -34,11 +28,7 @@ const KEYS: &[(&str, &str, Option<&str>)] = &[
         "Reads a file through host.read-file; reports len",
         Some("path of the file to read"),
     ),
-    (
-        "misbehave.stamped",
-        "Returns two samples with fixed timestamps",
-        None,
-    ),
+    ("misbehave.stamped", "Returns two samples with fixed timestamps", None),
     (
         "misbehave.httpcall",
         "Sends GET through http.send; reports status",
@@ -71,45 +61,35 @@ impl Guest for Misbehave {
 
     fn sample(key: String, arg: Option<String>) -> Result<Vec<Point>, SampleError> {
         match key.as_str() {
-            "misbehave.ok" => Ok(vec![point(
-                "misbehave",
-                vec![field("value", FieldValue::Float(42.0))],
-            )]),
+            "misbehave.ok" => Ok(vec![point("misbehave", vec![field("value", FieldValue::Float(42.0))])]),
             "misbehave.trap" => panic!("misbehave.trap: deliberate panic"),
             "misbehave.loop" => spin(),
             "misbehave.hog" => hog(),
             "misbehave.big" => {
                 let text = "x".repeat(8 << 20);
-                Ok(vec![point(
-                    "misbehave",
-                    vec![field("value", FieldValue::Text(text))],
-                )])
+                Ok(vec![point("misbehave", vec![field("value", FieldValue::Text(text))])])
             }
             "misbehave.ambient" => Ok(vec![point("misbehave", ambient())]),
             "misbehave.readfile" => {
                 let path = required(arg, "a path to read")?;
-                let text = host::read_file(&path)
-                    .map_err(|e| SampleError::Unavailable(cap_error_text(&e)))?;
+                let text = host::read_file(&path).map_err(|e| SampleError::Unavailable(cap_error_text(&e)))?;
                 Ok(vec![point(
                     "misbehave",
                     vec![field("len", FieldValue::Int(text.len() as i64))],
                 )])
             }
-            "misbehave.stamped" => Ok([
-                (1_700_000_000_000_000_000, 1),
-                (1_700_000_001_000_000_000, 2),
-            ]
-            .into_iter()
-            .map(|(ts, value)| Point {
-                measurement: "stamped".into(),
-                tags: vec![Tag {
-                    key: "src".into(),
-                    value: "fixture".into(),
-                }],
-                fields: vec![field("value", FieldValue::Int(value))],
-                timestamp_ns: Some(ts),
-            })
-            .collect()),
+            "misbehave.stamped" => Ok([(1_700_000_000_000_000_000, 1), (1_700_000_001_000_000_000, 2)]
+                .into_iter()
+                .map(|(ts, value)| Point {
+                    measurement: "stamped".into(),
+                    tags: vec![Tag {
+                        key: "src".into(),
+                        value: "fixture".into(),
+                    }],
+                    fields: vec![field("value", FieldValue::Int(value))],
+                    timestamp_ns: Some(ts),
+                })
+                .collect()),
             "misbehave.httpcall" => {
                 let url = required(arg, "an http:// URL")?;
                 let resp = http::send(&http::Request {

@@ -1,0 +1,475 @@
+//! Shared helpers: locating the binary and plugins, temp dirs with a config,
+//! a `Logger` process that is killed on drop, a small HTTP client and a
+//! read-only view of the SQLite store.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags};
+use serde_json::{json, Value};
+
+/// How long a fresh logger may take to answer /health (it compiles plugins first).
+pub const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// Generous bound for anything that should happen within a few ticks.
+pub const SLOW: Duration = Duration::from_secs(60);
+pub const NS: i64 = 1_000_000_000;
+
+// ---------------------------------------------------------------- locations
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The binary under test: `$DATALOGGER_BIN`, else the release build.
+pub fn binary() -> PathBuf {
+    let bin = std::env::var_os("DATALOGGER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/release/datalogger"));
+    assert!(
+        bin.is_file(),
+        "{} not found; build it first: cargo build --release -p datalogger (scripts/test does this)",
+        bin.display()
+    );
+    bin
+}
+
+fn plugin_file(rel: &str) -> PathBuf {
+    let path = repo_root().join(rel);
+    assert!(
+        path.is_file(),
+        "{} not found; run scripts/build-plugins first",
+        path.display()
+    );
+    path
+}
+
+/// The standard plugin.
+pub fn system_wasm() -> PathBuf {
+    plugin_file("plugins/dist/system.wasm")
+}
+
+/// A test fixture component, e.g. `fixture("misbehave")`.
+pub fn fixture(name: &str) -> PathBuf {
+    plugin_file(&format!("plugins/target/fixtures/{name}.wasm"))
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+// ---------------------------------------------------------------- waiting
+
+/// Calls `poll` every 200 ms until it returns `Some`, or panics after `timeout`.
+pub fn wait_until<T>(what: &str, timeout: Duration, mut poll: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = poll() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        sleep(Duration::from_millis(200));
+    }
+}
+
+// ---------------------------------------------------------------- test dir
+
+/// A temp dir holding a plugins dir, a config file, the store and the cache.
+pub struct TestDir {
+    pub tmp: tempfile::TempDir,
+    pub port: u16,
+    runs: AtomicUsize,
+}
+
+impl TestDir {
+    /// Creates the dir and copies `plugins` into its plugins dir.
+    pub fn new(plugins: &[PathBuf]) -> Self {
+        let dir = Self {
+            tmp: tempfile::Builder::new().prefix("datalogger-e2e-").tempdir().unwrap(),
+            port: free_port(),
+            runs: AtomicUsize::new(0),
+        };
+        fs::create_dir_all(dir.plugins_dir()).unwrap();
+        for plugin in plugins {
+            fs::copy(plugin, dir.plugins_dir().join(plugin.file_name().unwrap())).unwrap();
+        }
+        dir
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.path().join("plugins")
+    }
+    pub fn cache_dir(&self) -> PathBuf {
+        self.path().join("cache")
+    }
+    pub fn db_path(&self) -> PathBuf {
+        self.path().join("datalogger.db")
+    }
+    pub fn config_path(&self) -> PathBuf {
+        self.path().join("config.json")
+    }
+
+    /// Writes a config with absolute paths into this dir; top-level keys of
+    /// `overrides` (typically "items", "plugins", "sandbox") replace the defaults.
+    pub fn write_config(&self, overrides: Value) -> PathBuf {
+        let mut config = json!({
+            "log_level": "info",
+            "plugins_dir": self.plugins_dir(),
+            "cache_dir": self.cache_dir(),
+            "api": {"listen": format!("127.0.0.1:{}", self.port)},
+            "store": {"path": self.db_path(), "retention_days": 30},
+            "items": [],
+        });
+        for (key, value) in overrides.as_object().expect("overrides must be an object") {
+            config[key] = value.clone();
+        }
+        fs::write(self.config_path(), serde_json::to_string_pretty(&config).unwrap()).unwrap();
+        self.config_path()
+    }
+
+    /// The config file as it is now on disk (the host rewrites it on REST changes).
+    pub fn read_config(&self) -> Value {
+        let text = fs::read_to_string(self.config_path()).unwrap();
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("config is not valid JSON ({e}):\n{text}"))
+    }
+
+    /// `datalogger run --config <config.json>`, waiting until /health answers.
+    pub fn start(&self) -> Logger {
+        let n = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
+        let config = self.config_path();
+        let args = ["run", "--config", config.to_str().unwrap()];
+        Logger::start(&args, self.path(), self.port, &[], &format!("run{n}"))
+    }
+
+    /// Runs a one-shot command (`check`, `plugin inspect`) in this dir.
+    pub fn cli(&self, args: &[&str]) -> CliOutput {
+        run_cli(args, self.path())
+    }
+
+    /// Runs `check` on the current config.
+    pub fn check(&self) -> CliOutput {
+        self.cli(&["check", "--config", self.config_path().to_str().unwrap()])
+    }
+}
+
+// ---------------------------------------------------------------- processes
+
+/// Exit status and combined stdout + stderr of a finished command.
+pub struct CliOutput {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliOutput {
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs the binary with `args` in `cwd` and waits (at most 60 s) for it to exit.
+pub fn run_cli(args: &[&str], cwd: &Path) -> CliOutput {
+    let out = tempfile::tempdir().unwrap();
+    let (out_path, err_path) = (out.path().join("stdout"), out.path().join("stderr"));
+    let mut child = command(args, cwd)
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`datalogger {}` did not exit within 60 s", args.join(" "));
+        }
+        sleep(Duration::from_millis(100));
+    };
+    CliOutput {
+        status,
+        stdout: fs::read_to_string(out_path).unwrap_or_default(),
+        stderr: fs::read_to_string(err_path).unwrap_or_default(),
+    }
+}
+
+fn command(args: &[&str], cwd: &Path) -> Command {
+    let mut cmd = Command::new(binary());
+    // Pin the log filter so an inherited RUST_LOG cannot hide the lines we check.
+    cmd.args(args)
+        .current_dir(cwd)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// A running `datalogger run`; killed when dropped. Its stdout and stderr go
+/// to `<tag>.stdout` / `<tag>.stderr` in the working dir.
+pub struct Logger {
+    child: Child,
+    stderr_path: PathBuf,
+    pub api: Api,
+}
+
+impl Logger {
+    /// Spawns the binary and waits until GET /health returns 200.
+    pub fn start(args: &[&str], cwd: &Path, port: u16, env: &[(&str, &str)], tag: &str) -> Logger {
+        let stderr_path = cwd.join(format!("{tag}.stderr"));
+        let mut cmd = command(args, cwd);
+        cmd.envs(env.iter().copied())
+            .stdout(fs::File::create(cwd.join(format!("{tag}.stdout"))).unwrap())
+            .stderr(fs::File::create(&stderr_path).unwrap());
+        let mut logger = Logger {
+            child: cmd.spawn().unwrap(),
+            stderr_path,
+            api: Api::new(port),
+        };
+        logger.wait_until("GET /health to return 200", START_TIMEOUT, |api| {
+            (api.try_get("/health")?.status == 200).then_some(())
+        });
+        let health = logger.api.get("/health");
+        assert_eq!(
+            health.json()["status"],
+            "ok",
+            "unexpected /health body: {}",
+            health.text
+        );
+        logger
+    }
+
+    /// Everything the logger has written to stderr so far.
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Like [`wait_until`], but fails at once if the logger died, and shows
+    /// the end of its stderr on failure.
+    pub fn wait_until<T>(&mut self, what: &str, timeout: Duration, mut poll: impl FnMut(&Api) -> Option<T>) -> T {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!(
+                    "datalogger exited ({status}) while waiting for {what}; stderr:\n{}",
+                    self.stderr_tail()
+                );
+            }
+            if let Some(value) = poll(&self.api) {
+                return value;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}; stderr:\n{}",
+                    self.stderr_tail()
+                );
+            }
+            sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn stderr_tail(&self) -> String {
+        let text = self.stderr();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// GET /items/{name}, which must exist.
+    pub fn item(&self, name: &str) -> Value {
+        let resp = self.api.get(&format!("/items/{name}"));
+        assert_eq!(resp.status, 200, "GET /items/{name}: {}", resp.text);
+        resp.json()
+    }
+
+    /// Waits until item `name` has a non-null value in `field` and returns the item.
+    pub fn wait_item_field(&mut self, name: &str, field: &str) -> Value {
+        let path = format!("/items/{name}");
+        self.wait_until(&format!("item {name} to have {field}"), SLOW, |api| {
+            let item = api.try_get(&path)?.json();
+            (!item[field].is_null()).then_some(item)
+        })
+    }
+}
+
+impl Drop for Logger {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------- HTTP
+
+/// A response: status and raw body (4xx and 5xx are not errors here).
+pub struct Resp {
+    pub status: u16,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}), status {}: {:?}", self.status, self.text))
+    }
+
+    /// Asserts the status and that the body is `{"error": "<non-empty text>"}`;
+    /// returns the error text.
+    pub fn expect_error(&self, status: u16, context: &str) -> String {
+        assert_eq!(self.status, status, "{context}: wrong status, body {:?}", self.text);
+        let error = self.json()["error"].as_str().map(str::to_owned);
+        let error = error.unwrap_or_else(|| panic!("{context}: no \"error\" string in {:?}", self.text));
+        assert!(!error.is_empty(), "{context}: empty error");
+        error
+    }
+}
+
+/// Client for the REST API on 127.0.0.1:port.
+#[derive(Clone)]
+pub struct Api {
+    agent: ureq::Agent,
+    base: String,
+}
+
+impl Api {
+    pub fn new(port: u16) -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build();
+        Api {
+            agent: config.into(),
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Sends a request; `None` if no HTTP response came back (e.g. not listening yet).
+    pub fn try_send(&self, method: &str, path: &str, body: Option<&str>) -> Option<Resp> {
+        let url = format!("{}{}", self.base, path);
+        let result = match (method, body) {
+            ("GET", _) => self.agent.get(&url).call(),
+            ("DELETE", _) => self.agent.delete(&url).call(),
+            ("POST", Some(b)) => self.agent.post(&url).header("content-type", "application/json").send(b),
+            ("PUT", Some(b)) => self.agent.put(&url).header("content-type", "application/json").send(b),
+            _ => panic!("unsupported request {method} {path}"),
+        };
+        let mut resp = result.ok()?;
+        let text = resp.body_mut().read_to_string().ok()?;
+        Some(Resp {
+            status: resp.status().as_u16(),
+            text,
+        })
+    }
+
+    pub fn send(&self, method: &str, path: &str, body: Option<&str>) -> Resp {
+        self.try_send(method, path, body)
+            .unwrap_or_else(|| panic!("{method} {path}: no response"))
+    }
+
+    pub fn try_get(&self, path: &str) -> Option<Resp> {
+        self.try_send("GET", path, None)
+    }
+    pub fn get(&self, path: &str) -> Resp {
+        self.send("GET", path, None)
+    }
+    pub fn post(&self, path: &str, body: &Value) -> Resp {
+        self.send("POST", path, Some(&body.to_string()))
+    }
+    pub fn put(&self, path: &str, body: &Value) -> Resp {
+        self.send("PUT", path, Some(&body.to_string()))
+    }
+    pub fn delete(&self, path: &str) -> Resp {
+        self.send("DELETE", path, None)
+    }
+}
+
+// ---------------------------------------------------------------- store
+
+/// One row of the `samples` table.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub seq: i64,
+    pub measurement: String,
+    pub tags: Value,
+    pub fields: Value,
+    pub ts_ns: i64,
+}
+
+/// The rows stored for `item`, oldest first (by timestamp). Empty while the
+/// store does not exist yet. Opens the file read-only, so it is safe while the
+/// logger writes.
+pub fn store_rows(db: &Path, item: &str) -> Vec<Row> {
+    if !db.exists() {
+        return Vec::new();
+    }
+    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    let sql = "SELECT seq, measurement, tags, fields, ts_ns FROM samples WHERE item = ?1 ORDER BY ts_ns, seq";
+    let mut stmt = match conn.prepare(sql) {
+        Ok(stmt) => stmt,
+        Err(e) if e.to_string().contains("no such table") => return Vec::new(),
+        Err(e) => panic!("reading {}: {e}", db.display()),
+    };
+    let rows = stmt.query_map([item], |r| {
+        let json = |i: usize| -> rusqlite::Result<Value> {
+            let text: String = r.get(i)?;
+            Ok(serde_json::from_str(&text).unwrap_or_else(|e| panic!("column {i} is not JSON ({e}): {text}")))
+        };
+        Ok(Row {
+            seq: r.get(0)?,
+            measurement: r.get(1)?,
+            tags: json(2)?,
+            fields: json(3)?,
+            ts_ns: r.get(4)?,
+        })
+    });
+    rows.unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+/// Asserts that `rows` (oldest first) sit on wall-clock ticks of `interval_s`:
+/// every timestamp a multiple of the interval, no tick twice, and most
+/// consecutive pairs exactly one interval apart (a rare missed tick under CI
+/// load is tolerated).
+pub fn assert_on_ticks(rows: &[Row], interval_s: i64, what: &str) {
+    let step = interval_s * NS;
+    let ts: Vec<i64> = rows.iter().map(|r| r.ts_ns).collect();
+    for t in &ts {
+        assert_eq!(
+            t % step,
+            0,
+            "{what}: timestamp {t} is not a multiple of {interval_s} s: {ts:?}"
+        );
+    }
+    let gaps: Vec<i64> = ts.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.iter().all(|g| *g > 0), "{what}: a tick was stored twice: {ts:?}");
+    let exact = gaps.iter().filter(|g| **g == step).count();
+    assert!(
+        exact * 3 >= gaps.len() * 2,
+        "{what}: fewer than 2/3 of consecutive samples are {interval_s} s apart: {gaps:?}"
+    );
+}
+
+/// Parses an RFC 3339 UTC timestamp ("...Z") into nanoseconds since the epoch.
+pub fn rfc3339_ns(text: &Value) -> i64 {
+    let text = text
+        .as_str()
+        .unwrap_or_else(|| panic!("timestamp is not a string: {text}"));
+    assert!(text.ends_with('Z'), "timestamp {text:?} is not UTC (\"Z\")");
+    let time = chrono::DateTime::parse_from_rfc3339(text).unwrap_or_else(|e| panic!("bad RFC 3339 {text:?}: {e}"));
+    time.timestamp_nanos_opt().unwrap()
+}

@@ -1,0 +1,112 @@
+//! Config files: clear errors for bad ones, and the legacy rpdemo format.
+
+mod common;
+
+use std::fs;
+
+use common::*;
+use serde_json::json;
+
+/// Runs both `check` and `run` on the dir's config; both must fail.
+/// Returns their combined output.
+fn both_fail(dir: &TestDir) -> String {
+    let config = dir.config_path();
+    let config = config.to_str().unwrap();
+    let mut all = String::new();
+    for command in ["check", "run"] {
+        let out = dir.cli(&[command, "--config", config]);
+        assert!(
+            !out.status.success(),
+            "`{command}` accepted a bad config:\n{}",
+            out.all()
+        );
+        assert!(
+            out.all().contains(config),
+            "`{command}` does not name {config}:\n{}",
+            out.all()
+        );
+        all += &out.all();
+    }
+    all
+}
+
+#[test]
+fn a_valid_config_passes_check() {
+    let dir = TestDir::new(&[system_wasm()]);
+    dir.write_config(json!({"items": [{"name": "load1", "key": "system.loadavg1", "interval": 1}]}));
+    let out = dir.check();
+    assert!(out.status.success(), "check rejected a good config:\n{}", out.all());
+}
+
+#[test]
+fn a_json_syntax_error_names_file_and_line() {
+    let dir = TestDir::new(&[system_wasm()]);
+    // Line 3 has a doubled comma.
+    let text = "{\n  \"items\": [\n    {\"name\": \"x\",, \"key\": \"system.loadavg1\", \"interval\": 1}\n  ]\n}\n";
+    fs::write(dir.config_path(), text).unwrap();
+    let out = both_fail(&dir);
+    assert!(out.contains("line 3"), "no \"line 3\" in:\n{out}");
+    assert!(out.contains("column"), "no column in:\n{out}");
+}
+
+#[test]
+fn bad_items_are_all_named() {
+    let dir = TestDir::new(&[system_wasm()]);
+    dir.write_config(json!({"items": [
+        {"name": "good", "key": "system.loadavg1", "interval": 1},
+        {"name": "zero", "key": "system.loadavg1", "interval": 0},
+        {"name": "fraction", "key": "system.loadavg5", "interval": 1.5},
+    ]}));
+    let out = both_fail(&dir);
+    for name in ["zero", "fraction"] {
+        assert!(
+            out.contains(&format!("item \"{name}\"")),
+            "item {name} not named in:\n{out}"
+        );
+    }
+    assert!(out.contains("interval"), "the problem is not named in:\n{out}");
+    assert!(
+        !out.contains("item \"good\""),
+        "the good item is reported as bad:\n{out}"
+    );
+}
+
+/// An rpdemo-era file with default paths, all relative to the working dir.
+/// The API's default listen address (127.0.0.1:5000) may be taken on a test
+/// machine, so the test overrides it with the DATALOGGER_LISTEN variable.
+#[test]
+fn a_legacy_rpdemo_config_runs() {
+    let dir = TestDir::new(&[]);
+    let cwd = dir.path();
+    fs::create_dir_all(cwd.join("plugins/dist")).unwrap();
+    fs::copy(system_wasm(), cwd.join("plugins/dist/system.wasm")).unwrap();
+    let legacy = json!({
+        "database": "rpdemo",
+        "polling_threads": 4,
+        "items": [{"name": "l1", "key": "system.loadavg1", "arg": "", "interval": 1}],
+    });
+    fs::write(cwd.join("rpdemo.json"), legacy.to_string()).unwrap();
+
+    let listen = format!("127.0.0.1:{}", dir.port);
+    let args = ["run", "--config", "rpdemo.json"];
+    let mut logger = Logger::start(&args, cwd, dir.port, &[("DATALOGGER_LISTEN", &listen)], "run");
+
+    let item = logger.item("l1");
+    assert_eq!(item["key"], "system.loadavg1");
+    assert_eq!(item["interval"], 1);
+    let item = logger.wait_item_field("l1", "last_value");
+    assert!(item["last_value"].as_f64().is_some_and(|v| v >= 0.0), "{item}");
+    assert_eq!(item["last_error"], json!(null));
+
+    // Default store and cache under ./data; the system plugin got its default grants.
+    let db = cwd.join("data/datalogger.db");
+    logger.wait_until("rows for l1 in data/datalogger.db", SLOW, |_| {
+        (!store_rows(&db, "l1").is_empty()).then_some(())
+    });
+    assert!(cwd.join("data/cache").is_dir(), "no data/cache");
+    assert!(
+        logger.stderr().contains("polling_threads"),
+        "ignored legacy key not logged:\n{}",
+        logger.stderr()
+    );
+}

@@ -1,0 +1,183 @@
+//! Loading plugins: bad files are skipped with a reason, compiled code is
+//! cached, `plugin inspect` works, and stamped samples are stored once.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use common::*;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// 4 KiB of deterministic noise: not a WebAssembly module.
+fn write_corrupt(path: &Path) {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let bytes: Vec<u8> = (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    fs::write(path, bytes).unwrap();
+}
+
+fn sha256_hex(path: &Path) -> String {
+    Sha256::digest(fs::read(path).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The GET /plugins entry whose "file" ends with `file_name`.
+fn plugin_entry<'a>(plugins: &'a Value, file_name: &str) -> &'a Value {
+    let plugins = plugins.as_array().unwrap_or_else(|| panic!("not an array: {plugins}"));
+    let found = plugins
+        .iter()
+        .find(|p| p["file"].as_str().is_some_and(|f| f.ends_with(file_name)));
+    found.unwrap_or_else(|| panic!("{file_name} missing from GET /plugins: {plugins:?}"))
+}
+
+/// Every file under `dir`, recursively, with its modification time.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, SystemTime> {
+    let mut files = BTreeMap::new();
+    for entry in fs::read_dir(dir).into_iter().flatten() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(snapshot(&path));
+        } else {
+            let modified = fs::metadata(&path).unwrap().modified().unwrap();
+            files.insert(path, modified);
+        }
+    }
+    files
+}
+
+#[test]
+fn bad_plugin_files_are_skipped_with_a_reason() {
+    let dir = TestDir::new(&[system_wasm(), fixture("wrongworld")]);
+    write_corrupt(&dir.plugins_dir().join("corrupt.wasm"));
+    dir.write_config(json!({"items": [{"name": "load1", "key": "system.loadavg1", "interval": 1}]}));
+    let mut logger = dir.start();
+
+    let plugins = logger.api.get("/plugins");
+    assert_eq!(plugins.status, 200, "{}", plugins.text);
+    let plugins = plugins.json();
+    assert_eq!(plugins.as_array().unwrap().len(), 3, "{plugins}");
+
+    let system = plugin_entry(&plugins, "system.wasm");
+    assert_eq!(system["name"], "system", "{system}");
+    assert_eq!(system["error"], json!(null), "{system}");
+    assert!(system["version"].as_str().is_some_and(|v| !v.is_empty()), "{system}");
+    assert_eq!(system["sha256"], sha256_hex(&system_wasm()), "{system}");
+    let keys = system["keys"].as_array().unwrap();
+    let loadavg1 = keys
+        .iter()
+        .find(|k| k["name"] == "system.loadavg1")
+        .unwrap_or_else(|| panic!("{system}"));
+    for field in ["description", "arg", "unit"] {
+        assert!(loadavg1.get(field).is_some(), "key lacks {field:?}: {loadavg1}");
+    }
+
+    for file in ["corrupt.wasm", "wrongworld.wasm"] {
+        let entry = plugin_entry(&plugins, file);
+        assert_eq!(entry["name"], json!(null), "{entry}");
+        assert!(
+            entry["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "no reason given: {entry}"
+        );
+        assert!(
+            logger.stderr().contains(file),
+            "stderr does not mention {file}:\n{}",
+            logger.stderr()
+        );
+    }
+
+    // The good plugin works despite its neighbours.
+    let db = dir.db_path();
+    logger.wait_until("samples of load1", SLOW, |_| {
+        (!store_rows(&db, "load1").is_empty()).then_some(())
+    });
+    drop(logger);
+
+    let check = dir.check();
+    assert!(
+        !check.status.success(),
+        "check passed despite bad plugins:\n{}",
+        check.all()
+    );
+    for file in ["corrupt.wasm", "wrongworld.wasm"] {
+        assert!(
+            check.all().contains(file),
+            "check does not list {file}:\n{}",
+            check.all()
+        );
+    }
+}
+
+#[test]
+fn compiled_code_is_cached() {
+    let dir = TestDir::new(&[system_wasm(), fixture("misbehave")]);
+    dir.write_config(json!({}));
+    drop(dir.start());
+    let cached = snapshot(&dir.cache_dir());
+    assert!(
+        !cached.is_empty(),
+        "nothing in {} after the first start",
+        dir.cache_dir().display()
+    );
+
+    // Unchanged plugin files: nothing is compiled or written again.
+    drop(dir.start());
+    assert_eq!(snapshot(&dir.cache_dir()), cached, "the second start rewrote the cache");
+}
+
+#[test]
+fn plugin_inspect_shows_keys_and_imports() {
+    let dir = TestDir::new(&[system_wasm()]);
+    let wasm = dir.plugins_dir().join("system.wasm");
+    let out = dir.cli(&["plugin", "inspect", wasm.to_str().unwrap()]);
+    assert!(out.status.success(), "inspect failed:\n{}", out.all());
+    for expected in ["system", "system.loadavg1", "system.load", "datalogger:plugin/host"] {
+        assert!(
+            out.stdout.contains(expected),
+            "inspect output lacks {expected:?}:\n{}",
+            out.stdout
+        );
+    }
+
+    let corrupt = dir.path().join("corrupt.wasm");
+    write_corrupt(&corrupt);
+    let out = dir.cli(&["plugin", "inspect", corrupt.to_str().unwrap()]);
+    assert!(!out.status.success(), "inspect accepted noise:\n{}", out.all());
+}
+
+#[test]
+fn stamped_samples_are_stored_once() {
+    let dir = TestDir::new(&[fixture("misbehave")]);
+    dir.write_config(json!({
+        // The fixture's timestamps are from 2023: keep them past any retention.
+        "store": {"path": dir.db_path(), "retention_days": 36500},
+        "items": [{"name": "stamped", "key": "misbehave.stamped", "interval": 1}],
+    }));
+    let mut logger = dir.start();
+    logger.wait_until("3 polls of stamped", SLOW, |api| {
+        let item = api.try_get("/items/stamped")?.json();
+        (item["stats"]["polls"].as_u64()? >= 3).then_some(())
+    });
+    // Give the last poll's writes time to land before counting.
+    std::thread::sleep(Duration::from_secs(1));
+
+    let rows = store_rows(&dir.db_path(), "stamped");
+    let stamps: Vec<i64> = rows.iter().map(|r| r.ts_ns).collect();
+    assert_eq!(
+        stamps,
+        [1_700_000_000_000_000_000, 1_700_000_001_000_000_000],
+        "rows: {rows:?}"
+    );
+    assert!(rows.iter().all(|r| r.measurement == "stamped"), "rows: {rows:?}");
+}

@@ -1,0 +1,124 @@
+//! The sandbox: misbehaving plugin calls are contained, and plugins get no
+//! authority beyond their grants.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn item(name: &str, key: &str, arg: Option<&str>) -> Value {
+    json!({"name": name, "key": key, "interval": 1, "arg": arg})
+}
+
+/// last_error of item `name` as lowercase text, waiting until it is set.
+fn wait_error(logger: &mut Logger, name: &str) -> String {
+    let item = logger.wait_item_field(name, "last_error");
+    let error = item["last_error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name}: last_error is not a string: {item}"));
+    assert!(!error.is_empty(), "{name}: empty last_error");
+    error.to_lowercase()
+}
+
+#[test]
+fn misbehaving_calls_are_contained() {
+    let dir = TestDir::new(&[system_wasm(), fixture("misbehave")]);
+    dir.write_config(json!({
+        "sandbox": {"memory_mib": 32, "call_timeout_ms": 1000, "max_result_bytes": 1048576},
+        "items": [
+            item("load1", "system.loadavg1", None),
+            item("ok", "misbehave.ok", None),
+            item("trap", "misbehave.trap", None),
+            item("loop", "misbehave.loop", None),
+            item("hog", "misbehave.hog", None),
+            item("big", "misbehave.big", None),
+        ],
+    }));
+    let mut logger = dir.start();
+    let db = dir.db_path();
+
+    assert!(
+        wait_error(&mut logger, "loop").contains("timeout"),
+        "loop: {}",
+        logger.item("loop")["last_error"]
+    );
+    assert!(
+        wait_error(&mut logger, "hog").contains("memory"),
+        "hog: {}",
+        logger.item("hog")["last_error"]
+    );
+    wait_error(&mut logger, "trap");
+    wait_error(&mut logger, "big");
+
+    // After the traps (the trap item fails every second), the same plugin still
+    // serves "ok", and neither it nor the system plugin is slowed down by the
+    // loop that runs into its deadline every tick.
+    let ok_before = store_rows(&db, "ok").len();
+    logger.wait_until("6 more samples of ok and load1", SLOW, |api| {
+        let trap = api.try_get("/items/trap")?.json();
+        let enough = store_rows(&db, "ok").len() >= ok_before + 6 && store_rows(&db, "load1").len() >= 6;
+        (enough && trap["stats"]["errors"].as_u64()? >= 3).then_some(())
+    });
+    for name in ["ok", "load1"] {
+        let rows = store_rows(&db, name);
+        assert_on_ticks(&rows[rows.len() - 6..], 1, name);
+    }
+    for row in store_rows(&db, "ok") {
+        assert_eq!(row.fields["value"], 42.0, "ok: {row:?}");
+    }
+    assert_eq!(logger.item("ok")["last_value"], 42.0);
+    assert_eq!(logger.item("ok")["last_error"], json!(null));
+
+    for name in ["trap", "loop", "hog", "big"] {
+        assert!(store_rows(&db, name).is_empty(), "{name}: a failed call stored samples");
+        let item = logger.item(name);
+        assert!(
+            item["stats"]["errors"].as_u64().unwrap() >= 1,
+            "{name}: no errors counted: {item}"
+        );
+    }
+    assert!(logger.is_running(), "the host died");
+    assert_eq!(logger.api.get("/health").status, 200);
+}
+
+#[test]
+fn plugins_get_only_what_is_granted() {
+    let dir = TestDir::new(&[system_wasm(), fixture("misbehave")]);
+    dir.write_config(json!({
+        "plugins": {"misbehave": {"files": ["/proc/uptime"]}},
+        "items": [
+            item("ambient", "misbehave.ambient", None),
+            item("granted", "misbehave.readfile", Some("/proc/uptime")),
+            // Granted to the system plugin by default, but not to misbehave.
+            item("denied", "misbehave.readfile", Some("/proc/loadavg")),
+            // Loopback only: the request must be refused before it is sent.
+            item("http", "misbehave.httpcall", Some(&format!("http://127.0.0.1:{}/", free_port()))),
+        ],
+    }));
+    // Give the host an environment a leaky sandbox would expose.
+    let config = dir.config_path();
+    let args = ["run", "--config", config.to_str().unwrap()];
+    let mut logger = Logger::start(&args, dir.path(), dir.port, &[("E2E_SECRET", "leak")], "run");
+
+    let ambient = logger.wait_item_field("ambient", "last_sample");
+    let fields = &ambient["last_sample"]["fields"];
+    assert_eq!(fields["fs_ok"], false, "ambient file access: {ambient}");
+    assert_eq!(fields["env_count"], 0, "ambient environment: {ambient}");
+    assert_eq!(fields["tcp_ok"], false, "ambient network: {ambient}");
+
+    let granted = logger.wait_item_field("granted", "last_value");
+    assert!(
+        granted["last_value"].as_f64().unwrap() > 0.0,
+        "granted file read as empty: {granted}"
+    );
+    assert_eq!(granted["last_error"], json!(null));
+
+    for name in ["denied", "http"] {
+        let error = wait_error(&mut logger, name);
+        assert!(error.contains("not granted"), "{name}: {error}");
+        assert!(
+            store_rows(&dir.db_path(), name).is_empty(),
+            "{name}: a refused call stored samples"
+        );
+    }
+}
