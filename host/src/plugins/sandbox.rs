@@ -16,12 +16,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
 
 /// How often the epoch advances; the CPU deadline is counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Table elements a plugin may have (CPython and SpiderMonkey need large tables).
 const MAX_TABLE_ELEMENTS: usize = 200_000;
+/// Memory per pool slot reset in place rather than returned to the kernel.
+const KEEP_RESIDENT_BYTES: usize = 2 << 20;
 
 /// Why a plugin call produced no samples. The text is what `last_error` shows.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -235,7 +237,14 @@ fn engine_config(settings: &SandboxSettings, pooling: bool) -> Config {
             .max_memories_per_component(8)
             .max_tables_per_component(16)
             .max_memory_size(cap as usize)
-            .table_elements(MAX_TABLE_ELEMENTS);
+            .table_elements(MAX_TABLE_ELEMENTS)
+            // Reset a slot's dirty pages with memset instead of madvise: madvise
+            // costs a TLB shootdown on every core per call, which dominated CPU
+            // at 10,000 calls/s (docs/BENCHMARKS.md). PAGEMAP_SCAN (Linux >= 6.7)
+            // finds the dirty pages; older kernels memset the low addresses.
+            .pagemap_scan(Enabled::Auto)
+            .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+            .table_keep_resident(KEEP_RESIDENT_BYTES / 8);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         // Reserve only the cap per slot (with explicit bounds checks) instead of
         // 4 GiB, so the pool fits in a Raspberry Pi's 39-bit address space.
