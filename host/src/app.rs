@@ -17,40 +17,29 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 pub fn load_plugins(config: &Config) -> anyhow::Result<Arc<Registry>> {
     let sandbox = Sandbox::new(config.sandbox.clone()).context("cannot start the WebAssembly engine")?;
     let registry = Registry::new(sandbox, &config.cache_dir);
-    registry.load_dir(&config.plugins_dir, |name| config.grants_for(name));
+    registry.load_dir(&config.plugins_dir, |name, file| config.grants_for(name, file));
     Ok(Arc::new(registry))
 }
 
 /// Problems with items that would make them fail at once: unknown keys and
 /// missing required arguments.
 pub fn item_problems(config: &Config, registry: &Registry) -> Vec<String> {
-    let mut problems = Vec::new();
-    for item in &config.items {
-        match registry.plugin_for_key(&item.key) {
-            Err(e) => problems.push(format!("item \"{}\": {e}", item.name)),
-            Ok(plugin) => {
-                let needs_arg = plugin
-                    .info
-                    .keys
-                    .iter()
-                    .find(|k| k.name == item.key)
-                    .and_then(|k| k.arg.as_ref())
-                    .filter(|a| a.required);
-                if let (Some(arg), None) = (needs_arg, &item.arg) {
-                    problems.push(format!(
-                        "item \"{}\": key {} needs an \"arg\": {}",
-                        item.name, item.key, arg.description
-                    ));
-                }
-            }
-        }
-    }
-    problems
+    config
+        .items
+        .iter()
+        .filter_map(|item| {
+            let problem = registry.check_item(&item.key, item.arg.as_deref()).err()?;
+            Some(format!("item \"{}\": {problem}", item.name))
+        })
+        .collect()
 }
 
 pub async fn run(config: Config, doc: serde_json::Value) -> anyhow::Result<()> {
     for note in &config.notes {
         tracing::info!("config {}: {note}", config.path.display());
+    }
+    for warning in &config.warnings {
+        tracing::warn!("config {}: {warning}", config.path.display());
     }
     let registry = {
         let config = config.clone();

@@ -73,8 +73,10 @@ pub mod item_fields {
         if s.is_empty() || s.len() > 128 {
             return Err("\"name\" must be 1 to 128 characters".into());
         }
-        if s.chars().any(|c| c == '/' || c.is_control()) {
-            return Err(format!("\"name\" {s:?} must not contain '/' or control characters"));
+        if s == "." || s == ".." || s.chars().any(|c| c == '/' || c.is_control()) {
+            return Err(format!(
+                "\"name\" {s:?} must not be \".\" or \"..\" or contain '/' or control characters"
+            ));
         }
         Ok(s.to_string())
     }
@@ -123,7 +125,7 @@ pub mod item_fields {
             let v = v.as_str().ok_or_else(|| format!("{WHAT}; tag {k:?} is not a string"))?;
             if k.is_empty() || k == "item" {
                 return Err(format!(
-                    "tag name {k:?} is reserved or empty; the host adds item=<name> itself"
+                    "tag name {k:?} is reserved or empty; outputs add item=<name> to every point"
                 ));
             }
             tags.insert(k.clone(), v.to_string());
@@ -258,15 +260,21 @@ pub struct Config {
     pub database: Option<String>,
     /// Notes about accepted-but-ignored settings, logged once logging is up.
     pub notes: Vec<String>,
+    /// Likely mistakes that do not stop the logger (unknown settings).
+    pub warnings: Vec<String>,
 }
 
 impl Config {
-    /// The grants for a plugin: the config's, else the shipped default, else none.
-    pub fn grants_for(&self, plugin: &str) -> Grants {
+    /// The grants for a plugin: the config's, else the shipped default, else
+    /// none. Shipped defaults go only to a file named after the plugin
+    /// (`system.wasm`), so another file cannot claim a standard plugin's name
+    /// to get its grants.
+    pub fn grants_for(&self, plugin: &str, file: &Path) -> Grants {
+        let named_after_plugin = file.file_stem().is_some_and(|s| s == plugin);
         self.plugins
             .get(plugin)
             .cloned()
-            .or_else(|| default_grants(plugin))
+            .or_else(|| default_grants(plugin).filter(|_| named_after_plugin))
             .unwrap_or_default()
     }
 }
@@ -333,6 +341,29 @@ fn path_setting(doc: &Map<String, Value>, name: &str, default: &str, problems: &
     }
 }
 
+fn valid_log_level(s: &str) -> bool {
+    const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
+    s.contains('=')
+        || s.split(',')
+            .all(|part| LEVELS.contains(&part.trim().to_ascii_lowercase().as_str()))
+}
+
+/// Levenshtein distance, for "did you mean" hints on misspelt settings.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 /// Checks an already-parsed JSON document.
 pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
     let obj = doc
@@ -340,12 +371,15 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         .ok_or_else(|| ConfigError::one(path, "the top level must be a JSON object { ... }"))?;
     let mut problems = Vec::new();
     let mut notes = Vec::new();
+    let mut warnings = Vec::new();
 
     let log_level = match obj.get("log_level") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => {
-            problems.push("\"log_level\" must be a string such as \"info\" or \"datalogger=debug\"".into());
+        Some(Value::String(s)) if valid_log_level(s) => Some(s.clone()),
+        Some(v) => {
+            problems.push(format!(
+                "\"log_level\" must be error, warn, info, debug or trace, or a filter such as \"datalogger=debug\"; got {v}"
+            ));
             None
         }
     };
@@ -413,6 +447,8 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
     }
 
     let database = obj.get("database").and_then(Value::as_str).map(String::from);
+    /// Settings of the Python rpdemo logger that have no meaning here.
+    const LEGACY: [&str; 1] = ["polling_threads"];
     const KNOWN: [&str; 10] = [
         "log_level",
         "plugins_dir",
@@ -426,9 +462,16 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         "outputs",
     ];
     for key in obj.keys().filter(|k| !KNOWN.contains(&k.as_str())) {
-        notes.push(format!(
-            "ignoring setting \"{key}\" (not used by datalogger; legacy settings are accepted)"
-        ));
+        if LEGACY.contains(&key.as_str()) {
+            notes.push(format!("ignoring legacy setting \"{key}\" (not needed by datalogger)"));
+        } else {
+            let hint = KNOWN
+                .iter()
+                .find(|k| edit_distance(k, key) <= 2)
+                .map(|k| format!("; did you mean \"{k}\"?"))
+                .unwrap_or_default();
+            warnings.push(format!("ignoring unknown setting \"{key}\"{hint}"));
+        }
     }
 
     if !problems.is_empty() {
@@ -449,6 +492,7 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         items,
         database,
         notes,
+        warnings,
     })
 }
 
@@ -519,18 +563,48 @@ mod tests {
         assert_eq!(c.items[0].arg, None);
         assert_eq!(c.items[0].interval, 2);
         assert!(c.notes.iter().any(|n| n.contains("polling_threads")));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let system = Path::new("plugins/dist/system.wasm");
         assert_eq!(
-            c.grants_for("system").files.len(),
+            c.grants_for("system", system).files.len(),
             2,
             "standard plugin gets default grants"
         );
-        assert!(c.grants_for("other").files.is_empty(), "deny by default");
+        assert!(
+            c.grants_for("system", Path::new("x/impostor.wasm")).files.is_empty(),
+            "defaults only for the file named after the plugin"
+        );
+        assert!(
+            c.grants_for("other", Path::new("other.wasm")).files.is_empty(),
+            "deny by default"
+        );
+    }
+
+    #[test]
+    fn misspelt_settings_warn_with_a_hint_and_bad_log_levels_fail() {
+        let c = check(json!({"stor": {}, "itemz": []})).unwrap();
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("\"stor\"; did you mean \"store\"")),
+            "{:?}",
+            c.warnings
+        );
+        assert!(
+            c.warnings.iter().any(|w| w.contains("did you mean \"items\"")),
+            "{:?}",
+            c.warnings
+        );
+        assert!(check(json!({"log_level": "debug"})).is_ok());
+        assert!(check(json!({"log_level": "datalogger=debug,info"})).is_ok());
+        let text = check(json!({"log_level": "verbose"})).unwrap_err().to_string();
+        assert!(text.contains("\"log_level\" must be error, warn"), "{text}");
     }
 
     #[test]
     fn explicit_grants_replace_defaults() {
         let c = check(json!({"plugins": {"system": {}}})).unwrap();
-        assert!(c.grants_for("system").files.is_empty());
+        assert!(c.grants_for("system", Path::new("system.wasm")).files.is_empty());
     }
 
     #[test]

@@ -150,6 +150,8 @@ impl Scheduler {
             task: Mutex::new(None),
         });
         if handle.spec.enabled {
+            let interval = handle.spec.interval as i64 * NS_PER_S;
+            handle.status.lock().unwrap().next_poll_ns = Some(next_tick(now_ns(), interval));
             let task = tokio::spawn(run_item(handle.clone(), self.ctx.clone()));
             *handle.task.lock().unwrap() = Some(task);
         }
@@ -170,15 +172,21 @@ pub fn next_tick(t: i64, interval_ns: i64) -> i64 {
     t.div_euclid(interval_ns) * interval_ns + if t.rem_euclid(interval_ns) == 0 { 0 } else { interval_ns }
 }
 
-/// Sleeps until the wall clock reaches `t` (re-checking, in case the clock was
-/// stepped while we slept).
-async fn sleep_until_wall(t: i64) {
+/// Sleeps until the wall clock reaches tick `t` and returns the tick reached.
+/// Wakes at least once a second to notice clock steps: if the clock went back
+/// (a Pi without RTC getting NTP at boot), the item moves to the next tick of
+/// the new time instead of pausing for as long as the step.
+async fn sleep_until_tick(mut t: i64, interval: i64) -> i64 {
     loop {
-        let left = t - now_ns();
-        if left <= 0 {
-            return;
+        let now = now_ns();
+        if t - now > interval {
+            t = next_tick(now, interval);
         }
-        tokio::time::sleep(Duration::from_nanos(left as u64)).await;
+        let left = t - now;
+        if left <= 0 {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_nanos(left.min(NS_PER_S) as u64)).await;
     }
 }
 
@@ -188,7 +196,7 @@ async fn run_item(handle: Arc<ItemHandle>, ctx: Arc<Context>) {
     let mut tick = next_tick(now_ns(), interval);
     loop {
         handle.status.lock().unwrap().next_poll_ns = Some(tick);
-        sleep_until_wall(tick).await;
+        tick = sleep_until_tick(tick, interval).await;
 
         let result = take_sample(&ctx, spec, tick).await;
         {
@@ -212,6 +220,12 @@ async fn run_item(handle: Arc<ItemHandle>, ctx: Arc<Context>) {
 
 async fn take_sample(ctx: &Arc<Context>, spec: &ItemSpec, tick: i64) -> Result<Vec<Sample>, String> {
     let plugin = ctx.registry.plugin_for_key(&spec.key)?;
+    let _plugin_share = plugin
+        .permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| e.to_string())?;
     let _permit = ctx.permits.acquire().await.map_err(|e| e.to_string())?;
     let registry = ctx.registry.clone();
     let (key, arg) = (spec.key.clone(), spec.arg.clone());

@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS samples (
 -- One sample per series and timestamp: re-sent samples are ignored.
 CREATE UNIQUE INDEX IF NOT EXISTS samples_series_time ON samples (item, measurement, tags, ts_ns);
 CREATE INDEX IF NOT EXISTS samples_time ON samples (ts_ns);
+-- An item's newest samples without sorting its whole history.
+CREATE INDEX IF NOT EXISTS samples_item_time ON samples (item, ts_ns);
 CREATE TABLE IF NOT EXISTS output_positions (
     output TEXT PRIMARY KEY,
     seq    INTEGER NOT NULL
@@ -120,7 +122,7 @@ impl Store {
                  WHERE item = ?1 ORDER BY ts_ns DESC, seq DESC LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![item, limit as i64], row_from_sql)?;
-            rows.map(|r| Ok(r??.sample)).collect()
+            Ok(readable(rows)?.into_iter().map(|r| r.sample).collect())
         })
         .await
     }
@@ -134,7 +136,7 @@ impl Store {
                  WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![after, limit as i64], row_from_sql)?;
-            rows.map(|r| r?).collect()
+            readable(rows)
         })
         .await
     }
@@ -282,6 +284,19 @@ fn decode_fields(json: &str, types: &str) -> Result<Vec<(String, FieldValue)>, S
                 .ok_or(format!("field {name} does not match its type {t}"))
         })
         .collect()
+}
+
+/// Collects rows, skipping (and logging) any that cannot be decoded, so one
+/// damaged row never blocks an item's history or an output's progress.
+fn readable(rows: impl Iterator<Item = rusqlite::Result<anyhow::Result<Row>>>) -> anyhow::Result<Vec<Row>> {
+    let mut out = Vec::new();
+    for row in rows {
+        match row? {
+            Ok(r) => out.push(r),
+            Err(e) => tracing::error!("skipping an unreadable stored sample: {e:#}"),
+        }
+    }
+    Ok(out)
 }
 
 fn row_from_sql(r: &rusqlite::Row) -> rusqlite::Result<anyhow::Result<Row>> {

@@ -42,7 +42,7 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<(Statu
             spec.name, spec.name
         )));
     }
-    check_key(&state, &spec.key)?;
+    check_item(&state, &spec)?;
     let handle = state.scheduler.add(spec).map_err(ApiError::unprocessable)?;
     if let Err(e) = file.save_items(&state.scheduler.specs()) {
         state.scheduler.remove(&handle.spec.name).await;
@@ -65,8 +65,8 @@ pub async fn update(
     let old = state.scheduler.get(&name).ok_or_else(|| not_found(&name))?;
     let mut spec = old.spec.clone();
     apply_changes(&mut spec, obj).map_err(ApiError::bad_request)?;
-    if spec.key != old.spec.key {
-        check_key(&state, &spec.key)?;
+    if spec.key != old.spec.key || spec.arg != old.spec.arg {
+        check_item(&state, &spec)?;
     }
     let previous = old.spec.clone();
     let handle = state.scheduler.replace(spec).await.ok_or_else(|| not_found(&name))?;
@@ -175,16 +175,22 @@ fn apply_changes(spec: &mut ItemSpec, body: &serde_json::Map<String, Value>) -> 
     Ok(())
 }
 
-fn check_key(state: &AppState, key: &str) -> Result<(), ApiError> {
-    state.registry.plugin_for_key(key).map(|_| ()).map_err(|e| {
+/// 422 unless a loaded plugin serves the key (listing the keys that exist)
+/// and the item has the arg its key requires.
+fn check_item(state: &AppState, spec: &ItemSpec) -> Result<(), ApiError> {
+    if let Err(e) = state.registry.plugin_for_key(&spec.key) {
         let keys = state.registry.all_keys();
         let available = if keys.is_empty() {
             "none (no plugins are loaded)".to_string()
         } else {
             keys.join(", ")
         };
-        ApiError::unprocessable(format!("{e}; available keys: {available}"))
-    })
+        return Err(ApiError::unprocessable(format!("{e}; available keys: {available}")));
+    }
+    state
+        .registry
+        .check_item(&spec.key, spec.arg.as_deref())
+        .map_err(ApiError::unprocessable)
 }
 
 fn unknown_fields(fields: &[String], allowed: &str) -> ApiError {

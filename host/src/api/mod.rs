@@ -10,7 +10,10 @@ use crate::config::ConfigFile;
 use crate::plugins::Registry;
 use crate::scheduler::Scheduler;
 use crate::store::Store;
+use axum::extract::Request;
+use axum::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -40,7 +43,44 @@ pub fn router(state: AppState) -> Router {
         .route("/plugins", get(plugins::list))
         .route("/health", get(health::show))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; see README.md for the API") })
+        .layer(axum::middleware::from_fn(json_errors))
         .with_state(state)
+}
+
+/// Makes every error answer JSON, including those axum produces itself before a
+/// handler runs (wrong method, undecodable path or query, body too large).
+async fn json_errors(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = parts.headers.get(ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("GET");
+            format!("{method} is not allowed on {path}; use one of: {allowed}")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large; an item is a small JSON object".to_string(),
+        _ if !text.is_empty() => text,
+        _ => status.canonical_reason().unwrap_or("error").to_string(),
+    };
+    parts.headers.remove(CONTENT_TYPE);
+    parts.headers.remove(CONTENT_LENGTH);
+    let mut fixed = Json(serde_json::json!({ "error": message })).into_response();
+    *fixed.status_mut() = status;
+    fixed.headers_mut().extend(parts.headers);
+    fixed
 }
 
 /// An error answer: a status and a message for the client.

@@ -14,6 +14,7 @@ impl Host for CallState {
             return;
         }
         self.log_lines_left -= 1;
+        let message = crate::plugins::bounded(message);
         let plugin = &*self.plugin;
         match level {
             Level::Trace => tracing::trace!(plugin, "{message}"),

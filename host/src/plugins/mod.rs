@@ -10,7 +10,7 @@ mod cache;
 mod sandbox;
 
 pub use cache::{CodeCache, Origin};
-pub use sandbox::{CallError, MemoryCap, Sandbox};
+pub use sandbox::{bounded, CallError, MemoryCap, Sandbox};
 
 use crate::capabilities::CallState;
 use crate::config::Grants;
@@ -30,6 +30,9 @@ pub struct Plugin {
     pub sha256: String,
     pub loaded_at: SystemTime,
     pub grants: Arc<Grants>,
+    /// This plugin's share of the concurrent calls: a plugin whose calls hang
+    /// until their deadline can hold at most half the pool, never all of it.
+    pub permits: Arc<tokio::sync::Semaphore>,
     pre: CollectorPre<CallState>,
 }
 
@@ -76,7 +79,7 @@ impl Registry {
 
     /// Loads every `*.wasm` in `dir` (sorted by file name, so the first file to
     /// claim a plugin name wins and later claimants are refused).
-    pub fn load_dir(&self, dir: &Path, grants_for: impl Fn(&str) -> Grants) {
+    pub fn load_dir(&self, dir: &Path, grants_for: impl Fn(&str, &Path) -> Grants) {
         let files = match wasm_files(dir) {
             Ok(f) => f,
             Err(e) => {
@@ -95,7 +98,7 @@ impl Registry {
         }
     }
 
-    fn load_file(&self, file: &Path, grants_for: &impl Fn(&str) -> Grants) {
+    fn load_file(&self, file: &Path, grants_for: &impl Fn(&str, &Path) -> Grants) {
         let started = std::time::Instant::now();
         let result = self.build(file, grants_for);
         let mut plugins = self.plugins.write().unwrap();
@@ -138,7 +141,7 @@ impl Registry {
         }
     }
 
-    fn build(&self, file: &Path, grants_for: &impl Fn(&str) -> Grants) -> Result<(Plugin, Origin), LoadFailure> {
+    fn build(&self, file: &Path, grants_for: &impl Fn(&str, &Path) -> Grants) -> Result<(Plugin, Origin), LoadFailure> {
         let fail = |sha: Option<&str>, reason: String| LoadFailure {
             file: file.to_path_buf(),
             sha256: sha.map(String::from),
@@ -171,8 +174,10 @@ impl Registry {
             .describe(label, &pre)
             .map_err(|e| fail(sha, format!("describe() failed: {e}")))?;
         check_info(&info).map_err(|e| fail(sha, e))?;
-        let grants = Arc::new(grants_for(&info.name));
+        let grants = Arc::new(grants_for(&info.name, file));
+        let share = (self.sandbox.settings.max_concurrent_calls as usize / 2).max(1);
         let plugin = Plugin {
+            permits: Arc::new(tokio::sync::Semaphore::new(share)),
             name: Arc::from(info.name.as_str()),
             info,
             file: file.to_path_buf(),
@@ -199,6 +204,22 @@ impl Registry {
             None => Err(format!(
                 "no loaded plugin serves key {key} (no plugin named \"{name}\" is loaded)"
             )),
+        }
+    }
+
+    /// Whether an item with this key and arg can be sampled: a loaded plugin
+    /// serves the key, and the arg is there when the key requires one.
+    pub fn check_item(&self, key: &str, arg: Option<&str>) -> Result<(), String> {
+        let plugin = self.plugin_for_key(key)?;
+        let required = plugin
+            .info
+            .keys
+            .iter()
+            .find(|k| k.name == key)
+            .and_then(|k| k.arg.as_ref());
+        match (required, arg) {
+            (Some(a), None) if a.required => Err(format!("key {key} needs an \"arg\": {}", a.description)),
+            _ => Ok(()),
         }
     }
 
@@ -239,9 +260,21 @@ fn wasm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Longest name, version, description or unit `describe()` may give.
+const MAX_DESCRIBE_TEXT: usize = 4096;
+
 /// What `describe()` must satisfy: a usable name and keys under it.
 fn check_info(info: &types::PluginInfo) -> Result<(), String> {
     let name = &info.name;
+    let texts = [&info.name, &info.version, &info.description]
+        .into_iter()
+        .chain(info.keys.iter().flat_map(|k| [&k.name, &k.description, &k.unit]));
+    if let Some(long) = texts.into_iter().find(|t| t.len() > MAX_DESCRIBE_TEXT) {
+        return Err(format!(
+            "describe() gave a text of {} bytes; the limit is {MAX_DESCRIBE_TEXT}",
+            long.len()
+        ));
+    }
     if name.is_empty() || name.contains('.') || name.contains('/') {
         return Err(format!(
             "describe() gave an unusable plugin name {name:?} (non-empty, no '.' or '/')"

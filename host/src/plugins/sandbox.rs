@@ -272,12 +272,24 @@ fn start_epoch_ticker(engine: &Engine) {
         .expect("spawn epoch ticker thread");
 }
 
+/// Longest plugin-supplied message kept (errors, log lines): a plugin must not
+/// be able to flood the log or the API with one string.
+pub const MAX_MESSAGE_CHARS: usize = 1024;
+
+/// A plugin's text, cut to `MAX_MESSAGE_CHARS`.
+pub fn bounded(message: String) -> String {
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((i, _)) => format!("{}… (cut)", &message[..i]),
+        None => message,
+    }
+}
+
 fn plugin_error(e: types::SampleError) -> CallError {
     match e {
-        types::SampleError::BadArgument(m) => CallError::BadArgument(m),
-        types::SampleError::Unavailable(m) => CallError::Unavailable(m),
-        types::SampleError::Timeout(m) => CallError::Timeout(m),
-        types::SampleError::Failed(m) => CallError::Failed(m),
+        types::SampleError::BadArgument(m) => CallError::BadArgument(bounded(m)),
+        types::SampleError::Unavailable(m) => CallError::Unavailable(bounded(m)),
+        types::SampleError::Timeout(m) => CallError::Timeout(bounded(m)),
+        types::SampleError::Failed(m) => CallError::Failed(bounded(m)),
     }
 }
 
@@ -297,31 +309,105 @@ fn wit_sample_size(s: &types::Point) -> usize {
     s.measurement.len() + tags + fields + 16
 }
 
+/// Checks a plugin's point and turns it into a stored sample. Rejects what no
+/// time-series database can hold: no fields, non-finite floats, repeated names.
 fn convert_sample(s: types::Point, tick_ns: i64) -> Result<Sample, String> {
-    if s.measurement.is_empty() {
+    let m = &s.measurement;
+    if m.is_empty() {
         return Err("a sample has an empty measurement name".into());
     }
     if s.fields.is_empty() {
-        return Err(format!("a sample of measurement {:?} has no fields", s.measurement));
+        return Err(format!("a sample of measurement {m:?} has no fields"));
     }
-    let fields = s
-        .fields
-        .into_iter()
-        .map(|f| {
-            let v = match f.value {
-                types::FieldValue::Float(x) => FieldValue::Float(x),
-                types::FieldValue::Int(x) => FieldValue::Int(x),
-                types::FieldValue::Uint(x) => FieldValue::Uint(x),
-                types::FieldValue::Boolean(x) => FieldValue::Boolean(x),
-                types::FieldValue::Text(x) => FieldValue::Text(x),
-            };
-            (f.name, v)
-        })
-        .collect();
+    let mut fields: Vec<(String, FieldValue)> = Vec::with_capacity(s.fields.len());
+    for f in s.fields {
+        if f.name.is_empty() || fields.iter().any(|(n, _)| *n == f.name) {
+            return Err(format!(
+                "a sample of measurement {m:?} has an empty or repeated field name {:?}",
+                f.name
+            ));
+        }
+        let value = match f.value {
+            types::FieldValue::Float(x) if !x.is_finite() => {
+                return Err(format!(
+                    "field {:?} of measurement {m:?} is {x}; only finite floats can be stored",
+                    f.name
+                ))
+            }
+            types::FieldValue::Float(x) => FieldValue::Float(x),
+            types::FieldValue::Int(x) => FieldValue::Int(x),
+            types::FieldValue::Uint(x) => FieldValue::Uint(x),
+            types::FieldValue::Boolean(x) => FieldValue::Boolean(x),
+            types::FieldValue::Text(x) => FieldValue::Text(x),
+        };
+        fields.push((f.name, value));
+    }
+    let mut tags = std::collections::BTreeMap::new();
+    for t in s.tags {
+        if t.key.is_empty() || tags.insert(t.key.clone(), t.value).is_some() {
+            return Err(format!(
+                "a sample of measurement {m:?} has an empty or repeated tag {:?}",
+                t.key
+            ));
+        }
+    }
     Ok(Sample {
         measurement: s.measurement,
-        tags: s.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+        tags,
         fields,
         timestamp_ns: s.timestamp_ns.unwrap_or(tick_ns),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(fields: Vec<(&str, types::FieldValue)>, tags: Vec<(&str, &str)>) -> types::Point {
+        types::Point {
+            measurement: "m".into(),
+            tags: tags
+                .into_iter()
+                .map(|(k, v)| types::Tag {
+                    key: k.into(),
+                    value: v.into(),
+                })
+                .collect(),
+            fields: fields
+                .into_iter()
+                .map(|(n, value)| types::Field { name: n.into(), value })
+                .collect(),
+            timestamp_ns: None,
+        }
+    }
+
+    #[test]
+    fn points_without_timestamp_get_the_tick() {
+        let s = convert_sample(point(vec![("v", types::FieldValue::Int(1))], vec![("a", "b")]), 7).unwrap();
+        assert_eq!(s.timestamp_ns, 7);
+        assert_eq!(s.tags["a"], "b");
+    }
+
+    #[test]
+    fn unstorable_points_are_rejected() {
+        use types::FieldValue::*;
+        let cases = [
+            point(vec![], vec![]),
+            point(vec![("v", Float(f64::NAN))], vec![]),
+            point(vec![("v", Float(f64::INFINITY))], vec![]),
+            point(vec![("v", Int(1)), ("v", Int(2))], vec![]),
+            point(vec![("", Int(1))], vec![]),
+            point(vec![("v", Int(1))], vec![("a", "1"), ("a", "2")]),
+        ];
+        for case in cases {
+            assert!(convert_sample(case.clone(), 0).is_err(), "{case:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn long_plugin_messages_are_cut() {
+        let cut = bounded("x".repeat(5000));
+        assert!(cut.chars().count() < MAX_MESSAGE_CHARS + 10);
+        assert_eq!(bounded("short".into()), "short");
+    }
 }
