@@ -59,7 +59,7 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, SystemTime> {
 
 #[test]
 fn bad_plugin_files_are_skipped_with_a_reason() {
-    let dir = TestDir::new(&[system_wasm(), fixture("wrongworld")]);
+    let dir = TestDir::new(&[system_wasm(), fixture("wrongworld"), fixture("badinit")]);
     write_corrupt(&dir.plugins_dir().join("corrupt.wasm"));
     dir.write_config(json!({"items": [{"name": "load1", "key": "system.loadavg1", "interval": 1}]}));
     let mut logger = dir.start();
@@ -67,7 +67,7 @@ fn bad_plugin_files_are_skipped_with_a_reason() {
     let plugins = logger.api.get("/plugins");
     assert_eq!(plugins.status, 200, "{}", plugins.text);
     let plugins = plugins.json();
-    assert_eq!(plugins.as_array().unwrap().len(), 3, "{plugins}");
+    assert_eq!(plugins.as_array().unwrap().len(), 4, "{plugins}");
 
     let system = plugin_entry(&plugins, "system.wasm");
     assert_eq!(system["name"], "system", "{system}");
@@ -83,12 +83,16 @@ fn bad_plugin_files_are_skipped_with_a_reason() {
         assert!(loadavg1.get(field).is_some(), "key lacks {field:?}: {loadavg1}");
     }
 
-    for file in ["corrupt.wasm", "wrongworld.wasm"] {
+    for (file, reason) in [
+        ("corrupt.wasm", "not a valid WebAssembly component"),
+        ("wrongworld.wasm", "not a datalogger collector"),
+        ("badinit.wasm", "describe() failed"),
+    ] {
         let entry = plugin_entry(&plugins, file);
         assert_eq!(entry["name"], json!(null), "{entry}");
         assert!(
-            entry["error"].as_str().is_some_and(|e| !e.is_empty()),
-            "no reason given: {entry}"
+            entry["error"].as_str().is_some_and(|e| e.contains(reason)),
+            "reason is not {reason:?}: {entry}"
         );
         assert!(
             logger.stderr().contains(file),
@@ -110,7 +114,7 @@ fn bad_plugin_files_are_skipped_with_a_reason() {
         "check passed despite bad plugins:\n{}",
         check.all()
     );
-    for file in ["corrupt.wasm", "wrongworld.wasm"] {
+    for file in ["corrupt.wasm", "wrongworld.wasm", "badinit.wasm"] {
         assert!(
             check.all().contains(file),
             "check does not list {file}:\n{}",

@@ -199,9 +199,69 @@ fn bad_requests_are_rejected_with_an_error() {
         "unknown-key error does not list the keys: {unknown}"
     );
 
-    // Nothing was created along the way.
+    post(json!({"name": "..", "key": "system.loadavg1", "interval": 1})).expect_error(400, "name ..");
+    post(json!({"name": "a/b", "key": "system.loadavg1", "interval": 1})).expect_error(400, "name with /");
+
+    // PUT: same validation, only updatable fields, no renames.
+    api.put("/items/seed", &json!({"interval": 0}))
+        .expect_error(400, "PUT interval 0");
+    api.put("/items/seed", &json!({"colour": "red"}))
+        .expect_error(400, "PUT unknown field");
+    api.put("/items/seed", &json!({"name": "other"}))
+        .expect_error(400, "PUT rename");
+    api.put("/items/seed", &json!({"key": "nosuch.metric"}))
+        .expect_error(422, "PUT unknown key");
+    api.send("PUT", "/items/seed", Some("{"))
+        .expect_error(400, "PUT non-JSON");
+    api.put("/items/nosuch", &json!({"interval": 2}))
+        .expect_error(404, "PUT missing item");
+
+    // Errors axum raises before a handler runs are JSON too.
+    let method = api.send("PATCH", "/items/seed", Some("{}")).expect_error(405, "PATCH");
+    assert!(
+        method.contains("PATCH") && method.contains("PUT"),
+        "405 does not say what to use: {method}"
+    );
+    api.send("GET", "/items/seed/samples?limit=abc", None)
+        .expect_error(400, "limit=abc");
+    api.send("GET", "/items/seed/samples?limit=0", None)
+        .expect_error(400, "limit=0");
+    api.send("GET", "/items/%FF", None).expect_error(400, "non-UTF-8 path");
+    api.send("GET", "/nowhere", None).expect_error(404, "unknown path");
+    let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(3 << 20));
+    api.send("POST", "/items/", Some(&huge)).expect_error(413, "3 MiB body");
+
+    // Nothing was created or changed along the way.
+    assert_eq!(api.get("/items/seed").json()["interval"], 1);
     assert_eq!(names(&api.get("/items/").json()), BTreeSet::from(["seed".to_owned()]));
     assert_eq!(config_names(&dir), BTreeSet::from(["seed".to_owned()]));
+}
+
+#[test]
+fn keys_that_need_an_arg_are_refused_without_one() {
+    let dir = TestDir::new(&[system_wasm(), fixture("misbehave")]);
+    dir.write_config(json!({"items": []}));
+    let logger = dir.start();
+    let api = &logger.api;
+    let error = api
+        .post(
+            "/items/",
+            &json!({"name": "rf", "key": "misbehave.readfile", "interval": 1}),
+        )
+        .expect_error(422, "missing required arg");
+    assert!(
+        error.contains("arg") && error.contains("path"),
+        "does not say which arg: {error}"
+    );
+    let created = api.post(
+        "/items/",
+        &json!({"name": "rf", "key": "misbehave.readfile", "arg": "/proc/uptime", "interval": 1}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert!(created.json()["next_poll_time"].is_string(), "{}", created.text);
+    api.put("/items/rf", &json!({"arg": null}))
+        .expect_error(422, "PUT removing a required arg");
+    assert_eq!(logger.item("rf")["arg"], "/proc/uptime");
 }
 
 #[test]

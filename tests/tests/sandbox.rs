@@ -47,8 +47,8 @@ fn misbehaving_calls_are_contained() {
         "hog: {}",
         logger.item("hog")["last_error"]
     );
-    wait_error(&mut logger, "trap");
-    wait_error(&mut logger, "big");
+    assert!(wait_error(&mut logger, "trap").starts_with("trap:"));
+    assert!(wait_error(&mut logger, "big").starts_with("result too large"));
 
     // After the traps (the trap item fails every second), the same plugin still
     // serves "ok", and neither it nor the system plugin is slowed down by the
@@ -67,6 +67,14 @@ fn misbehaving_calls_are_contained() {
         assert_eq!(row.fields["value"], 42.0, "ok: {row:?}");
     }
     assert_eq!(logger.item("ok")["last_value"], 42.0);
+    for name in ["ok", "load1"] {
+        let item = logger.item(name);
+        assert_eq!(
+            item["stats"]["skipped_ticks"], 0,
+            "{name} was delayed by its neighbours: {item}"
+        );
+        assert_eq!(item["stats"]["errors"], 0, "{name}: {item}");
+    }
     assert_eq!(logger.item("ok")["last_error"], json!(null));
 
     for name in ["trap", "loop", "hog", "big"] {
@@ -84,10 +92,13 @@ fn misbehaving_calls_are_contained() {
 #[test]
 fn plugins_get_only_what_is_granted() {
     let dir = TestDir::new(&[system_wasm(), fixture("misbehave")]);
+    // A listener the plugin would reach if it had network access.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let reachable = listener.local_addr().unwrap().to_string();
     dir.write_config(json!({
         "plugins": {"misbehave": {"files": ["/proc/uptime"]}},
         "items": [
-            item("ambient", "misbehave.ambient", None),
+            item("ambient", "misbehave.ambient", Some(&reachable)),
             item("granted", "misbehave.readfile", Some("/proc/uptime")),
             // Granted to the system plugin by default, but not to misbehave.
             item("denied", "misbehave.readfile", Some("/proc/loadavg")),

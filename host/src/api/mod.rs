@@ -12,7 +12,7 @@ use crate::scheduler::Scheduler;
 use crate::store::Store;
 use axum::extract::Request;
 use axum::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -33,18 +33,44 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/items", get(items::list).post(items::create))
-        .route("/items/", get(items::list).post(items::create))
+        .route(
+            "/items",
+            get(items::list).post(items::create).fallback(wrong_method("GET, POST")),
+        )
+        .route(
+            "/items/",
+            get(items::list).post(items::create).fallback(wrong_method("GET, POST")),
+        )
         .route(
             "/items/{name}",
-            get(items::show).put(items::update).delete(items::delete),
+            get(items::show)
+                .put(items::update)
+                .delete(items::delete)
+                .fallback(wrong_method("GET, PUT, DELETE")),
         )
-        .route("/items/{name}/samples", get(items::samples))
-        .route("/plugins", get(plugins::list))
-        .route("/health", get(health::show))
+        .route(
+            "/items/{name}/samples",
+            get(items::samples).fallback(wrong_method("GET")),
+        )
+        .route("/plugins", get(plugins::list).fallback(wrong_method("GET")))
+        .route("/health", get(health::show).fallback(wrong_method("GET")))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; see README.md for the API") })
         .layer(axum::middleware::from_fn(json_errors))
         .with_state(state)
+}
+
+/// The 405 answer for a route, naming the methods it has.
+fn wrong_method(
+    allowed: &'static str,
+) -> impl Fn(Method, Uri) -> std::future::Ready<Response> + Clone + Send + Sync + 'static {
+    move |method: Method, uri: Uri| {
+        let message = format!("{method} is not allowed on {}; use {allowed}", uri.path());
+        let mut response = ApiError::new(StatusCode::METHOD_NOT_ALLOWED, message).into_response();
+        response
+            .headers_mut()
+            .insert(ALLOW, axum::http::HeaderValue::from_static(allowed));
+        std::future::ready(response)
+    }
 }
 
 /// Makes every error answer JSON, including those axum produces itself before a
@@ -67,10 +93,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
         .unwrap_or_default();
     let message = match status {
-        StatusCode::METHOD_NOT_ALLOWED => {
-            let allowed = parts.headers.get(ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("GET");
-            format!("{method} is not allowed on {path}; use one of: {allowed}")
-        }
+        StatusCode::METHOD_NOT_ALLOWED => format!("{method} is not allowed on {path}"),
         StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large; an item is a small JSON object".to_string(),
         _ if !text.is_empty() => text,
         _ => status.canonical_reason().unwrap_or("error").to_string(),

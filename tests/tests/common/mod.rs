@@ -366,6 +366,11 @@ impl Api {
             ("DELETE", _) => self.agent.delete(&url).call(),
             ("POST", Some(b)) => self.agent.post(&url).header("content-type", "application/json").send(b),
             ("PUT", Some(b)) => self.agent.put(&url).header("content-type", "application/json").send(b),
+            ("PATCH", Some(b)) => self
+                .agent
+                .patch(&url)
+                .header("content-type", "application/json")
+                .send(b),
             _ => panic!("unsupported request {method} {path}"),
         };
         let mut resp = result.ok()?;

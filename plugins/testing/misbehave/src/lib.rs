@@ -21,7 +21,7 @@ const KEYS: &[(&str, &str, Option<&str>)] = &[
     (
         "misbehave.ambient",
         "Tries std::fs, std::env and std::net; reports fs_ok, env_count, tcp_ok",
-        None,
+        Some("optional: host:port a listener waits on (default 127.0.0.1:22)"),
     ),
     (
         "misbehave.readfile",
@@ -51,7 +51,7 @@ impl Guest for Misbehave {
                     description: (*description).into(),
                     arg: arg.map(|a| ArgInfo {
                         description: a.into(),
-                        required: true,
+                        required: !a.starts_with("optional"),
                     }),
                     unit: String::new(),
                 })
@@ -69,7 +69,7 @@ impl Guest for Misbehave {
                 let text = "x".repeat(8 << 20);
                 Ok(vec![point("misbehave", vec![field("value", FieldValue::Text(text))])])
             }
-            "misbehave.ambient" => Ok(vec![point("misbehave", ambient())]),
+            "misbehave.ambient" => Ok(vec![point("misbehave", ambient(arg.as_deref()))]),
             "misbehave.readfile" => {
                 let path = required(arg, "a path to read")?;
                 let text = host::read_file(&path).map_err(|e| SampleError::Unavailable(cap_error_text(&e)))?;
@@ -138,10 +138,10 @@ fn hog() -> ! {
 
 /// Probes ambient authority the sandbox must not give. Never panics: every
 /// probe reports success or failure as a field.
-fn ambient() -> Vec<Field> {
+fn ambient(tcp_target: Option<&str>) -> Vec<Field> {
     let fs_ok = std::fs::read_to_string("/proc/loadavg").is_ok();
     let env_count = std::env::vars_os().count() as i64;
-    let tcp_ok = std::net::TcpStream::connect("127.0.0.1:22").is_ok();
+    let tcp_ok = std::net::TcpStream::connect(tcp_target.unwrap_or("127.0.0.1:22")).is_ok();
     vec![
         field("fs_ok", FieldValue::Boolean(fs_ok)),
         field("env_count", FieldValue::Int(env_count)),
