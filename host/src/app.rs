@@ -3,6 +3,7 @@
 
 use crate::api::{self, AppState};
 use crate::config::{self, Config, ConfigFile};
+use crate::outputs::{self, influxdb_v1::InfluxV1, influxdb_v2::InfluxV2, OutputHandle, Target};
 use crate::plugins::{Registry, Sandbox};
 use crate::scheduler::Scheduler;
 use crate::store::Store;
@@ -67,6 +68,8 @@ pub async fn run(config: Config, doc: serde_json::Value) -> anyhow::Result<()> {
         });
     }
 
+    let outputs = Arc::new(start_outputs(&config, &store)?);
+
     let scheduler = Arc::new(Scheduler::new(registry.clone(), store.clone()));
     for item in &config.items {
         scheduler.add(item.clone()).map_err(anyhow::Error::msg)?;
@@ -88,6 +91,7 @@ pub async fn run(config: Config, doc: serde_json::Value) -> anyhow::Result<()> {
         scheduler: scheduler.clone(),
         registry,
         store,
+        outputs,
         config_file: Arc::new(tokio::sync::Mutex::new(ConfigFile::new(config.path.clone(), doc))),
         started: std::time::Instant::now(),
     };
@@ -97,6 +101,39 @@ pub async fn run(config: Config, doc: serde_json::Value) -> anyhow::Result<()> {
     tracing::info!("stopping: finishing samples in flight");
     scheduler.shutdown().await;
     Ok(())
+}
+
+/// Starts one forwarding task per configured output.
+fn start_outputs(config: &Config, store: &Store) -> anyhow::Result<Vec<Arc<OutputHandle>>> {
+    let mut handles = Vec::new();
+    for spec in &config.outputs {
+        let timeout = Duration::from_millis(spec.timeout_ms);
+        let handle = match &spec.target {
+            Target::Influxdb {
+                url,
+                database,
+                username,
+                password,
+                retention_policy,
+            } => {
+                let auth = username.clone().map(|u| (u, password.clone()));
+                let sink = InfluxV1::new(url, database, retention_policy.as_deref(), auth, spec.gzip, timeout)?;
+                outputs::spawn(spec.clone(), sink, store.clone())
+            }
+            Target::InfluxdbV2 {
+                url,
+                org,
+                bucket,
+                token,
+            } => {
+                let sink = InfluxV2::new(url, org, bucket, token, spec.gzip, timeout)?;
+                outputs::spawn(spec.clone(), sink, store.clone())
+            }
+        };
+        tracing::info!("forwarding to output {} ({} at {})", spec.name, spec.kind(), spec.url());
+        handles.push(handle);
+    }
+    Ok(handles)
 }
 
 async fn shutdown_signal() {

@@ -258,6 +258,8 @@ pub struct Config {
     pub items: Vec<ItemSpec>,
     /// rpdemo's InfluxDB database name, kept for the InfluxDB output.
     pub database: Option<String>,
+    /// Where samples are forwarded besides the embedded store.
+    pub outputs: Vec<crate::outputs::OutputSpec>,
     /// Notes about accepted-but-ignored settings, logged once logging is up.
     pub notes: Vec<String>,
     /// Likely mistakes that do not stop the logger (unknown settings).
@@ -447,6 +449,17 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
     }
 
     let database = obj.get("database").and_then(Value::as_str).map(String::from);
+    let outputs = match obj.get("outputs") {
+        None | Some(Value::Null) => match &database {
+            // An rpdemo config: keep writing where the Python logger wrote.
+            Some(db) => {
+                notes.push(format!("\"database\": {db:?} without \"outputs\": forwarding to InfluxDB at http://localhost:8086 in the rpdemo schema"));
+                vec![crate::outputs::OutputSpec::rpdemo(db)]
+            }
+            None => Vec::new(),
+        },
+        Some(v) => crate::outputs::settings::parse(v, &mut problems),
+    };
     /// Settings of the Python rpdemo logger that have no meaning here.
     const LEGACY: [&str; 1] = ["polling_threads"];
     const KNOWN: [&str; 10] = [
@@ -491,6 +504,7 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         plugins,
         items,
         database,
+        outputs,
         notes,
         warnings,
     })
@@ -560,6 +574,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(c.database.as_deref(), Some("rpdemo"));
+        assert_eq!(c.outputs, vec![crate::outputs::OutputSpec::rpdemo("rpdemo")]);
         assert_eq!(c.items[0].arg, None);
         assert_eq!(c.items[0].interval, 2);
         assert!(c.notes.iter().any(|n| n.contains("polling_threads")));

@@ -36,6 +36,17 @@ CREATE TABLE IF NOT EXISTS output_positions (
     output TEXT PRIMARY KEY,
     seq    INTEGER NOT NULL
 );
+-- Batches a server refused (HTTP 400): kept for inspection, not retried.
+CREATE TABLE IF NOT EXISTS rejected_batches (
+    id        INTEGER PRIMARY KEY,
+    output    TEXT    NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq  INTEGER NOT NULL,
+    status    INTEGER NOT NULL,
+    message   TEXT    NOT NULL,
+    body      TEXT    NOT NULL,
+    at_ns     INTEGER NOT NULL
+);
 ";
 
 /// Queue depth between samplers and the writer; senders wait when it is full.
@@ -163,6 +174,55 @@ impl Store {
                 "INSERT INTO output_positions (output, seq) VALUES (?1, ?2)
                  ON CONFLICT (output) DO UPDATE SET seq = MAX(seq, excluded.seq)",
                 params![output, seq],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The lowest and highest sequence numbers in the log ((0, 0) when empty).
+    pub async fn bounds(&self) -> anyhow::Result<(i64, i64)> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT IFNULL(MIN(seq), 0), IFNULL(MAX(seq), 0) FROM samples",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
+        .await
+    }
+
+    /// How many samples lie after `after`, and the timestamp of the first one.
+    pub async fn backlog(&self, after: i64) -> anyhow::Result<(u64, Option<i64>)> {
+        self.read(move |c| {
+            let count: i64 = c.query_row("SELECT COUNT(*) FROM samples WHERE seq > ?1", [after], |r| r.get(0))?;
+            let first: Option<i64> = c
+                .query_row(
+                    "SELECT ts_ns FROM samples WHERE seq > ?1 ORDER BY seq LIMIT 1",
+                    [after],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok((count as u64, first))
+        })
+        .await
+    }
+
+    /// Keeps a batch a server refused, so it can be inspected and replayed.
+    pub async fn set_aside(
+        &self,
+        output: &str,
+        seqs: (i64, i64),
+        status: u16,
+        message: &str,
+        body: &str,
+    ) -> anyhow::Result<()> {
+        let (output, message, body) = (output.to_string(), message.to_string(), body.to_string());
+        self.read(move |c| {
+            c.execute(
+                "INSERT INTO rejected_batches (output, first_seq, last_seq, status, message, body, at_ns)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![output, seqs.0, seqs.1, status, message, body, crate::sample::now_ns()],
             )?;
             Ok(())
         })

@@ -4,6 +4,7 @@
 
 mod health;
 mod items;
+mod outputs;
 mod plugins;
 
 use crate::config::ConfigFile;
@@ -25,6 +26,7 @@ pub struct AppState {
     pub scheduler: Arc<Scheduler>,
     pub registry: Arc<Registry>,
     pub store: Store,
+    pub outputs: Arc<Vec<Arc<crate::outputs::OutputHandle>>>,
     /// Serialises every change, so concurrent requests never lose an update
     /// and the file is written by one request at a time.
     pub config_file: Arc<tokio::sync::Mutex<ConfigFile>>,
@@ -53,6 +55,7 @@ pub fn router(state: AppState) -> Router {
             get(items::samples).fallback(wrong_method("GET")),
         )
         .route("/plugins", get(plugins::list).fallback(wrong_method("GET")))
+        .route("/outputs", get(outputs::list).fallback(wrong_method("GET")))
         .route("/health", get(health::show).fallback(wrong_method("GET")))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; see README.md for the API") })
         .layer(axum::middleware::from_fn(json_errors))

@@ -1,0 +1,36 @@
+//! `GET /outputs`: each output's state, backlog and counters. Secrets are
+//! never shown.
+
+use super::{ApiError, AppState};
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+
+pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let mut out = Vec::new();
+    for handle in state.outputs.iter() {
+        let status = handle.status();
+        let (backlog, first_ts) = state
+            .store
+            .backlog(status.position)
+            .await
+            .map_err(|e| ApiError::internal(format!("reading the store failed: {e:#}")))?;
+        let age_s = first_ts.map(|ts| ((crate::sample::now_ns() - ts).max(0) / 1_000_000_000) as u64);
+        let spec = &handle.spec;
+        out.push(json!({
+            "name": spec.name,
+            "type": spec.kind(),
+            "url": spec.url(),
+            "schema": format!("{:?}", spec.schema).to_lowercase(),
+            "state": status.state,
+            "last_error": status.last_error,
+            "backlog_points": backlog,
+            "backlog_age_s": age_s,
+            "points_written": status.points_written,
+            "batches_rejected": status.batches_rejected,
+            "points_dropped": status.points_dropped,
+            "position": status.position,
+        }));
+    }
+    Ok(Json(Value::Array(out)))
+}
