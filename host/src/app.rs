@@ -107,6 +107,7 @@ pub async fn run(config: Config, doc: serde_json::Value) -> anyhow::Result<()> {
 fn start_outputs(config: &Config, store: &Store) -> anyhow::Result<Vec<Arc<OutputHandle>>> {
     let mut handles = Vec::new();
     for spec in &config.outputs {
+        let store = &store.with_own_reader()?;
         let timeout = Duration::from_millis(spec.timeout_ms);
         let handle = match &spec.target {
             Target::Influxdb {

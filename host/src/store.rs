@@ -49,6 +49,10 @@ CREATE TABLE IF NOT EXISTS rejected_batches (
 );
 ";
 
+/// Two subqueries, because SQLite answers MIN or MAX alone from the rowid
+/// b-tree in O(1) but scans the whole table for both in one SELECT.
+const BOUNDS_SQL: &str = "SELECT IFNULL((SELECT MIN(seq) FROM samples), 0), IFNULL((SELECT MAX(seq) FROM samples), 0)";
+
 /// Queue depth between samplers and the writer; senders wait when it is full.
 const QUEUE: usize = 4096;
 
@@ -75,6 +79,7 @@ enum Command {
 pub struct Store {
     tx: mpsc::Sender<Command>,
     reader: Arc<Mutex<Connection>>,
+    path: Arc<Path>,
 }
 
 impl Store {
@@ -95,6 +100,18 @@ impl Store {
         Ok(Store {
             tx,
             reader: Arc::new(Mutex::new(reader)),
+            path: Arc::from(path),
+        })
+    }
+
+    /// The same store with a read connection of its own, so a busy reader (an
+    /// output catching up on a backlog) never waits for another (the API).
+    pub fn with_own_reader(&self) -> anyhow::Result<Store> {
+        let reader = open_connection(&self.path)?;
+        Ok(Store {
+            tx: self.tx.clone(),
+            reader: Arc::new(Mutex::new(reader)),
+            path: self.path.clone(),
         })
     }
 
@@ -182,20 +199,16 @@ impl Store {
 
     /// The lowest and highest sequence numbers in the log ((0, 0) when empty).
     pub async fn bounds(&self) -> anyhow::Result<(i64, i64)> {
-        self.read(|c| {
-            Ok(c.query_row(
-                "SELECT IFNULL(MIN(seq), 0), IFNULL(MAX(seq), 0) FROM samples",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?)
-        })
-        .await
+        self.read(|c| Ok(c.query_row(BOUNDS_SQL, [], |r| Ok((r.get(0)?, r.get(1)?)))?))
+            .await
     }
 
     /// How many samples lie after `after`, and the timestamp of the first one.
+    /// Sequence numbers only grow and only the oldest are ever deleted, so the
+    /// count is the distance to the newest one (no scan of the backlog).
     pub async fn backlog(&self, after: i64) -> anyhow::Result<(u64, Option<i64>)> {
         self.read(move |c| {
-            let count: i64 = c.query_row("SELECT COUNT(*) FROM samples WHERE seq > ?1", [after], |r| r.get(0))?;
+            let (min, max): (i64, i64) = c.query_row(BOUNDS_SQL, [], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let first: Option<i64> = c
                 .query_row(
                     "SELECT ts_ns FROM samples WHERE seq > ?1 ORDER BY seq LIMIT 1",
@@ -203,7 +216,7 @@ impl Store {
                     |r| r.get(0),
                 )
                 .optional()?;
-            Ok((count as u64, first))
+            Ok(((max - after.max(min - 1)).max(0) as u64, first))
         })
         .await
     }

@@ -85,37 +85,49 @@ async fn run<S: Sink>(handle: Arc<OutputHandle>, sink: S, store: Store) {
     }
     let mut backoff = FIRST_BACKOFF;
     let mut batch_limit = spec.batch_size;
+    // The batch after the one in flight, read and encoded while the server works.
+    let mut prefetched: Option<(Vec<Row>, Batch)> = None;
     loop {
         handle.update(|s| s.position = position);
-        position = match enforce_backlog_bounds(&handle, &store, position).await {
-            Ok(p) => p,
+        match enforce_backlog_bounds(&handle, &store, position).await {
+            Ok(p) if p == position => {}
+            Ok(p) => {
+                position = p;
+                prefetched = None;
+            }
             Err(e) => {
                 handle.failing(format!("store: {e:#}"));
                 tokio::time::sleep(FIRST_BACKOFF).await;
                 continue;
             }
         };
-        let mut rows = match store.read_after(position, batch_limit).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                handle.failing(format!("store: {e:#}"));
-                tokio::time::sleep(FIRST_BACKOFF).await;
-                continue;
+        let (rows, batch) = match prefetched.take() {
+            Some(ready) => ready,
+            None => {
+                let mut rows = match store.read_after(position, batch_limit).await {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        handle.failing(format!("store: {e:#}"));
+                        tokio::time::sleep(FIRST_BACKOFF).await;
+                        continue;
+                    }
+                };
+                if rows.len() < batch_limit {
+                    // Not a full batch: give it up to one flush interval to fill.
+                    tokio::time::sleep(Duration::from_millis(spec.flush_interval_ms)).await;
+                    if let Ok(more) = store.read_after(position, batch_limit).await {
+                        rows = more;
+                    }
+                }
+                let batch = encode_batch(spec, &rows, sink.unsigned());
+                (rows, batch)
             }
         };
-        if rows.len() < batch_limit {
-            // Not a full batch: give it up to one flush interval to fill.
-            tokio::time::sleep(Duration::from_millis(spec.flush_interval_ms)).await;
-            if let Ok(more) = store.read_after(position, batch_limit).await {
-                rows = more;
-            }
-        }
         let Some(last_seq) = rows.last().map(|r| r.seq) else {
             continue;
         };
         let first_seq = rows[0].seq;
 
-        let batch = encode_batch(spec, &rows, sink.unsigned());
         if batch.too_old > 0 {
             handle.update(|s| s.points_dropped += batch.too_old);
             tracing::warn!(
@@ -130,9 +142,20 @@ async fn run<S: Sink>(handle: Arc<OutputHandle>, sink: S, store: Store) {
             continue;
         }
 
-        match sink.write(batch.body.clone()).await {
+        let next_batch = async {
+            let rows = store
+                .read_after(last_seq, batch_limit)
+                .await
+                .ok()
+                .filter(|r| r.len() == batch_limit)?;
+            let batch = encode_batch(spec, &rows, sink.unsigned());
+            Some((rows, batch))
+        };
+        let (result, next) = tokio::join!(sink.write(batch.body.clone()), next_batch);
+        match result {
             WriteResult::Written => {
                 position = advance(&store, name, last_seq).await;
+                prefetched = next; // only full batches: a partial one waits for more
                 handle.update(|s| {
                     s.state = "connected";
                     s.last_error = None;

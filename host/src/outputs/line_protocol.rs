@@ -71,6 +71,10 @@ fn field_value(value: &FieldValue, unsigned: Unsigned, out: &mut String) {
 /// Writes `s`, backslash-escaping `special` characters and any backslash
 /// that would otherwise escape one of them; newlines become `\n`.
 fn escape(s: &str, special: &[char], out: &mut String) {
+    if !s.contains(|c: char| c == '\n' || c == '\r' || special.contains(&c)) {
+        out.push_str(s); // the common case: nothing to escape
+        return;
+    }
     for c in s.chars() {
         match c {
             '\n' => out.push_str("\\n"),

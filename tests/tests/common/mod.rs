@@ -3,6 +3,7 @@
 //! read-only view of the SQLite store.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod servers;
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
