@@ -339,24 +339,44 @@ fn encode_fields(fields: &[(String, FieldValue)]) -> (String, String) {
     (serde_json::Value::Object(map).to_string(), types)
 }
 
+/// Reads the fields JSON straight into typed values, guided by the type
+/// letters (no intermediate JSON map: this is the hot path of forwarding).
 fn decode_fields(json: &str, types: &str) -> Result<Vec<(String, FieldValue)>, String> {
-    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    map.into_iter()
-        .zip(types.chars())
-        .map(|((name, v), t)| {
-            let value = match t {
-                'f' => v.as_f64().map(FieldValue::Float),
-                'i' => v.as_i64().map(FieldValue::Int),
-                'u' => v.as_u64().map(FieldValue::Uint),
-                'b' => v.as_bool().map(FieldValue::Boolean),
-                's' => v.as_str().map(|s| FieldValue::Text(s.into())),
-                _ => None,
-            };
-            value
-                .map(|v| (name.clone(), v))
-                .ok_or(format!("field {name} does not match its type {t}"))
-        })
-        .collect()
+    use serde::de::{DeserializeSeed, Error, MapAccess, Visitor};
+
+    struct Fields<'a>(&'a [u8]);
+
+    impl<'de> DeserializeSeed<'de> for Fields<'_> {
+        type Value = Vec<(String, FieldValue)>;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Fields<'_> {
+        type Value = Vec<(String, FieldValue)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object of fields")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(self.0.len());
+            while let Some(name) = map.next_key::<String>()? {
+                let value = match self.0.get(out.len()) {
+                    Some(b'f') => FieldValue::Float(map.next_value()?),
+                    Some(b'i') => FieldValue::Int(map.next_value()?),
+                    Some(b'u') => FieldValue::Uint(map.next_value()?),
+                    Some(b'b') => FieldValue::Boolean(map.next_value()?),
+                    Some(b's') => FieldValue::Text(map.next_value()?),
+                    _ => return Err(A::Error::custom(format!("field {name} has no valid type letter"))),
+                };
+                out.push((name, value));
+            }
+            Ok(out)
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_str(json);
+    Fields(types.as_bytes()).deserialize(&mut de).map_err(|e| e.to_string())
 }
 
 /// Collects rows, skipping (and logging) any that cannot be decoded, so one
