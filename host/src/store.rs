@@ -203,9 +203,41 @@ impl Store {
             .await
     }
 
+    /// Samples with `after < seq <= upto`, only those of `items` and
+    /// `measurements` when given.
+    pub async fn count_range(
+        &self,
+        after: i64,
+        upto: i64,
+        items: Option<&[String]>,
+        measurements: Option<&[String]>,
+    ) -> anyhow::Result<u64> {
+        let (items, measurements) = (items.map(<[String]>::to_vec), measurements.map(<[String]>::to_vec));
+        self.read(move |c| {
+            let mut sql = String::from("SELECT COUNT(*) FROM samples WHERE seq > ? AND seq <= ?");
+            let mut args: Vec<rusqlite::types::Value> = vec![after.into(), upto.into()];
+            for (column, list) in [("item", &items), ("measurement", &measurements)] {
+                if let Some(list) = list {
+                    sql.push_str(&format!(
+                        " AND {column} IN ({})",
+                        vec!["?"; list.len().max(1)].join(",")
+                    ));
+                    args.extend(list.iter().map(|v| v.clone().into()));
+                    if list.is_empty() {
+                        args.push(rusqlite::types::Value::Null);
+                    }
+                }
+            }
+            let n: i64 = c.query_row(&sql, rusqlite::params_from_iter(args), |r| r.get(0))?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
     /// How many samples lie after `after`, and the timestamp of the first one.
-    /// Sequence numbers only grow and only the oldest are ever deleted, so the
-    /// count is the distance to the newest one (no scan of the backlog).
+    /// Sequence numbers only grow, have no gaps (see `insert`) and only the
+    /// oldest are ever deleted, so the count is the distance to the newest one
+    /// (no scan of the backlog).
     pub async fn backlog(&self, after: i64) -> anyhow::Result<(u64, Option<i64>)> {
         self.read(move |c| {
             let (min, max): (i64, i64) = c.query_row(BOUNDS_SQL, [], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -308,8 +340,11 @@ fn run_writer(mut conn: Connection, mut rx: mpsc::Receiver<Command>, retention_n
 
 fn insert(tx: &rusqlite::Transaction, item: &str, samples: &[Sample], cutoff: Option<i64>) -> rusqlite::Result<usize> {
     let mut stmt = tx.prepare_cached(
-        "INSERT OR IGNORE INTO samples (item, measurement, tags, fields, field_types, ts_ns)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        // Not INSERT OR IGNORE: an ignored insert would still use up an
+        // AUTOINCREMENT number, and outputs rely on sequence numbers without gaps.
+        "INSERT INTO samples (item, measurement, tags, fields, field_types, ts_ns)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6
+         WHERE NOT EXISTS (SELECT 1 FROM samples WHERE item = ?1 AND measurement = ?2 AND tags = ?3 AND ts_ns = ?6)",
     )?;
     let mut added = 0;
     for s in samples {
@@ -464,6 +499,24 @@ mod tests {
         let recent = store.recent("it", 10).await.unwrap();
         assert_eq!(recent.iter().map(|s| s.timestamp_ns).collect::<Vec<_>>(), vec![3, 2, 1]);
         assert_eq!(recent[1].fields[0].1, FieldValue::Float(2.0), "the first write wins");
+        let seqs: Vec<i64> = store.read_after(0, 10).await.unwrap().iter().map(|r| r.seq).collect();
+        assert_eq!(
+            seqs,
+            vec![1, 2, 3, 4],
+            "ignored duplicates must not leave gaps in the log"
+        );
+        assert_eq!(store.backlog(1).await.unwrap().0, 3);
+        assert_eq!(
+            store
+                .count_range(0, 4, Some(&["other".to_string()]), None)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store.count_range(0, 4, None, Some(&["x".to_string()])).await.unwrap(),
+            0
+        );
     }
 
     #[tokio::test]

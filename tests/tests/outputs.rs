@@ -79,6 +79,19 @@ fn field_types(db: &Path, seq: i64) -> BTreeMap<String, char> {
     keys.into_iter().cloned().zip(types.chars()).collect()
 }
 
+/// An output's durable position as the store keeps it (0 when it has none).
+fn stored_position(db: &Path, output: &str) -> i64 {
+    let conn = open_store(db);
+    let seq = conn.query_row("SELECT seq FROM output_positions WHERE output = ?1", [output], |r| {
+        r.get(0)
+    });
+    match seq {
+        Ok(seq) => seq,
+        Err(rusqlite::Error::QueryReturnedNoRows) => 0,
+        Err(e) => panic!("reading output_positions: {e}"),
+    }
+}
+
 #[derive(Debug)]
 struct Rejected {
     output: String,
@@ -206,6 +219,7 @@ fn assert_output_shape(out: &Value, name: &str, kind: &str, url: &str, schema: &
         "schema",
         "state",
         "last_error",
+        "last_rejection",
         "backlog_points",
         "backlog_age_s",
         "points_written",
@@ -403,10 +417,10 @@ fn type_conflict_is_set_aside() {
         let out = try_output(api, "influx")?;
         (num(&out, "batches_rejected") >= 2).then_some(out)
     });
-    let error = status["last_error"]
+    let error = status["last_rejection"]
         .as_str()
-        .unwrap_or_else(|| panic!("no last_error after a rejection: {status}"));
-    assert!(error.contains("field type conflict"), "last_error: {error}");
+        .unwrap_or_else(|| panic!("no last_rejection after a rejection: {status}"));
+    assert!(error.contains("field type conflict"), "last_rejection: {error}");
     assert_ne!(
         status["state"], "failing",
         "a rejected batch is not an outage: {status}"
@@ -431,6 +445,12 @@ fn type_conflict_is_set_aside() {
         (num(&out, "batches_rejected") == rejected_batches(&db).len() as i64).then_some(out)
     });
     assert_eq!(status["state"], "connected", "{status}");
+    assert!(
+        status["last_rejection"]
+            .as_str()
+            .is_some_and(|e| e.contains("field type conflict")),
+        "the last rejection is kept after later successes: {status}"
+    );
     let rejected = rejected_batches(&db);
     for r in &rejected {
         assert_eq!(r.output, "influx", "{r:?}");
@@ -635,17 +655,22 @@ fn logger_restart_during_outage() {
     drop(first); // killed during the outage
     let rows_of_first_run = max_seq(&db);
     assert!(rows_of_first_run > at_stop);
+    let durable = stored_position(&db, "influx");
+    assert!(
+        durable >= position_before && durable > 0,
+        "the output's position is not in the store: {durable} there, {position_before} shown before the kill"
+    );
+    assert!(
+        durable <= at_stop,
+        "the position ({durable}) moved past samples InfluxDB never acknowledged (after seq {at_stop})"
+    );
 
+    // The restarted logger resumes at the stored position, not at 0 and not at the end.
     let mut second = dir.start();
-    let resumed = output(&second.api, "influx");
-    assert!(
-        num(&resumed, "position") >= position_before && num(&resumed, "position") > 0,
-        "the position did not survive the restart: {position_before} before, now {resumed}"
-    );
-    assert!(
-        num(&resumed, "position") < rows_of_first_run,
-        "the restarted logger skipped undelivered samples: {resumed}"
-    );
+    second.wait_until(&format!("output influx to resume at position {durable}"), SLOW, |api| {
+        let out = try_output(api, "influx")?;
+        (num(&out, "position") == durable).then_some(())
+    });
     wait_failing_while_sampling(&mut second, &db, rows_of_first_run, 3);
 
     influx.start();
@@ -679,7 +704,10 @@ fn secrets_never_shown() {
     // Verbose logs, including the HTTP clients', must not show secrets either.
     let env = [
         ("DL_E2E_TOKEN", token.as_str()),
-        ("RUST_LOG", "debug,cranelift_codegen=info,wasmtime_cranelift=info"),
+        (
+            "RUST_LOG",
+            "debug,wasmtime_internal_cranelift=info,cranelift_codegen=info",
+        ),
     ];
     let mut logger = Logger::start(&args, dir.path(), dir.port, &env, "run1");
     let db = dir.db_path();

@@ -10,13 +10,24 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError
     let mut out = Vec::new();
     for handle in state.outputs.iter() {
         let status = handle.status();
-        let (backlog, first_ts) = state
-            .store
-            .backlog(status.position)
-            .await
-            .map_err(|e| ApiError::internal(format!("reading the store failed: {e:#}")))?;
-        let age_s = first_ts.map(|ts| ((crate::sample::now_ns() - ts).max(0) / 1_000_000_000) as u64);
         let spec = &handle.spec;
+        let store_error = |e: anyhow::Error| ApiError::internal(format!("reading the store failed: {e:#}"));
+        let (mut backlog, first_ts) = state.store.backlog(status.position).await.map_err(store_error)?;
+        if spec.items.is_some() || spec.measurements.is_some() {
+            // Only what this output will send (a scan; filtered outputs only).
+            let (_, max_seq) = state.store.bounds().await.map_err(store_error)?;
+            backlog = state
+                .store
+                .count_range(
+                    status.position,
+                    max_seq,
+                    spec.items.as_deref(),
+                    spec.measurements.as_deref(),
+                )
+                .await
+                .map_err(store_error)?;
+        }
+        let age_s = first_ts.map(|ts| ((crate::sample::now_ns() - ts).max(0) / 1_000_000_000) as u64);
         out.push(json!({
             "name": spec.name,
             "type": spec.kind(),
@@ -24,6 +35,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError
             "schema": format!("{:?}", spec.schema).to_lowercase(),
             "state": status.state,
             "last_error": status.last_error,
+            "last_rejection": status.last_rejection,
             "backlog_points": backlog,
             "backlog_age_s": age_s,
             "points_written": status.points_written,

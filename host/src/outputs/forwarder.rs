@@ -25,6 +25,8 @@ pub struct OutputStatus {
     /// "starting", "connected" or "failing".
     pub state: &'static str,
     pub last_error: Option<String>,
+    /// Why the last set-aside batch was refused (kept after later successes).
+    pub last_rejection: Option<String>,
     pub position: i64,
     pub points_written: u64,
     pub batches_rejected: u64,
@@ -87,6 +89,7 @@ async fn run<S: Sink>(handle: Arc<OutputHandle>, sink: S, store: Store) {
     let mut batch_limit = spec.batch_size;
     // The batch after the one in flight, read and encoded while the server works.
     let mut prefetched: Option<(Vec<Row>, Batch)> = None;
+    let mut too_old_counted_upto = position;
     loop {
         handle.update(|s| s.position = position);
         match enforce_backlog_bounds(&handle, &store, position).await {
@@ -94,6 +97,7 @@ async fn run<S: Sink>(handle: Arc<OutputHandle>, sink: S, store: Store) {
             Ok(p) => {
                 position = p;
                 prefetched = None;
+                handle.update(|s| s.position = p);
             }
             Err(e) => {
                 handle.failing(format!("store: {e:#}"));
@@ -128,17 +132,9 @@ async fn run<S: Sink>(handle: Arc<OutputHandle>, sink: S, store: Store) {
         };
         let first_seq = rows[0].seq;
 
-        if batch.too_old > 0 {
-            handle.update(|s| s.points_dropped += batch.too_old);
-            tracing::warn!(
-                output = name,
-                "dropped {} undelivered samples older than {} days",
-                batch.too_old,
-                spec.max_backlog_age_days
-            );
-        }
+        count_too_old(&handle, &batch, &mut too_old_counted_upto);
         if batch.points == 0 {
-            position = advance(&store, name, last_seq).await;
+            position = finish(&handle, &store, last_seq).await;
             continue;
         }
 
@@ -154,7 +150,7 @@ async fn run<S: Sink>(handle: Arc<OutputHandle>, sink: S, store: Store) {
         let (result, next) = tokio::join!(sink.write(batch.body.clone()), next_batch);
         match result {
             WriteResult::Written => {
-                position = advance(&store, name, last_seq).await;
+                position = finish(&handle, &store, last_seq).await;
                 prefetched = next; // only full batches: a partial one waits for more
                 handle.update(|s| {
                     s.state = "connected";
@@ -193,11 +189,11 @@ async fn run<S: Sink>(handle: Arc<OutputHandle>, sink: S, store: Store) {
                     &batch.body,
                 )
                 .await;
-                position = advance(&store, name, last_seq).await;
+                position = finish(&handle, &store, last_seq).await;
             }
             WriteResult::Rejected { status, message } => {
                 set_aside(&handle, &store, (first_seq, last_seq), status, &message, &batch.body).await;
-                position = advance(&store, name, last_seq).await;
+                position = finish(&handle, &store, last_seq).await;
             }
             WriteResult::Misconfigured { status, message } => {
                 handle.failing(format!(
@@ -210,13 +206,32 @@ async fn run<S: Sink>(handle: Arc<OutputHandle>, sink: S, store: Store) {
     }
 }
 
-/// Moves the durable position; on failure the batch is simply sent again later
+/// Done with a batch (written, set aside, or nothing to send): counts its
+/// samples that were too old to send, once, and moves the durable position.
+/// If saving the position fails the batch is simply sent again later
 /// (harmless: the database keeps one point per series and timestamp).
-async fn advance(store: &Store, output: &str, seq: i64) -> i64 {
+async fn finish(handle: &OutputHandle, store: &Store, seq: i64) -> i64 {
+    let output = handle.spec.name.as_str();
     if let Err(e) = store.set_position(output, seq).await {
         tracing::error!(output, "cannot save the output's position: {e:#}");
     }
+    handle.update(|s| s.position = seq);
     seq
+}
+
+/// Counts and logs the batch's samples that are too old to send, the first
+/// time they are seen (a batch is encoded again on every retry).
+fn count_too_old(handle: &OutputHandle, batch: &Batch, counted_upto: &mut i64) {
+    let new = batch.too_old.iter().filter(|seq| **seq > *counted_upto).count() as u64;
+    *counted_upto = (*counted_upto).max(batch.too_old.iter().copied().max().unwrap_or(0));
+    if new > 0 {
+        tracing::warn!(
+            output = %handle.spec.name,
+            "dropped {new} undelivered samples older than {} days (max_backlog_age_days)",
+            handle.spec.max_backlog_age_days
+        );
+        handle.update(|s| s.points_dropped += new);
+    }
 }
 
 async fn set_aside(handle: &OutputHandle, store: &Store, seqs: (i64, i64), status: u16, message: &str, body: &str) {
@@ -229,31 +244,42 @@ async fn set_aside(handle: &OutputHandle, store: &Store, seqs: (i64, i64), statu
         tracing::error!(output = %handle.spec.name, "cannot keep the rejected batch: {e:#}");
     }
     handle.update(|s| {
+        // The server answered: it is reachable, the data was the problem.
+        s.state = "connected";
         s.batches_rejected += 1;
-        s.last_error = Some(format!("rejected batch (HTTP {status}): {message}"));
+        s.last_rejection = Some(format!("HTTP {status}: {message}"));
     });
 }
 
 /// Drops the oldest undelivered samples beyond `max_backlog_points`, and
 /// counts samples the store's retention removed before they were delivered.
+/// Only samples this output would have sent are counted as dropped.
 async fn enforce_backlog_bounds(handle: &OutputHandle, store: &Store, position: i64) -> anyhow::Result<i64> {
+    let spec = &handle.spec;
     let (min_seq, max_seq) = store.bounds().await?;
+    let mut dropped = 0;
     let mut new = position;
     if min_seq > 0 && position < min_seq - 1 {
+        // Removed by retention: what was there is gone, so it cannot be counted
+        // by output; the distance is exact because sequence numbers have no gaps.
+        dropped += (min_seq - 1 - position) as u64;
         new = min_seq - 1;
     }
-    let limit = handle.spec.max_backlog_points as i64;
+    let limit = spec.max_backlog_points as i64;
     if max_seq - new > limit {
-        new = max_seq - limit;
+        let cut = max_seq - limit;
+        dropped += store
+            .count_range(new, cut, spec.items.as_deref(), spec.measurements.as_deref())
+            .await?;
+        new = cut;
     }
     if new != position {
-        let dropped = (new - position) as u64;
         tracing::warn!(
-            output = %handle.spec.name,
-            "dropped about {dropped} undelivered samples: the backlog exceeded {limit} points or the store's retention"
+            output = %spec.name,
+            "dropped {dropped} undelivered samples: the backlog exceeded {limit} points (max_backlog_points) or the store's retention removed them"
         );
         handle.update(|s| s.points_dropped += dropped);
-        store.set_position(&handle.spec.name, new).await?;
+        store.set_position(&spec.name, new).await?;
     }
     Ok(new)
 }
@@ -261,7 +287,8 @@ async fn enforce_backlog_bounds(handle: &OutputHandle, store: &Store, position: 
 struct Batch {
     body: String,
     points: u64,
-    too_old: u64,
+    /// Sequence numbers of samples older than `max_backlog_age_days`, left out.
+    too_old: Vec<i64>,
 }
 
 /// Line protocol for the rows this output takes, in its schema.
@@ -270,7 +297,7 @@ fn encode_batch(spec: &OutputSpec, rows: &[Row], unsigned: Unsigned) -> Batch {
     let mut batch = Batch {
         body: String::with_capacity(rows.len() * 80),
         points: 0,
-        too_old: 0,
+        too_old: Vec::new(),
     };
     for row in rows {
         let s = &row.sample;
@@ -283,7 +310,7 @@ fn encode_batch(spec: &OutputSpec, rows: &[Row], unsigned: Unsigned) -> Batch {
             continue;
         }
         if spec.max_backlog_age_days > 0 && s.timestamp_ns < cutoff {
-            batch.too_old += 1;
+            batch.too_old.push(row.seq);
             continue;
         }
         let primary: FieldValue;
@@ -375,7 +402,7 @@ mod tests {
             row("keep", "m", now - 2 * 86_400_000_000_000),
         ];
         let b = encode_batch(&s, &rows, Unsigned::Supported);
-        assert_eq!((b.points, b.too_old), (1, 1));
+        assert_eq!((b.points, b.too_old.len()), (1, 1));
         s.items = None;
         s.measurements = Some(vec!["x".into()]);
         assert_eq!(encode_batch(&s, &rows, Unsigned::Supported).points, 0);

@@ -130,7 +130,8 @@ impl Influx {
         let program = server_binary("influxd");
         let dir = parent.join("influxdb");
         fs::create_dir_all(&dir).unwrap();
-        let (rpc_port, http_port) = (free_port(), free_port());
+        let rpc_port = free_port();
+        let http_port = std::iter::repeat_with(free_port).find(|p| *p != rpc_port).unwrap();
         let config = format!(
             r#"reporting-disabled = true
 bind-address = "127.0.0.1:{rpc_port}"
