@@ -319,6 +319,35 @@ fn influx_v1_receives_every_sample() {
 }
 
 #[test]
+fn oversized_batches_are_split() {
+    // InfluxDB answers 413 to bodies over max-body-size; the logger must halve
+    // its batches until they fit, and still deliver every sample exactly once.
+    let dir = TestDir::new(&[system_wasm()]);
+    let influx = Influx::launch_with(dir.path(), "max-body-size = 400");
+    let mut out = influx_output("small", &influx.url());
+    out["gzip"] = json!(false);
+    out["flush_interval_ms"] = json!(3000);
+    dir.write_config(json!({
+        "items": [
+            item("l1", "system.loadavg1", json!({})),
+            item("load", "system.load", json!({"room": "lab"})),
+        ],
+        "outputs": [out],
+    }));
+    let mut logger = dir.start();
+    let db = dir.db_path();
+    let rows = wait_rows(&mut logger, &db, &["l1", "load"], 6);
+    wait_delivered(&mut logger, "small", last_seq(&rows));
+    assert!(
+        logger.stderr().contains("too large"),
+        "no batch was ever split (the test did not exercise 413):\n{}",
+        logger.stderr()
+    );
+    assert_in_influx(&influx, "system", "l1", &rows["l1"]);
+    assert_in_influx(&influx, "system", "load", &rows["load"]);
+}
+
+#[test]
 fn rpdemo_schema() {
     let dir = TestDir::new(&[system_wasm()]);
     let influx = Influx::launch(dir.path());

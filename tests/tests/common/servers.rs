@@ -127,6 +127,12 @@ pub struct Influx {
 impl Influx {
     /// Creates the folder and config, starts the server and waits for /ping.
     pub fn launch(parent: &Path) -> Influx {
+        Self::launch_with(parent, "")
+    }
+
+    /// Like `launch`, with extra lines for the `[http]` section
+    /// (e.g. `max-body-size = 300`).
+    pub fn launch_with(parent: &Path, extra_http: &str) -> Influx {
         let program = server_binary("influxd");
         let dir = parent.join("influxdb");
         fs::create_dir_all(&dir).unwrap();
@@ -144,6 +150,7 @@ bind-address = "127.0.0.1:{rpc_port}"
 [http]
   bind-address = "127.0.0.1:{http_port}"
   log-enabled = false
+  {extra_http}
 [monitor]
   store-enabled = false
 "#,
