@@ -30,7 +30,7 @@ impl Host for CallState {
     }
 
     fn read_file(&mut self, path: String) -> Result<String, CapError> {
-        if !self.grants.files.iter().any(|g| *g == path) {
+        if !self.grants.files.contains(&path) {
             return Err(self.not_granted(format!("reading file {path}")));
         }
         use std::io::Read;
