@@ -17,9 +17,25 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Loads plugins from the configured folder with the configured grants.
 pub fn load_plugins(config: &Config) -> anyhow::Result<Arc<Registry>> {
     let sandbox = Sandbox::new(config.sandbox.clone()).context("cannot start the WebAssembly engine")?;
-    let registry = Registry::new(sandbox, &config.cache_dir);
-    registry.load_dir(&config.plugins_dir, |name, file| config.grants_for(name, file));
+    let grants = config.clone();
+    let grants_for = Box::new(move |name: &str, file: &std::path::Path| grants.grants_for(name, file));
+    let registry = Registry::new(sandbox, &config.cache_dir, &config.plugins_dir, grants_for);
+    if wasm_dir_is_empty(&config.plugins_dir) {
+        tracing::warn!(
+            "no *.wasm plugins in {}; build them with scripts/build-plugins",
+            config.plugins_dir.display()
+        );
+    }
+    registry.rescan();
     Ok(Arc::new(registry))
+}
+
+fn wasm_dir_is_empty(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).map_or(true, |entries| {
+        !entries
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|x| x == "wasm"))
+    })
 }
 
 /// Problems with items that would make them fail at once: unknown keys and
@@ -69,6 +85,25 @@ pub async fn run(config: Config, doc: serde_json::Value) -> anyhow::Result<()> {
     }
 
     let outputs = Arc::new(start_outputs(&config, &store)?);
+
+    // Hot reload: the guard keeps the watcher alive until the logger stops.
+    let _watcher = if config.plugins_watch {
+        match crate::plugins::watch::watch(registry.clone()) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::error!(
+                    "cannot watch {}: {e:#}; use POST /plugins/reload or plugins_rescan_s",
+                    config.plugins_dir.display()
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if config.plugins_rescan_s > 0 {
+        crate::plugins::watch::rescan_periodically(registry.clone(), Duration::from_secs(config.plugins_rescan_s));
+    }
 
     let scheduler = Arc::new(Scheduler::new(registry.clone(), store.clone()));
     for item in &config.items {

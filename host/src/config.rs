@@ -250,6 +250,10 @@ pub struct Config {
     pub path: PathBuf,
     pub log_level: Option<String>,
     pub plugins_dir: PathBuf,
+    /// Reload plugins when their files change (hot reload).
+    pub plugins_watch: bool,
+    /// Also rescan the folder this often (0: never), where file events are unreliable.
+    pub plugins_rescan_s: u64,
     pub cache_dir: PathBuf,
     pub api: ApiSettings,
     pub store: StoreSettings,
@@ -387,6 +391,21 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
     };
     let plugins_dir = path_setting(obj, "plugins_dir", DEFAULT_PLUGINS_DIR, &mut problems);
     let cache_dir = path_setting(obj, "cache_dir", DEFAULT_CACHE_DIR, &mut problems);
+    let plugins_watch = match obj.get("plugins_watch") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            problems.push("\"plugins_watch\" must be true or false".into());
+            true
+        }
+    };
+    let plugins_rescan_s = match obj.get("plugins_rescan_s") {
+        None | Some(Value::Null) => 0,
+        Some(v) => v.as_u64().unwrap_or_else(|| {
+            problems.push("\"plugins_rescan_s\" must be a whole number of seconds (0 turns it off)".into());
+            0
+        }),
+    };
     let mut api: ApiSettings = section(obj, "api", &mut problems);
     if let Ok(listen) = std::env::var(LISTEN_ENV) {
         api.listen = listen;
@@ -462,9 +481,11 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
     };
     /// Settings of the Python rpdemo logger that have no meaning here.
     const LEGACY: [&str; 1] = ["polling_threads"];
-    const KNOWN: [&str; 10] = [
+    const KNOWN: [&str; 12] = [
         "log_level",
         "plugins_dir",
+        "plugins_watch",
+        "plugins_rescan_s",
         "cache_dir",
         "api",
         "store",
@@ -497,6 +518,8 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         path: path.to_path_buf(),
         log_level,
         plugins_dir,
+        plugins_watch,
+        plugins_rescan_s,
         cache_dir,
         api,
         store,

@@ -198,7 +198,8 @@ async fn run_item(handle: Arc<ItemHandle>, ctx: Arc<Context>) {
         handle.status.lock().unwrap().next_poll_ns = Some(tick);
         tick = sleep_until_tick(tick, interval).await;
 
-        let result = take_sample(&ctx, spec, tick).await;
+        let has_sampled = handle.status.lock().unwrap().last_sample.is_some();
+        let result = take_sample(&ctx, spec, tick, has_sampled).await;
         {
             let alive = handle.alive.lock().await;
             if !*alive {
@@ -218,8 +219,11 @@ async fn run_item(handle: Arc<ItemHandle>, ctx: Arc<Context>) {
     }
 }
 
-async fn take_sample(ctx: &Arc<Context>, spec: &ItemSpec, tick: i64) -> Result<Vec<Sample>, String> {
-    let plugin = ctx.registry.plugin_for_key(&spec.key)?;
+async fn take_sample(ctx: &Arc<Context>, spec: &ItemSpec, tick: i64, has_sampled: bool) -> Result<Vec<Sample>, String> {
+    let plugin = match has_sampled {
+        true => ctx.registry.plugin_for_running_item(&spec.key)?,
+        false => ctx.registry.plugin_for_key(&spec.key)?,
+    };
     let _plugin_share = plugin
         .permits
         .clone()

@@ -16,7 +16,7 @@ use axum::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::sync::Arc;
 
@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router {
             get(items::samples).fallback(wrong_method("GET")),
         )
         .route("/plugins", get(plugins::list).fallback(wrong_method("GET")))
+        .route("/plugins/reload", post(plugins::reload).fallback(wrong_method("POST")))
         .route("/outputs", get(outputs::list).fallback(wrong_method("GET")))
         .route("/health", get(health::show).fallback(wrong_method("GET")))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; see README.md for the API") })

@@ -5,6 +5,14 @@ use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
 
+/// `POST /plugins/reload`: rescan the folder now (for filesystems whose change
+/// events are unreliable), then answer like `GET /plugins`.
+pub async fn reload(State(state): State<AppState>) -> Json<Value> {
+    let registry = state.registry.clone();
+    let _ = tokio::task::spawn_blocking(move || registry.rescan()).await;
+    list(State(state)).await
+}
+
 pub async fn list(State(state): State<AppState>) -> Json<Value> {
     let mut out: Vec<Value> = state
         .registry

@@ -8,6 +8,7 @@
 pub mod bindings;
 mod cache;
 mod sandbox;
+pub mod watch;
 
 pub use cache::{CodeCache, Origin};
 pub use sandbox::{bounded, CallError, MemoryCap, Sandbox};
@@ -54,53 +55,120 @@ pub struct LoadFailure {
     pub reason: String,
 }
 
+/// Which grants a plugin gets, by its name and file.
+pub type GrantsFor = Box<dyn Fn(&str, &Path) -> Grants + Send + Sync>;
+
 /// The loaded plugins, by name, plus the files that failed.
+///
+/// Reloading swaps the `Arc<Plugin>` under a name: calls already running keep
+/// the old version, every later lookup (each tick) gets the new one.
 pub struct Registry {
     sandbox: Sandbox,
     cache: CodeCache,
+    dir: PathBuf,
+    grants_for: GrantsFor,
     plugins: RwLock<BTreeMap<String, Arc<Plugin>>>,
     failures: RwLock<Vec<LoadFailure>>,
+    /// One rescan at a time (watcher, timer and API may all ask).
+    rescanning: std::sync::Mutex<()>,
 }
 
 impl Registry {
-    pub fn new(sandbox: Sandbox, cache_dir: &Path) -> Self {
+    pub fn new(sandbox: Sandbox, cache_dir: &Path, dir: &Path, grants_for: GrantsFor) -> Self {
         let cache = CodeCache::new(cache_dir, sandbox.engine());
         Registry {
             sandbox,
             cache,
+            dir: dir.to_path_buf(),
+            grants_for,
             plugins: RwLock::default(),
             failures: RwLock::default(),
+            rescanning: std::sync::Mutex::new(()),
         }
+    }
+
+    /// The plugins folder this registry mirrors.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     pub fn sandbox(&self) -> &Sandbox {
         &self.sandbox
     }
 
-    /// Loads every `*.wasm` in `dir` (sorted by file name, so the first file to
-    /// claim a plugin name wins and later claimants are refused).
-    pub fn load_dir(&self, dir: &Path, grants_for: impl Fn(&str, &Path) -> Grants) {
-        let files = match wasm_files(dir) {
+    /// Brings the loaded set in line with the plugins folder: loads new and
+    /// changed files (validated before they replace the running version),
+    /// unloads removed ones. Unchanged files (same SHA-256) are not touched.
+    /// The first file (by name) to claim a plugin name wins.
+    pub fn rescan(&self) {
+        let _one_at_a_time = self.rescanning.lock().unwrap();
+        let files = match wasm_files(&self.dir) {
             Ok(f) => f,
             Err(e) => {
-                tracing::error!("cannot read plugins folder {}: {e}; build the plugins with scripts/build-plugins or set \"plugins_dir\"", dir.display());
-                return;
+                tracing::error!(
+                    "cannot read plugins folder {}: {e}; build the plugins with scripts/build-plugins or set \"plugins_dir\"",
+                    self.dir.display()
+                );
+                Vec::new()
             }
         };
-        if files.is_empty() {
-            tracing::warn!(
-                "no *.wasm plugins in {}; build them with scripts/build-plugins",
-                dir.display()
-            );
+        let gone: Vec<PathBuf> = {
+            let plugins = self.plugins.read().unwrap();
+            let failures = self.failures.read().unwrap();
+            let known = plugins
+                .values()
+                .map(|p| p.file.clone())
+                .chain(failures.iter().map(|f| f.file.clone()));
+            known.filter(|f| !files.contains(f)).collect()
+        };
+        for file in gone {
+            self.remove_file(&file);
         }
         for file in files {
-            self.load_file(&file, &grants_for);
+            let Ok(bytes) = std::fs::read(&file) else { continue };
+            let sha256 = hex::encode(Sha256::digest(&bytes));
+            let loaded = self
+                .plugins
+                .read()
+                .unwrap()
+                .values()
+                .any(|p| p.file == file && p.sha256 == sha256);
+            let failed_before = self.failures.read().unwrap().iter().any(|f| {
+                f.file == file
+                    && f.sha256.as_deref() == Some(sha256.as_str())
+                    && !f.reason.contains("already provided by")
+            });
+            if loaded {
+                // Back to the content that is serving: an error about a newer,
+                // broken version of this file no longer applies.
+                self.failures.write().unwrap().retain(|f| f.file != file);
+            } else if !failed_before {
+                self.load_file(&file, bytes, sha256);
+            }
         }
     }
 
-    fn load_file(&self, file: &Path, grants_for: &impl Fn(&str, &Path) -> Grants) {
+    /// Unloads what a removed file provided; its items wait for it to return.
+    fn remove_file(&self, file: &Path) {
+        self.failures.write().unwrap().retain(|f| f.file != file);
+        let mut plugins = self.plugins.write().unwrap();
+        let names: Vec<String> = plugins
+            .iter()
+            .filter(|(_, p)| p.file == file)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in names {
+            plugins.remove(&name);
+            tracing::warn!(
+                "plugin {name} unloaded: {} was removed; its items wait for it to return",
+                file.display()
+            );
+        }
+    }
+
+    fn load_file(&self, file: &Path, bytes: Vec<u8>, sha256: String) {
         let started = std::time::Instant::now();
-        let result = self.build(file, grants_for);
+        let result = self.build(file, &bytes, sha256);
         let mut plugins = self.plugins.write().unwrap();
         let mut failures = self.failures.write().unwrap();
         failures.retain(|f| f.file != file);
@@ -120,39 +188,59 @@ impl Registry {
                     });
                     return;
                 }
-                tracing::info!(
-                    "loaded plugin {} {} from {} ({} keys, {} in {:.1?})",
-                    plugin.name,
-                    plugin.info.version,
-                    file.display(),
-                    plugin.info.keys.len(),
-                    match origin {
-                        Origin::Cache => "from compiled-code cache",
-                        Origin::Compiled => "compiled",
-                    },
-                    started.elapsed()
-                );
+                let how = match origin {
+                    Origin::Cache => "from compiled-code cache",
+                    Origin::Compiled => "compiled",
+                };
+                // A file that used to provide another name no longer does.
+                plugins.retain(|name, p| p.file != file || *name == *plugin.name);
+                match plugins.get(&*plugin.name) {
+                    Some(old) => tracing::info!(
+                        "reloaded plugin {} {} -> {} from {} ({} keys, {how}); {:.0?} from the file's last write to serving",
+                        plugin.name,
+                        old.info.version,
+                        plugin.info.version,
+                        file.display(),
+                        plugin.info.keys.len(),
+                        since_modified(file).unwrap_or(started.elapsed()),
+                    ),
+                    None => tracing::info!(
+                        "loaded plugin {} {} from {} ({} keys, {how} in {:.1?})",
+                        plugin.name,
+                        plugin.info.version,
+                        file.display(),
+                        plugin.info.keys.len(),
+                        started.elapsed()
+                    ),
+                }
                 plugins.insert(plugin.name.to_string(), Arc::new(plugin));
             }
             Err(failure) => {
-                tracing::error!("skipping plugin file {}: {}", file.display(), failure.reason);
+                match plugins.values().find(|p| p.file == file) {
+                    Some(old) => tracing::error!(
+                        "keeping plugin {} {}: the new {} failed: {}",
+                        old.name,
+                        old.info.version,
+                        file.display(),
+                        failure.reason
+                    ),
+                    None => tracing::error!("skipping plugin file {}: {}", file.display(), failure.reason),
+                }
                 failures.push(failure);
             }
         }
     }
 
-    fn build(&self, file: &Path, grants_for: &impl Fn(&str, &Path) -> Grants) -> Result<(Plugin, Origin), LoadFailure> {
+    fn build(&self, file: &Path, bytes: &[u8], sha256: String) -> Result<(Plugin, Origin), LoadFailure> {
         let fail = |sha: Option<&str>, reason: String| LoadFailure {
             file: file.to_path_buf(),
             sha256: sha.map(String::from),
             reason,
         };
-        let bytes = std::fs::read(file).map_err(|e| fail(None, format!("cannot read file: {e}")))?;
-        let sha256 = hex::encode(Sha256::digest(&bytes));
         let sha = Some(sha256.as_str());
         let (component, origin) = self
             .cache
-            .load_or_compile(self.sandbox.engine(), &bytes, &sha256)
+            .load_or_compile(self.sandbox.engine(), bytes, &sha256)
             .map_err(|e| {
                 fail(
                     sha,
@@ -174,7 +262,7 @@ impl Registry {
             .describe(label, &pre)
             .map_err(|e| fail(sha, format!("describe() failed: {e}")))?;
         check_info(&info).map_err(|e| fail(sha, e))?;
-        let grants = Arc::new(grants_for(&info.name, file));
+        let grants = Arc::new((self.grants_for)(&info.name, file));
         let share = (self.sandbox.settings.max_concurrent_calls as usize / 2).max(1);
         let plugin = Plugin {
             permits: Arc::new(tokio::sync::Semaphore::new(share)),
@@ -191,12 +279,22 @@ impl Registry {
 
     /// The plugin named by the key's prefix, if it is loaded and serves the key.
     pub fn plugin_for_key(&self, key: &str) -> Result<Arc<Plugin>, String> {
+        self.lookup(key, "does not serve")
+    }
+
+    /// Like `plugin_for_key`, worded for an item that has sampled before: after
+    /// a reload its plugin may have dropped the key.
+    pub fn plugin_for_running_item(&self, key: &str) -> Result<Arc<Plugin>, String> {
+        self.lookup(key, "no longer serves")
+    }
+
+    fn lookup(&self, key: &str, verb: &str) -> Result<Arc<Plugin>, String> {
         let name = crate::config::plugin_of_key(key);
         let plugins = self.plugins.read().unwrap();
         match plugins.get(name) {
             Some(p) if p.serves(key) => Ok(p.clone()),
             Some(p) => Err(format!(
-                "plugin {} version {} does not serve key {key}; it serves {}",
+                "plugin {} version {} {verb} key {key}; it serves {}",
                 p.name,
                 p.info.version,
                 p.key_names().collect::<Vec<_>>().join(", ")
@@ -248,6 +346,11 @@ impl Registry {
         self.sandbox
             .sample(&plugin.name, &plugin.grants, &plugin.pre, key, arg, tick_ns)
     }
+}
+
+/// How long ago the file was last written.
+fn since_modified(file: &Path) -> Option<std::time::Duration> {
+    std::fs::metadata(file).ok()?.modified().ok()?.elapsed().ok()
 }
 
 /// `*.wasm` files in a folder, sorted by name.
