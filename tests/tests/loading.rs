@@ -91,6 +91,10 @@ fn bad_plugin_files_are_skipped_with_a_reason() {
         let entry = plugin_entry(&plugins, file);
         assert_eq!(entry["name"], json!(null), "{entry}");
         assert!(
+            entry["failed_at"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "no failure time: {entry}"
+        );
+        assert!(
             entry["error"].as_str().is_some_and(|e| e.contains(reason)),
             "reason is not {reason:?}: {entry}"
         );

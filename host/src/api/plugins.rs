@@ -32,14 +32,14 @@ pub async fn list(State(state): State<AppState>) -> Json<Value> {
                     })
                 })
                 .collect();
-            let loaded_at = chrono::DateTime::<chrono::Utc>::from(p.loaded_at);
+            let loaded_at = rfc3339(p.loaded_at);
             json!({
                 "name": &*p.name,
                 "version": p.info.version,
                 "description": p.info.description,
                 "file": p.file.display().to_string(),
                 "sha256": p.sha256,
-                "loaded_at": loaded_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "loaded_at": loaded_at,
                 "keys": keys,
                 "grants": {"files": p.grants.files},
                 "error": null,
@@ -54,7 +54,12 @@ pub async fn list(State(state): State<AppState>) -> Json<Value> {
             "sha256": f.sha256,
             "keys": [],
             "error": f.reason,
+            "failed_at": rfc3339(f.failed_at),
         })
     }));
     Json(Value::Array(out))
+}
+
+fn rfc3339(t: std::time::SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -53,6 +53,7 @@ pub struct LoadFailure {
     pub file: PathBuf,
     pub sha256: Option<String>,
     pub reason: String,
+    pub failed_at: SystemTime,
 }
 
 /// Which grants a plugin gets, by its name and file.
@@ -185,6 +186,7 @@ impl Registry {
                         file: file.into(),
                         sha256: Some(plugin.sha256.clone()),
                         reason,
+                        failed_at: SystemTime::now(),
                     });
                     return;
                 }
@@ -236,6 +238,7 @@ impl Registry {
             file: file.to_path_buf(),
             sha256: sha.map(String::from),
             reason,
+            failed_at: SystemTime::now(),
         };
         let sha = Some(sha256.as_str());
         let (component, origin) = self
