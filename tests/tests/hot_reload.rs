@@ -376,19 +376,9 @@ fn slow_write_in_pieces() {
     }
     drop(file);
 
-    wait_serving(&mut logger, &versions.v2, "2.0.0");
-    let rows = wait_rows(&mut logger, &db, "v", 2.0, 3, 0);
     // The old version served while the file was incomplete: no failed poll, no gap.
-    assert_eq!(
-        error_count(&logger, "v"),
-        0,
-        "v failed while the file was written: {}",
-        logger.item("v")
-    );
-    assert_consecutive(&rows[mark..], "v while the file was written");
-    assert_switches_once(&rows, 1.0, 2.0, "v");
+    assert_clean_switch_to_v2(&mut logger, &db, &versions, mark, "while the file was written");
     assert_each_poll_one_row(&mut logger, &db, "v");
-    assert_consecutive(&store_rows(&db, "l1"), "l1 (unrelated) throughout");
 }
 
 #[test]
@@ -432,17 +422,19 @@ fn corrupt_and_wrong_world_keep_old() {
     }
 
     replace_file(&dir.plugins_dir(), FILE, &versions.v2);
-    wait_serving(&mut logger, &versions.v2, "2.0.0");
-    let rows = wait_rows(&mut logger, &db, "v", 2.0, 3, 0);
-    assert_eq!(
-        error_count(&logger, "v"),
-        0,
-        "v failed on the way: {}",
-        logger.item("v")
-    );
-    assert_consecutive(&rows[mark..], "v through the bad files");
+    assert_clean_switch_to_v2(&mut logger, &db, &versions, mark, "through the bad files");
+}
+
+/// Version 2 ends up serving, and item `v` got there without a failed poll or
+/// a missing tick since row `mark`, switching values exactly once; the
+/// unrelated item `l1` kept every tick throughout.
+fn assert_clean_switch_to_v2(logger: &mut Logger, db: &Path, versions: &Versions, mark: usize, during: &str) {
+    wait_serving(logger, &versions.v2, "2.0.0");
+    let rows = wait_rows(logger, db, "v", 2.0, 3, 0);
+    assert_eq!(error_count(logger, "v"), 0, "v failed {during}: {}", logger.item("v"));
+    assert_consecutive(&rows[mark..], &format!("v {during}"));
     assert_switches_once(&rows, 1.0, 2.0, "v");
-    assert_consecutive(&store_rows(&db, "l1"), "l1 (unrelated) throughout");
+    assert_consecutive(&store_rows(db, "l1"), "l1 (unrelated) throughout");
 }
 
 #[test]
