@@ -351,14 +351,21 @@ fn wait_rows_any(logger: &mut Logger, db: &Path, item: &str, n: usize) -> Vec<Ro
     })
 }
 
-#[test]
-fn slow_write_in_pieces() {
-    let versions = Versions::load();
-    let dir = dir_with_v1(&versions);
+/// Version 1 in the folder, items `v` (versioned.value) and `l1` (an unrelated
+/// system item) at 1 s, and the logger running until `v` has sampled 1.0 three times.
+fn start_with_v_and_l1(versions: &Versions) -> (TestDir, Logger, PathBuf) {
+    let dir = dir_with_v1(versions);
     let db = dir.db_path();
     dir.write_config(json!({"items": [item("v", "versioned.value"), item("l1", "system.loadavg1")]}));
     let mut logger = dir.start();
     wait_rows(&mut logger, &db, "v", 1.0, 3, 0);
+    (dir, logger, db)
+}
+
+#[test]
+fn slow_write_in_pieces() {
+    let versions = Versions::load();
+    let (dir, mut logger, db) = start_with_v_and_l1(&versions);
     wait_serving(&mut logger, &versions.v1, "1.0.0");
     let mark = store_rows(&db, "v").len().saturating_sub(3);
 
@@ -385,11 +392,7 @@ fn slow_write_in_pieces() {
 fn corrupt_and_wrong_world_keep_old() {
     let versions = Versions::load();
     let wrongworld = fs::read(fixture("wrongworld")).unwrap();
-    let dir = dir_with_v1(&versions);
-    let db = dir.db_path();
-    dir.write_config(json!({"items": [item("v", "versioned.value"), item("l1", "system.loadavg1")]}));
-    let mut logger = dir.start();
-    wait_rows(&mut logger, &db, "v", 1.0, 3, 0);
+    let (dir, mut logger, db) = start_with_v_and_l1(&versions);
     wait_serving(&mut logger, &versions.v1, "1.0.0");
     let mark = store_rows(&db, "v").len() - 1;
     let v1_sha = sha256_hex(&versions.v1);
@@ -440,11 +443,7 @@ fn assert_clean_switch_to_v2(logger: &mut Logger, db: &Path, versions: &Versions
 #[test]
 fn delete_and_restore() {
     let versions = Versions::load();
-    let dir = dir_with_v1(&versions);
-    let db = dir.db_path();
-    dir.write_config(json!({"items": [item("v", "versioned.value"), item("l1", "system.loadavg1")]}));
-    let mut logger = dir.start();
-    wait_rows(&mut logger, &db, "v", 1.0, 3, 0);
+    let (dir, mut logger, db) = start_with_v_and_l1(&versions);
 
     fs::remove_file(dir.plugins_dir().join(FILE)).unwrap();
     let error = logger.wait_until("v to report its plugin gone", SLOW, |api| {
@@ -496,11 +495,7 @@ fn delete_and_restore() {
 #[test]
 fn rapid_rewrites() {
     let versions = Versions::load();
-    let dir = dir_with_v1(&versions);
-    let db = dir.db_path();
-    dir.write_config(json!({"items": [item("v", "versioned.value"), item("l1", "system.loadavg1")]}));
-    let mut logger = dir.start();
-    wait_rows(&mut logger, &db, "v", 1.0, 3, 0);
+    let (dir, mut logger, db) = start_with_v_and_l1(&versions);
     wait_serving(&mut logger, &versions.v1, "1.0.0");
     let mark = store_rows(&db, "v").len() - 1;
 
