@@ -2,6 +2,7 @@
 //! checks them without running (`datalogger check`).
 
 use crate::api::{self, AppState};
+use crate::capabilities::Capabilities;
 use crate::config::{self, Config, ConfigFile};
 use crate::outputs::{self, influxdb_v1::InfluxV1, influxdb_v2::InfluxV2, OutputHandle, Target};
 use crate::plugins::{Registry, Sandbox};
@@ -16,7 +17,15 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Loads plugins from the configured folder with the configured grants.
 pub fn load_plugins(config: &Config) -> anyhow::Result<Arc<Registry>> {
-    let sandbox = Sandbox::new(config.sandbox.clone()).context("cannot start the WebAssembly engine")?;
+    let caps = Arc::new(Capabilities::new(
+        config.i2c.clone(),
+        config.http.clone(),
+        config.discovery.clone(),
+    ));
+    for line in caps.describe() {
+        tracing::info!("{line}");
+    }
+    let sandbox = Sandbox::new(config.sandbox.clone(), caps).context("cannot start the WebAssembly engine")?;
     let grants = config.clone();
     let grants_for = Box::new(move |name: &str, file: &std::path::Path| grants.grants_for(name, file));
     let registry = Registry::new(sandbox, &config.cache_dir, &config.plugins_dir, grants_for);

@@ -5,6 +5,7 @@
 //! Every relative path is resolved against the current directory, so the defaults
 //! work when the logger is started from the repository root.
 
+use crate::capabilities::{DiscoverySettings, HttpSettings, I2cGrant, I2cSettings, NetRule};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -168,21 +169,127 @@ pub fn parse_item(v: &Value) -> Result<ParsedItem, String> {
     Ok(ParsedItem { spec, unknown })
 }
 
-/// What a plugin is allowed to touch. Everything is denied unless listed.
+/// What a plugin is allowed to touch. Everything is denied unless listed; the
+/// rules of each kind are checked in its file under `capabilities/`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Grants {
     /// Files the plugin may read whole through `host.read-file`.
     #[serde(default)]
     pub files: Vec<String>,
+    /// Where `http.send` may connect: `"any"`, hosts, `host:port`, networks.
+    #[serde(default)]
+    pub http: Vec<NetRule>,
+    /// Which targets `ping.echo` may ping (same rules as `http`).
+    #[serde(default)]
+    pub ping: Vec<NetRule>,
+    /// I2C buses and device addresses.
+    #[serde(default)]
+    pub i2c: Vec<I2cGrant>,
+    /// Whether the plugin may send SSDP searches.
+    #[serde(default)]
+    pub discovery: bool,
 }
+
+impl Grants {
+    /// The grants as the config spells them (for `GET /plugins`).
+    pub fn to_json(&self) -> Value {
+        let i2c: Vec<Value> = self
+            .i2c
+            .iter()
+            .map(|g| match &g.addresses {
+                Some(a) => serde_json::json!({"bus": g.bus, "addresses": a.iter().map(|a| format!("{a:#04x}")).collect::<Vec<_>>()}),
+                None => serde_json::json!({"bus": g.bus}),
+            })
+            .collect();
+        serde_json::json!({
+            "files": self.files,
+            "http": self.http,
+            "ping": self.ping,
+            "i2c": i2c,
+            "discovery": self.discovery,
+        })
+    }
+
+    /// A short human summary, e.g. for the startup log.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.files.is_empty() {
+            parts.push(format!("files {}", self.files.join(", ")));
+        }
+        let rules = |r: &[NetRule]| r.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ");
+        if !self.http.is_empty() {
+            parts.push(format!("http to {}", rules(&self.http)));
+        }
+        if !self.ping.is_empty() {
+            parts.push(format!("ping to {}", rules(&self.ping)));
+        }
+        for g in &self.i2c {
+            match &g.addresses {
+                Some(a) => {
+                    let a: Vec<String> = a.iter().map(|a| format!("{a:#04x}")).collect();
+                    parts.push(format!("i2c bus {} at {}", g.bus, a.join(", ")))
+                }
+                None => parts.push(format!("i2c bus {} (all addresses)", g.bus)),
+            }
+        }
+        if self.discovery {
+            parts.push("ssdp discovery".into());
+        }
+        if parts.is_empty() {
+            "nothing".into()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
+
+/// The private networks where the standard network collectors' devices live
+/// (WeMo switches, ISEMS nodes): their default `http` grant.
+const LOCAL_NETWORKS: [&str; 6] = [
+    "127.0.0.0/8",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "fc00::/7",
+];
 
 /// Grants the shipped plugins need, used when the config names none for them
 /// (a legacy rpdemo config carries no grants at all).
 pub fn default_grants(plugin: &str) -> Option<Grants> {
+    let local = || {
+        LOCAL_NETWORKS
+            .iter()
+            .map(|n| NetRule::parse(n).expect("valid"))
+            .collect()
+    };
     match plugin {
         "system" => Some(Grants {
             files: vec!["/proc/loadavg".into(), "/sys/devices/system/cpu/online".into()],
+            ..Grants::default()
+        }),
+        // Whatever the operator asks to ping in an item's arg.
+        "net" => Some(Grants {
+            ping: vec![NetRule::Any],
+            ..Grants::default()
+        }),
+        // The Sense HAT's HTS221 and LPS25H on the Pi's bus 1.
+        "sensehat" => Some(Grants {
+            i2c: vec![I2cGrant {
+                bus: 1,
+                addresses: Some(vec![0x5C, 0x5F]),
+            }],
+            ..Grants::default()
+        }),
+        "wemo" => Some(Grants {
+            http: local(),
+            discovery: true,
+            ..Grants::default()
+        }),
+        "isems" => Some(Grants {
+            http: local(),
+            ..Grants::default()
         }),
         _ => None,
     }
@@ -225,8 +332,11 @@ impl Default for StoreSettings {
 pub struct SandboxSettings {
     /// Linear-memory cap per instance. Python/JS plugins need at least ~16 MiB.
     pub memory_mib: u32,
-    /// CPU deadline of one `sample` or `describe` call.
+    /// CPU deadline of one `sample` or `describe` call: the plugin's own
+    /// running time, not counting waits on capabilities (network, I2C).
     pub call_timeout_ms: u64,
+    /// Longest a call may take in all, waits on capabilities included.
+    pub call_wall_timeout_ms: u64,
     /// Largest result a call may return (sum of names, tags and values).
     pub max_result_bytes: usize,
     /// Plugin calls running at once; also the size of the instance pool.
@@ -238,6 +348,7 @@ impl Default for SandboxSettings {
         SandboxSettings {
             memory_mib: 64,
             call_timeout_ms: 5000,
+            call_wall_timeout_ms: 30_000,
             max_result_bytes: 1 << 20,
             max_concurrent_calls: 64,
         }
@@ -259,6 +370,10 @@ pub struct Config {
     pub store: StoreSettings,
     pub sandbox: SandboxSettings,
     pub plugins: BTreeMap<String, Grants>,
+    /// I2C buses: which are simulated, with which chips.
+    pub i2c: I2cSettings,
+    pub http: HttpSettings,
+    pub discovery: DiscoverySettings,
     pub items: Vec<ItemSpec>,
     /// rpdemo's InfluxDB database name, kept for the InfluxDB output.
     pub database: Option<String>,
@@ -418,6 +533,9 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
     }
     let store: StoreSettings = section(obj, "store", &mut problems);
     let sandbox: SandboxSettings = section(obj, "sandbox", &mut problems);
+    if sandbox.call_wall_timeout_ms < sandbox.call_timeout_ms {
+        problems.push("\"sandbox\": call_wall_timeout_ms must be at least call_timeout_ms".into());
+    }
     if sandbox.memory_mib < 1 || sandbox.call_timeout_ms < 10 || sandbox.max_concurrent_calls < 1 {
         problems
             .push("\"sandbox\": memory_mib must be >= 1, call_timeout_ms >= 10 and max_concurrent_calls >= 1".into());
@@ -440,6 +558,13 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
             "\"plugins\" must map plugin names to grants, e.g. {\"system\": {\"files\": [\"/proc/loadavg\"]}}".into(),
         ),
     }
+
+    let i2c: I2cSettings = section(obj, "i2c", &mut problems);
+    problems.extend(i2c.check());
+    let http: HttpSettings = section(obj, "http", &mut problems);
+    problems.extend(http.check());
+    let discovery: DiscoverySettings = section(obj, "discovery", &mut problems);
+    problems.extend(discovery.check());
 
     let mut items: Vec<ItemSpec> = Vec::new();
     match obj.get("items") {
@@ -481,7 +606,7 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
     };
     /// Settings of the Python rpdemo logger that have no meaning here.
     const LEGACY: [&str; 1] = ["polling_threads"];
-    const KNOWN: [&str; 12] = [
+    const KNOWN: [&str; 15] = [
         "log_level",
         "plugins_dir",
         "plugins_watch",
@@ -491,6 +616,9 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         "store",
         "sandbox",
         "plugins",
+        "i2c",
+        "http",
+        "discovery",
         "items",
         "database",
         "outputs",
@@ -525,6 +653,9 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         store,
         sandbox,
         plugins,
+        i2c,
+        http,
+        discovery,
         items,
         database,
         outputs,

@@ -232,8 +232,8 @@ async fn take_sample(ctx: &Arc<Context>, spec: &ItemSpec, tick: i64, has_sampled
         .map_err(|e| e.to_string())?;
     let _permit = ctx.permits.acquire().await.map_err(|e| e.to_string())?;
     let registry = ctx.registry.clone();
-    let (key, arg) = (spec.key.clone(), spec.arg.clone());
-    let mut samples = tokio::task::spawn_blocking(move || registry.sample(&plugin, &key, arg.as_deref(), tick))
+    let (item, key, arg) = (Arc::<str>::from(spec.name.as_str()), spec.key.clone(), spec.arg.clone());
+    let mut samples = tokio::task::spawn_blocking(move || registry.sample(&plugin, &item, &key, arg.as_deref(), tick))
         .await
         .map_err(|e| format!("host error: sampling task failed: {e}"))?
         .map_err(|e| e.to_string())?;

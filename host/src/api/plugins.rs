@@ -41,7 +41,7 @@ pub async fn list(State(state): State<AppState>) -> Json<Value> {
                 "sha256": p.sha256,
                 "loaded_at": loaded_at,
                 "keys": keys,
-                "grants": {"files": p.grants.files},
+                "grants": p.grants.to_json(),
                 "error": null,
             })
         })

@@ -3,18 +3,29 @@
 //! the per-call state they share and the one place they are added to the linker.
 //!
 //! Every call gets a fresh `CallState`: a plugin's grants, a WASI context with no
-//! preopens, no environment and no network, and the memory limiter.
+//! preopens, no environment and no network, the memory limiter, and the call's
+//! clock. Time spent waiting on a capability (a device, the network) does not
+//! count against the plugin's CPU deadline, but every wait is bounded by what is
+//! left of the call's wall-clock budget.
 
 mod discovery;
 mod host;
 mod http;
 mod i2c;
+mod net_rule;
 mod ping;
+
+pub use discovery::DiscoverySettings;
+pub use http::HttpSettings;
+pub use i2c::{I2cGrant, I2cSettings};
+pub use net_rule::NetRule;
 
 use crate::config::Grants;
 use crate::plugins::bindings::{types, Collector};
 use crate::plugins::MemoryCap;
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -24,11 +35,81 @@ const STDIO_CAPTURE_BYTES: usize = 16 * 1024;
 /// Log lines one call may write; the rest are counted and dropped.
 const LOG_LINES_PER_CALL: u32 = 100;
 
+/// What the capabilities share across calls: the I2C buses (opened once, one
+/// lock each), network settings, and which refusals were already logged.
+pub struct Capabilities {
+    pub i2c: i2c::Buses,
+    pub http: HttpSettings,
+    pub discovery: DiscoverySettings,
+    pub pingers: ping::Pingers,
+    /// (plugin, item, what) refusals already logged: once each, not every poll.
+    refusals_logged: Mutex<HashSet<(String, String, String)>>,
+}
+
+impl Capabilities {
+    pub fn new(i2c: I2cSettings, http: HttpSettings, discovery: DiscoverySettings) -> Self {
+        Capabilities {
+            i2c: i2c::Buses::new(i2c),
+            http,
+            discovery,
+            pingers: ping::Pingers::default(),
+            refusals_logged: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// For unit tests and `plugin inspect`: nothing simulated, defaults.
+    pub fn defaults() -> Self {
+        Self::new(
+            I2cSettings::default(),
+            HttpSettings::default(),
+            DiscoverySettings::default(),
+        )
+    }
+
+    /// Lines for the startup log, e.g. the simulated buses.
+    pub fn describe(&self) -> Vec<String> {
+        self.i2c.describe()
+    }
+}
+
+/// The call's time budget: CPU (wasm) time is limited by the deadline, the
+/// whole call including capability waits by `wall`.
+pub struct CallClock {
+    pub started: Instant,
+    pub wall: Duration,
+    /// Time spent inside capability calls so far.
+    pub waited: Duration,
+}
+
+impl CallClock {
+    pub fn new(wall: Duration) -> Self {
+        CallClock {
+            started: Instant::now(),
+            wall,
+            waited: Duration::ZERO,
+        }
+    }
+
+    /// Wall time left for this call.
+    pub fn remaining(&self) -> Duration {
+        self.wall.saturating_sub(self.started.elapsed())
+    }
+
+    /// Time the plugin's own code has run (wall time minus capability waits).
+    pub fn running(&self) -> Duration {
+        self.started.elapsed().saturating_sub(self.waited)
+    }
+}
+
 /// The data of one plugin call's `Store`.
 pub struct CallState {
     pub plugin: Arc<str>,
+    /// The item being sampled (`None` for `describe`).
+    pub item: Option<Arc<str>>,
     pub grants: Arc<Grants>,
+    pub caps: Arc<Capabilities>,
     pub limits: MemoryCap,
+    pub clock: CallClock,
     wasi: WasiCtx,
     table: ResourceTable,
     stdout: MemoryOutputPipe,
@@ -37,7 +118,14 @@ pub struct CallState {
 }
 
 impl CallState {
-    pub fn new(plugin: Arc<str>, grants: Arc<Grants>, limits: MemoryCap) -> Self {
+    pub fn new(
+        plugin: Arc<str>,
+        item: Option<Arc<str>>,
+        grants: Arc<Grants>,
+        caps: Arc<Capabilities>,
+        limits: MemoryCap,
+        wall: Duration,
+    ) -> Self {
         let stdout = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
         // No preopens, no env, no args, no sockets: nothing ambient.
         let wasi = WasiCtx::builder()
@@ -49,8 +137,11 @@ impl CallState {
             .build();
         CallState {
             plugin,
+            item,
             grants,
+            caps,
             limits,
+            clock: CallClock::new(wall),
             wasi,
             table: ResourceTable::new(),
             stdout,
@@ -73,12 +164,48 @@ impl CallState {
         text
     }
 
-    /// The error every capability returns for something not granted.
+    /// The error every capability returns for something not granted. The
+    /// refusal is logged once per plugin, item and target; the item's
+    /// `last_error` shows it on every poll.
     fn not_granted(&self, what: impl std::fmt::Display) -> types::CapError {
-        types::CapError::NotGranted(format!(
+        let what = what.to_string();
+        let message = format!(
             "capability not granted to plugin {}: {what}; grant it under \"plugins\": {{\"{}\": {{...}}}} in the config",
             self.plugin, self.plugin
-        ))
+        );
+        if let Some(item) = &self.item {
+            let key = (self.plugin.to_string(), item.to_string(), what);
+            if self.caps.refusals_logged.lock().unwrap().insert(key) {
+                tracing::warn!(plugin = %self.plugin, item = %item, "{message} (logged once per item)");
+            }
+        }
+        types::CapError::NotGranted(message)
+    }
+
+    /// Runs a blocking capability operation, counting its time as waiting
+    /// (not against the CPU deadline). Operations bound themselves by
+    /// `remaining_for`.
+    fn waiting<T>(&mut self, op: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let out = op();
+        self.clock.waited += start.elapsed();
+        out
+    }
+
+    /// The timeout for one capability operation: what the plugin asked for
+    /// (or `default`), cut to what is left of the call's wall-clock budget.
+    /// `Err` when nothing is left.
+    fn remaining_for(&self, asked_ms: Option<u32>, default: Duration) -> Result<Duration, types::CapError> {
+        let asked = asked_ms.map_or(default, |ms| Duration::from_millis(ms.into()));
+        let left = self.clock.remaining();
+        if left.is_zero() {
+            return Err(types::CapError::Timeout(format!(
+                "plugin {} used up its call's wall-clock budget of {} ms",
+                self.plugin,
+                self.clock.wall.as_millis()
+            )));
+        }
+        Ok(asked.min(left))
     }
 }
 

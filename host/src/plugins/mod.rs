@@ -11,7 +11,7 @@ mod sandbox;
 pub mod watch;
 
 pub use cache::{CodeCache, Origin};
-pub use sandbox::{bounded, CallError, MemoryCap, Sandbox};
+pub use sandbox::{bounded, CallError, MemoryCap, Poll, Sandbox};
 
 use crate::capabilities::CallState;
 use crate::config::Grants;
@@ -342,12 +342,18 @@ impl Registry {
     pub fn sample(
         &self,
         plugin: &Plugin,
+        item: &Arc<str>,
         key: &str,
         arg: Option<&str>,
         tick_ns: i64,
     ) -> Result<Vec<Sample>, CallError> {
-        self.sandbox
-            .sample(&plugin.name, &plugin.grants, &plugin.pre, key, arg, tick_ns)
+        let poll = Poll {
+            item,
+            key,
+            arg,
+            tick_ns,
+        };
+        self.sandbox.sample(&plugin.name, &plugin.grants, &plugin.pre, poll)
     }
 }
 
@@ -403,7 +409,8 @@ fn check_info(info: &types::PluginInfo) -> Result<(), String> {
 
 /// Compiles one file without a cache and describes it, for `plugin inspect`.
 pub fn inspect(file: &Path) -> anyhow::Result<(types::PluginInfo, Vec<String>)> {
-    let sandbox = Sandbox::new(crate::config::SandboxSettings::default())?;
+    let caps = Arc::new(crate::capabilities::Capabilities::defaults());
+    let sandbox = Sandbox::new(crate::config::SandboxSettings::default(), caps)?;
     let bytes = std::fs::read(file)?;
     let component = wasmtime::component::Component::new(sandbox.engine(), &bytes)?;
     let imports = component

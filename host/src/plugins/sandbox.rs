@@ -9,7 +9,7 @@
 //! `max_concurrent_calls × memory cap` however many items there are.
 
 use super::bindings::{types, CollectorPre};
-use crate::capabilities::{self, CallState};
+use crate::capabilities::{self, CallState, Capabilities};
 use crate::config::{Grants, SandboxSettings};
 use crate::sample::{FieldValue, Sample};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +18,7 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap,
+    UpdateDeadline,
 };
 
 /// How often the epoch advances; the CPU deadline is counted in these ticks.
@@ -73,14 +74,24 @@ impl ResourceLimiter for MemoryCap {
     }
 }
 
+/// One poll of an item: which item, its key and arg, and the tick it is for.
+pub struct Poll<'a> {
+    pub item: &'a Arc<str>,
+    pub key: &'a str,
+    pub arg: Option<&'a str>,
+    /// Stamped on samples that carry no timestamp of their own.
+    pub tick_ns: i64,
+}
+
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<CallState>,
     pub settings: SandboxSettings,
+    caps: Arc<Capabilities>,
 }
 
 impl Sandbox {
-    pub fn new(settings: SandboxSettings) -> anyhow::Result<Self> {
+    pub fn new(settings: SandboxSettings, caps: Arc<Capabilities>) -> anyhow::Result<Self> {
         let engine = match Engine::new(&engine_config(&settings, true)) {
             Ok(e) => e,
             Err(e) => {
@@ -96,6 +107,7 @@ impl Sandbox {
             engine,
             linker,
             settings,
+            caps,
         })
     }
 
@@ -110,22 +122,35 @@ impl Sandbox {
         CollectorPre::new(pre)
     }
 
-    fn new_store(&self, plugin: &Arc<str>, grants: &Arc<Grants>) -> (Store<CallState>, Arc<AtomicBool>) {
+    fn new_store(
+        &self,
+        plugin: &Arc<str>,
+        item: Option<Arc<str>>,
+        grants: &Arc<Grants>,
+    ) -> (Store<CallState>, Arc<AtomicBool>) {
         let hit = Arc::new(AtomicBool::new(false));
         let cap = MemoryCap {
             max_bytes: self.memory_cap_bytes(),
             hit: hit.clone(),
         };
-        let state = CallState::new(plugin.clone(), grants.clone(), cap);
+        let wall = Duration::from_millis(self.settings.call_wall_timeout_ms);
+        let state = CallState::new(plugin.clone(), item, grants.clone(), self.caps.clone(), cap, wall);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        let ticks = self
-            .settings
-            .call_timeout_ms
-            .div_ceil(EPOCH_TICK.as_millis() as u64)
-            .max(1);
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
+        let cpu = Duration::from_millis(self.settings.call_timeout_ms);
+        store.set_epoch_deadline(ticks(cpu));
+        // The deadline counts wall time; time spent waiting on capabilities is
+        // given back, so only the plugin's own running time is limited by
+        // `call_timeout_ms`, and the whole call by `call_wall_timeout_ms`.
+        store.epoch_deadline_callback(move |ctx| {
+            let clock = &ctx.data().clock;
+            let left = cpu.saturating_sub(clock.running()).min(clock.remaining());
+            if left.is_zero() {
+                Err(Trap::Interrupt.into())
+            } else {
+                Ok(UpdateDeadline::Continue(ticks(left)))
+            }
+        });
         (store, hit)
     }
 
@@ -136,7 +161,7 @@ impl Sandbox {
     /// Runs `describe()` in a fresh instance, with no grants.
     pub fn describe(&self, file_label: &str, pre: &CollectorPre<CallState>) -> Result<types::PluginInfo, CallError> {
         let label: Arc<str> = Arc::from(file_label);
-        let (mut store, hit) = self.new_store(&label, &Arc::new(Grants::default()));
+        let (mut store, hit) = self.new_store(&label, None, &Arc::new(Grants::default()));
         let result = pre
             .instantiate(&mut store)
             .and_then(|c| c.datalogger_plugin_sampling().call_describe(&mut store));
@@ -151,11 +176,15 @@ impl Sandbox {
         plugin: &Arc<str>,
         grants: &Arc<Grants>,
         pre: &CollectorPre<CallState>,
-        key: &str,
-        arg: Option<&str>,
-        tick_ns: i64,
+        poll: Poll<'_>,
     ) -> Result<Vec<Sample>, CallError> {
-        let (mut store, hit) = self.new_store(plugin, grants);
+        let Poll {
+            item,
+            key,
+            arg,
+            tick_ns,
+        } = poll;
+        let (mut store, hit) = self.new_store(plugin, Some(item.clone()), grants);
         let result = pre
             .instantiate(&mut store)
             .and_then(|c| c.datalogger_plugin_sampling().call_sample(&mut store, key, arg));
@@ -255,6 +284,11 @@ fn engine_config(settings: &SandboxSettings, pooling: bool) -> Config {
         config.memory_guard_size(64 * 1024);
     }
     config
+}
+
+/// Epoch ticks in a duration, at least one.
+fn ticks(d: Duration) -> u64 {
+    (d.as_millis() as u64).div_ceil(EPOCH_TICK.as_millis() as u64).max(1)
 }
 
 /// Advances the engine's epoch every `EPOCH_TICK` until the engine is dropped.

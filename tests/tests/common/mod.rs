@@ -55,6 +55,11 @@ pub fn system_wasm() -> PathBuf {
     plugin_file("plugins/dist/system.wasm")
 }
 
+/// A shipped plugin by its name, e.g. `dist_wasm("wemo")`.
+pub fn dist_wasm(name: &str) -> PathBuf {
+    plugin_file(&format!("plugins/dist/{name}.wasm"))
+}
+
 /// A test fixture component, e.g. `fixture("misbehave")`.
 pub fn fixture(name: &str) -> PathBuf {
     plugin_file(&format!("plugins/target/fixtures/{name}.wasm"))

@@ -1,0 +1,155 @@
+//! The simulated I2C bus: chips emulated in software, declared in the config,
+//! so the whole Sense HAT path (and any plugin that talks I2C) runs on a
+//! machine without the hardware — for tests, demos and plugin development.
+//!
+//! Emulation works at the level of I2C transactions, like the real bus: a
+//! register read is "write the register address, repeated start, read N
+//! bytes", and each chip decides what that means (auto-increment rules,
+//! status bits, power-down behaviour), so a plugin that gets the protocol
+//! wrong gets the wrong bytes, as it would on a Pi.
+
+mod hts221;
+mod lps25h;
+
+use super::{BusError, I2cBus};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// One emulated chip on a simulated bus.
+pub trait SimChip: Send {
+    /// A write of `data` (first byte: register address) and, in the same
+    /// transaction after a repeated start, a read filling `read` (empty for a
+    /// plain write).
+    fn transfer(&mut self, data: &[u8], read: &mut [u8]);
+}
+
+/// A chip as declared in the config:
+/// `{"chip": "hts221", "address": "0x5f", "temperature_c": 21.5, "humidity_rh": 40}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimDeviceSpec {
+    /// `hts221` or `lps25h`.
+    pub chip: String,
+    /// 7-bit address, a number or a `"0x5f"` string. Defaults to the chip's usual one.
+    #[serde(default, deserialize_with = "super::address::optional")]
+    pub address: Option<u8>,
+    /// Register contents set after power-on, e.g. `{"0x30": "28 50 50 A0"}`:
+    /// bytes from that register upwards, in hex. Output registers set here
+    /// are returned as they are (the worked examples of a datasheet).
+    #[serde(default)]
+    pub registers: BTreeMap<String, String>,
+    /// What the chip measures, when output registers are not set directly.
+    pub temperature_c: Option<f64>,
+    pub humidity_rh: Option<f64>,
+    pub pressure_hpa: Option<f64>,
+}
+
+/// Chips the simulated bus can emulate: (name, default address).
+pub const CHIPS: [(&str, u8); 2] = [("hts221", 0x5F), ("lps25h", 0x5C)];
+
+impl SimDeviceSpec {
+    pub fn address(&self) -> Option<u8> {
+        self.address
+            .or_else(|| CHIPS.iter().find(|(c, _)| *c == self.chip).map(|(_, a)| *a))
+    }
+
+    /// The register overrides as (register, bytes), checked.
+    pub fn register_overrides(&self) -> Result<Vec<(u8, Vec<u8>)>, String> {
+        self.registers
+            .iter()
+            .map(|(reg, bytes)| {
+                let r = super::address::parse_u8(reg)
+                    .ok_or_else(|| format!("register {reg:?} must be a number 0..=255 such as \"0x30\""))?;
+                let b = bytes
+                    .split_whitespace()
+                    .map(|h| u8::from_str_radix(h.trim_start_matches("0x"), 16))
+                    .collect::<Result<Vec<u8>, _>>()
+                    .map_err(|_| format!("register {reg}: {bytes:?} must be hex bytes such as \"28 50 A0\""))?;
+                if b.is_empty() || r as usize + b.len() > 256 {
+                    return Err(format!("register {reg}: give 1 to {} bytes", 256 - r as usize));
+                }
+                Ok((r, b))
+            })
+            .collect()
+    }
+
+    /// Builds the emulation; the error says what is wrong with the declaration.
+    pub fn build(&self) -> Result<Box<dyn SimChip>, String> {
+        match self.chip.as_str() {
+            "hts221" => Ok(Box::new(hts221::Hts221::new(self)?)),
+            "lps25h" => Ok(Box::new(lps25h::Lps25h::new(self)?)),
+            other => Err(format!(
+                "unknown chip {other:?}; the simulated bus emulates {}",
+                CHIPS.map(|(c, _)| c).join(", ")
+            )),
+        }
+    }
+}
+
+/// A simulated bus: chips by address. An address with no chip does not
+/// acknowledge, like a real bus.
+pub struct SimBus {
+    chips: BTreeMap<u8, Box<dyn SimChip>>,
+}
+
+impl SimBus {
+    pub fn new(devices: &[SimDeviceSpec]) -> Result<Self, String> {
+        let mut chips = BTreeMap::new();
+        for d in devices {
+            let address = d
+                .address()
+                .ok_or_else(|| format!("chip {:?} needs an \"address\"", d.chip))?;
+            if address > 0x7F {
+                return Err(format!("address {address:#04x} is not a 7-bit I2C address"));
+            }
+            if chips.insert(address, d.build()?).is_some() {
+                return Err(format!("two chips at address {address:#04x}"));
+            }
+        }
+        Ok(SimBus { chips })
+    }
+}
+
+impl I2cBus for SimBus {
+    fn transfer(&mut self, address: u8, data: &[u8], read: &mut [u8]) -> Result<(), BusError> {
+        let chip = self.chips.get_mut(&address).ok_or(BusError::NoDevice)?;
+        chip.transfer(data, read);
+        Ok(())
+    }
+}
+
+/// A chip's 256 registers with the common auto-increment rule of ST sensors:
+/// a multi-byte access advances the register pointer only when bit 7 of the
+/// register address is set; the address itself is `reg & 0x7F`.
+#[derive(Clone)]
+pub struct StRegisters {
+    pub regs: [u8; 128],
+}
+
+impl StRegisters {
+    pub fn new() -> Self {
+        StRegisters { regs: [0; 128] }
+    }
+
+    /// The registers a transaction touches, in order: `len` of them starting
+    /// at `addr_byte & 0x7F`, all the same one when bit 7 is clear.
+    pub fn sequence(addr_byte: u8, len: usize) -> impl Iterator<Item = u8> {
+        let start = addr_byte & 0x7F;
+        let step = u8::from(addr_byte & 0x80 != 0);
+        (0..len).map(move |i| start.wrapping_add(step.wrapping_mul(i as u8)) & 0x7F)
+    }
+
+    pub fn apply_overrides(&mut self, overrides: &[(u8, Vec<u8>)]) {
+        for (reg, bytes) in overrides {
+            for (i, b) in bytes.iter().enumerate() {
+                self.regs[(*reg as usize + i) & 0x7F] = *b;
+            }
+        }
+    }
+}
+
+impl Default for StRegisters {
+    fn default() -> Self {
+        Self::new()
+    }
+}
