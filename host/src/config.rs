@@ -335,7 +335,8 @@ pub struct SandboxSettings {
     /// CPU deadline of one `sample` or `describe` call: the plugin's own
     /// running time, not counting waits on capabilities (network, I2C).
     pub call_timeout_ms: u64,
-    /// Longest a call may take in all, waits on capabilities included.
+    /// Longest a call may wait on capabilities in all (network, I2C); a call
+    /// lasts at most this plus `call_timeout_ms`.
     pub call_wall_timeout_ms: u64,
     /// Largest result a call may return (sum of names, tags and values).
     pub max_result_bytes: usize,
@@ -809,6 +810,50 @@ mod tests {
         assert!(text.contains("used twice"), "{text}");
         assert!(text.contains("\"sandbox\": unknown field `memory`"), "{text}");
         assert!(text.contains("plugin \"p\""), "{text}");
+    }
+
+    #[test]
+    fn capability_grants_and_sections_parse_with_clear_errors() {
+        let c = check(json!({
+            "plugins": {"wemo": {"http": ["192.168.1.0/24", "node.lan:80"], "discovery": true},
+                        "sensehat": {"i2c": [{"bus": 1, "addresses": ["0x5c", 95]}]}},
+            "i2c": {"buses": [{"bus": 1, "simulated": [{"chip": "hts221"}, {"chip": "lps25h", "address": "0x5d"}]}]},
+            "discovery": {"ssdp_target": "127.0.0.1:1900"},
+        }))
+        .unwrap();
+        let g = c.grants_for("sensehat", Path::new("x.wasm"));
+        assert_eq!(g.i2c[0].addresses, Some(vec![0x5C, 0x5F]));
+        assert!(c.grants_for("wemo", Path::new("x.wasm")).summary().contains("http to 192.168.1.0/24, node.lan:80"));
+
+        let err = check(json!({
+            "plugins": {"wemo": {"http": ["http://x"]}, "sensehat": {"i2c": [{"bus": 1, "addresses": ["0x80"]}]}},
+            "i2c": {"buses": [{"bus": 1, "simulated": [{"chip": "bmp999"}]}]},
+            "discovery": {"ssdp_target": "nowhere"},
+        }))
+        .unwrap_err()
+        .to_string();
+        for expected in [
+            "test.json:",
+            "grants of plugin \"wemo\"",
+            "\"192.168.1.0/24\"",
+            "grants of plugin \"sensehat\"",
+            "I2C address must be 0..=127",
+            "simulated bus 1: \"simulated\"[0] (\"bmp999\"): unknown chip \"bmp999\"; the simulated bus emulates hts221, lps25h",
+            "\"ssdp_target\" must be an address",
+        ] {
+            assert!(err.contains(expected), "{expected} missing from: {err}");
+        }
+    }
+
+    #[test]
+    fn shipped_plugins_get_default_grants_only_under_their_own_file_name() {
+        let c = check(json!({})).unwrap();
+        assert_eq!(c.grants_for("net", Path::new("plugins/net.wasm")).ping, vec![NetRule::Any]);
+        assert!(c.grants_for("net", Path::new("plugins/evil.wasm")).ping.is_empty());
+        assert!(c.grants_for("wemo", Path::new("wemo.wasm")).discovery);
+        // A config entry replaces the default entirely.
+        let c = check(json!({"plugins": {"net": {"ping": ["10.0.0.0/8"]}}})).unwrap();
+        assert_eq!(c.grants_for("net", Path::new("net.wasm")).ping.len(), 1);
     }
 
     #[test]

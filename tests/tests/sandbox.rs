@@ -133,3 +133,47 @@ fn plugins_get_only_what_is_granted() {
         );
     }
 }
+
+/// A loopback HTTP server that answers every request with 200 after `delay`.
+fn slow_server(delay: std::time::Duration) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf);
+                std::thread::sleep(delay);
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn waiting_on_a_capability_does_not_count_as_cpu_but_the_wall_budget_holds() {
+    let slow = slow_server(std::time::Duration::from_millis(600));
+    let very_slow = slow_server(std::time::Duration::from_secs(5));
+    let dir = TestDir::new(&[fixture("misbehave")]);
+    dir.write_config(json!({
+        // 100 ms of CPU, 2 s in all.
+        "sandbox": {"call_timeout_ms": 100, "call_wall_timeout_ms": 2000},
+        "plugins": {"misbehave": {"http": ["127.0.0.1"]}},
+        "items": [
+            {"name": "slow", "key": "misbehave.httpcall", "arg": format!("http://{slow}/"), "interval": 2},
+            {"name": "too_slow", "key": "misbehave.httpcall", "arg": format!("http://{very_slow}/"), "interval": 3},
+        ],
+    }));
+    let mut logger = dir.start();
+    // 600 ms of waiting is far past the 100 ms CPU deadline, yet the call succeeds.
+    let slow = logger.wait_item_field("slow", "last_value");
+    assert_eq!(slow["last_value"], 200, "{slow}");
+    assert_eq!(slow["last_error"], json!(null), "{slow}");
+    // The 5 s answer is cut off by what is left of the 2 s wall budget.
+    let error = wait_error(&mut logger, "too_slow");
+    assert!(error.contains("timeout") && error.contains("no complete answer"), "{error}");
+    assert!(store_rows(&dir.db_path(), "too_slow").is_empty());
+}

@@ -207,12 +207,13 @@ impl Registry {
                         since_modified(file).unwrap_or(started.elapsed()),
                     ),
                     None => tracing::info!(
-                        "loaded plugin {} {} from {} ({} keys, {how} in {:.1?})",
+                        "loaded plugin {} {} from {} ({} keys, {how} in {:.1?}); granted: {}",
                         plugin.name,
                         plugin.info.version,
                         file.display(),
                         plugin.info.keys.len(),
-                        started.elapsed()
+                        started.elapsed(),
+                        plugin.grants.summary()
                     ),
                 }
                 plugins.insert(plugin.name.to_string(), Arc::new(plugin));

@@ -139,12 +139,12 @@ impl Sandbox {
         store.limiter(|s| &mut s.limits);
         let cpu = Duration::from_millis(self.settings.call_timeout_ms);
         store.set_epoch_deadline(ticks(cpu));
-        // The deadline counts wall time; time spent waiting on capabilities is
-        // given back, so only the plugin's own running time is limited by
-        // `call_timeout_ms`, and the whole call by `call_wall_timeout_ms`.
+        // The epoch counts wall time; time spent waiting on capabilities is
+        // given back here, so `call_timeout_ms` limits the plugin's own running
+        // time. Waits are cut to `call_wall_timeout_ms` by the capabilities, so
+        // a call lasts at most the sum of the two.
         store.epoch_deadline_callback(move |ctx| {
-            let clock = &ctx.data().clock;
-            let left = cpu.saturating_sub(clock.running()).min(clock.remaining());
+            let left = cpu.saturating_sub(ctx.data().clock.running());
             if left.is_zero() {
                 Err(Trap::Interrupt.into())
             } else {

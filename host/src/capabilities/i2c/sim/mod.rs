@@ -58,15 +58,18 @@ impl SimDeviceSpec {
         self.registers
             .iter()
             .map(|(reg, bytes)| {
+                // Bit 7 of a register address is the auto-increment flag, not
+                // part of the address: the register space is 0x00..=0x7f.
                 let r = super::address::parse_u8(reg)
-                    .ok_or_else(|| format!("register {reg:?} must be a number 0..=255 such as \"0x30\""))?;
+                    .filter(|r| *r <= 0x7F)
+                    .ok_or_else(|| format!("register {reg:?} must be 0x00..=0x7f, e.g. \"0x30\""))?;
                 let b = bytes
                     .split_whitespace()
                     .map(|h| u8::from_str_radix(h.trim_start_matches("0x"), 16))
                     .collect::<Result<Vec<u8>, _>>()
                     .map_err(|_| format!("register {reg}: {bytes:?} must be hex bytes such as \"28 50 A0\""))?;
-                if b.is_empty() || r as usize + b.len() > 256 {
-                    return Err(format!("register {reg}: give 1 to {} bytes", 256 - r as usize));
+                if b.is_empty() || r as usize + b.len() > 128 {
+                    return Err(format!("register {reg}: give 1 to {} bytes", 128 - r as usize));
                 }
                 Ok((r, b))
             })
@@ -95,15 +98,14 @@ pub struct SimBus {
 impl SimBus {
     pub fn new(devices: &[SimDeviceSpec]) -> Result<Self, String> {
         let mut chips = BTreeMap::new();
-        for d in devices {
+        for (i, d) in devices.iter().enumerate() {
+            let place = format!("\"simulated\"[{i}] ({:?})", d.chip);
+            let chip = d.build().map_err(|e| format!("{place}: {e}"))?;
             let address = d
                 .address()
-                .ok_or_else(|| format!("chip {:?} needs an \"address\"", d.chip))?;
-            if address > 0x7F {
-                return Err(format!("address {address:#04x} is not a 7-bit I2C address"));
-            }
-            if chips.insert(address, d.build()?).is_some() {
-                return Err(format!("two chips at address {address:#04x}"));
+                .ok_or_else(|| format!("{place}: give the chip an \"address\""))?;
+            if chips.insert(address, chip).is_some() {
+                return Err(format!("{place}: another chip already sits at address {address:#04x}"));
             }
         }
         Ok(SimBus { chips })
