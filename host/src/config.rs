@@ -823,7 +823,10 @@ mod tests {
         .unwrap();
         let g = c.grants_for("sensehat", Path::new("x.wasm"));
         assert_eq!(g.i2c[0].addresses, Some(vec![0x5C, 0x5F]));
-        assert!(c.grants_for("wemo", Path::new("x.wasm")).summary().contains("http to 192.168.1.0/24, node.lan:80"));
+        assert!(c
+            .grants_for("wemo", Path::new("x.wasm"))
+            .summary()
+            .contains("http to 192.168.1.0/24, node.lan:80"));
 
         let err = check(json!({
             "plugins": {"wemo": {"http": ["http://x"]}, "sensehat": {"i2c": [{"bus": 1, "addresses": ["0x80"]}]}},
@@ -848,7 +851,10 @@ mod tests {
     #[test]
     fn shipped_plugins_get_default_grants_only_under_their_own_file_name() {
         let c = check(json!({})).unwrap();
-        assert_eq!(c.grants_for("net", Path::new("plugins/net.wasm")).ping, vec![NetRule::Any]);
+        assert_eq!(
+            c.grants_for("net", Path::new("plugins/net.wasm")).ping,
+            vec![NetRule::Any]
+        );
         assert!(c.grants_for("net", Path::new("plugins/evil.wasm")).ping.is_empty());
         assert!(c.grants_for("wemo", Path::new("wemo.wasm")).discovery);
         // A config entry replaces the default entirely.

@@ -174,6 +174,9 @@ fn waiting_on_a_capability_does_not_count_as_cpu_but_the_wall_budget_holds() {
     assert_eq!(slow["last_error"], json!(null), "{slow}");
     // The 5 s answer is cut off by what is left of the 2 s wall budget.
     let error = wait_error(&mut logger, "too_slow");
-    assert!(error.contains("timeout") && error.contains("no complete answer"), "{error}");
+    assert!(
+        error.contains("timeout") && error.contains("no complete answer"),
+        "{error}"
+    );
     assert!(store_rows(&dir.db_path(), "too_slow").is_empty());
 }
