@@ -1,11 +1,50 @@
-//! `host`: logging, wall clock and reading granted files.
+//! `host`: logging, wall clock, reading granted files, and the small
+//! per-plugin cache that outlives a call.
 
 use super::CallState;
 use crate::plugins::bindings::datalogger::plugin::host::{Host, Level};
 use crate::plugins::bindings::types::CapError;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// Largest file `read-file` returns; `/proc` files are tiny.
 const MAX_FILE_BYTES: u64 = 1 << 20;
+/// Bytes of keys and values one plugin may keep in its cache.
+pub const CACHE_BYTES_PER_PLUGIN: usize = 64 * 1024;
+
+/// Every plugin's cache: plugin name → key → value. Kept by plugin name, so a
+/// reloaded plugin finds what its previous version remembered.
+#[derive(Default)]
+pub struct PluginCaches {
+    by_plugin: Mutex<HashMap<String, HashMap<String, String>>>,
+}
+
+impl PluginCaches {
+    fn get(&self, plugin: &str, key: &str) -> Option<String> {
+        self.by_plugin.lock().unwrap().get(plugin)?.get(key).cloned()
+    }
+
+    fn set(&self, plugin: &str, key: String, value: Option<String>) -> Result<(), CapError> {
+        let mut all = self.by_plugin.lock().unwrap();
+        let cache = all.entry(plugin.to_string()).or_default();
+        let Some(value) = value else {
+            cache.remove(&key);
+            return Ok(());
+        };
+        let others: usize = cache
+            .iter()
+            .filter(|(k, _)| **k != key)
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        if others + key.len() + value.len() > CACHE_BYTES_PER_PLUGIN {
+            return Err(CapError::Invalid(format!(
+                "cache of plugin {plugin} would exceed {CACHE_BYTES_PER_PLUGIN} bytes; remove entries with cache-set(key, none)"
+            )));
+        }
+        cache.insert(key, value);
+        Ok(())
+    }
+}
 
 impl Host for CallState {
     fn log(&mut self, level: Level, message: String) {
@@ -40,5 +79,36 @@ impl Host for CallState {
             .read_to_string(&mut text)
             .map_err(|e| CapError::Failed(format!("{path}: {e}")))?;
         Ok(text)
+    }
+
+    fn cache_get(&mut self, key: String) -> Option<String> {
+        self.caps.caches.get(&self.plugin, &key)
+    }
+
+    fn cache_set(&mut self, key: String, value: Option<String>) -> Result<(), CapError> {
+        self.caps.caches.set(&self.plugin, key, value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caches_are_per_plugin_and_bounded() {
+        let c = PluginCaches::default();
+        c.set("wemo", "switch1".into(), Some("http://10.0.0.5:49153".into()))
+            .unwrap();
+        assert_eq!(c.get("wemo", "switch1").as_deref(), Some("http://10.0.0.5:49153"));
+        assert_eq!(c.get("isems", "switch1"), None, "another plugin's cache is not visible");
+        // Replacing a value counts only the new one.
+        let big = "x".repeat(CACHE_BYTES_PER_PLUGIN - 10);
+        c.set("wemo", "switch1".into(), Some(big.clone())).unwrap();
+        assert!(matches!(
+            c.set("wemo", "other".into(), Some(big)),
+            Err(CapError::Invalid(_))
+        ));
+        c.set("wemo", "switch1".into(), None).unwrap();
+        assert_eq!(c.get("wemo", "switch1"), None);
     }
 }

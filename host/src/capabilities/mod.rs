@@ -42,6 +42,8 @@ pub struct Capabilities {
     pub http: HttpSettings,
     pub discovery: DiscoverySettings,
     pub pingers: ping::Pingers,
+    /// What plugins keep across calls (`host.cache-set`).
+    pub caches: host::PluginCaches,
     /// (plugin, item, what) refusals already logged: once each, not every poll.
     refusals_logged: Mutex<HashSet<(String, String, String)>>,
 }
@@ -53,6 +55,7 @@ impl Capabilities {
             http,
             discovery,
             pingers: ping::Pingers::default(),
+            caches: host::PluginCaches::default(),
             refusals_logged: Mutex::new(HashSet::new()),
         }
     }
