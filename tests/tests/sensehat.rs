@@ -276,3 +276,19 @@ fn without_an_i2c_grant_the_error_says_so() {
     wait_for_rows(&mut logger, &db, &["pressure2"]);
     assert_field(&db, "pressure2", "pressure", 1013.25, 1.0 / 4096.0);
 }
+
+/// With no simulated bus declared, bus 1 is the Linux `/dev/i2c-1`; on a
+/// machine without one (like CI) the error says how to enable it or simulate it.
+#[test]
+fn a_bus_that_is_not_simulated_is_the_linux_device() {
+    if Path::new("/dev/i2c-1").exists() {
+        eprintln!("skipping: this machine has a real /dev/i2c-1");
+        return;
+    }
+    let dir = TestDir::new(&[dist_wasm("sensehat")]);
+    dir.write_config(json!({"items": [item("t", "sensehat.temperature", None)]}));
+    let mut logger = dir.start();
+    let error = wait_error(&mut logger, "t");
+    assert!(error.contains("/dev/i2c-1 does not exist"), "{error}");
+    assert!(error.contains("simulated"), "the fix should mention the simulated bus: {error}");
+}
