@@ -290,5 +290,8 @@ fn a_bus_that_is_not_simulated_is_the_linux_device() {
     let mut logger = dir.start();
     let error = wait_error(&mut logger, "t");
     assert!(error.contains("/dev/i2c-1 does not exist"), "{error}");
-    assert!(error.contains("simulated"), "the fix should mention the simulated bus: {error}");
+    assert!(
+        error.contains("simulated"),
+        "the fix should mention the simulated bus: {error}"
+    );
 }

@@ -7,7 +7,7 @@
 //! status comes back with its body (a SOAP fault is an HTTP 500 whose body the
 //! plugin needs). The response head is parsed by `httparse`.
 
-use super::net_rule::any_allows;
+use super::net_rule::{any_allows, may_allow};
 use super::CallState;
 use crate::plugins::bindings::datalogger::plugin::http::{Header, Host, Request, Response};
 use crate::plugins::bindings::types::CapError;
@@ -72,7 +72,8 @@ impl CallState {
     /// connection goes to one of exactly these addresses.
     fn resolve_allowed(&self, t: &Target, label: &str) -> Result<Vec<SocketAddr>, CapError> {
         let rules = &self.grants.http;
-        if rules.is_empty() {
+        // No name lookup for a target no rule could allow.
+        if !may_allow(rules, &t.host, Some(t.port)) {
             return Err(self.not_granted(format!("http to {}:{}", t.host, t.port)));
         }
         let addrs: Vec<SocketAddr> = match t.host.parse::<IpAddr>() {

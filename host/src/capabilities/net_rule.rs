@@ -80,6 +80,20 @@ fn bad(s: &str) -> String {
     format!("{s:?} is not a target rule; use \"any\", a host name or IP, \"host:port\", \"[v6]:port\" or a network such as \"192.168.1.0/24\"")
 }
 
+/// Whether some rule could allow `host` before it is resolved: false when
+/// only name rules exist and none names it, so no lookup goes out for a target
+/// that would be refused anyway.
+pub fn may_allow(rules: &[NetRule], host: &str, port: Option<u16>) -> bool {
+    rules.iter().any(|r| match r {
+        NetRule::Any => true,
+        NetRule::Net { port: p, .. } => p.is_none() || *p == port,
+        NetRule::Name { .. } => match host.parse::<IpAddr>() {
+            Ok(_) => false,
+            Err(_) => r.allows(host, IpAddr::from([0, 0, 0, 0]), port),
+        },
+    })
+}
+
 /// Whether any rule allows the target.
 pub fn any_allows(rules: &[NetRule], host: &str, ip: IpAddr, port: Option<u16>) -> bool {
     rules.iter().any(|r| r.allows(host, ip, port))
@@ -151,6 +165,18 @@ mod tests {
         assert!(r.allows("x", ip("::1"), Some(80)));
         assert_eq!(r.to_string(), "[::1]:80");
         assert!(NetRule::parse("any").unwrap().allows("x", ip("8.8.8.8"), None));
+
+        let names = [NetRule::parse("node.lan").unwrap()];
+        assert!(may_allow(&names, "node.lan", Some(80)));
+        assert!(
+            !may_allow(&names, "other.lan", Some(80)),
+            "no lookup for a name no rule names"
+        );
+        assert!(may_allow(
+            &[NetRule::parse("10.0.0.0/8").unwrap()],
+            "other.lan",
+            Some(80)
+        ));
     }
 
     #[test]

@@ -5,12 +5,12 @@
 //! raw socket (root or CAP_NET_RAW). surge-ping is async; its receive task runs
 //! on a small runtime of its own so a ping works from any thread.
 
-use super::net_rule::any_allows;
+use super::net_rule::{any_allows, may_allow};
 use super::CallState;
 use crate::plugins::bindings::datalogger::plugin::ping::{EchoRequest, EchoStats, Host};
 use crate::plugins::bindings::types::CapError;
 use std::net::{IpAddr, ToSocketAddrs};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use surge_ping::{Client, Config, PingIdentifier, PingSequence, ICMP};
 
@@ -22,10 +22,12 @@ const PAYLOAD: [u8; 56] = [0; 56];
 
 /// The shared sockets, created on first use; a failed creation is retried on
 /// the next ping (the operator may have fixed the permission meanwhile).
+/// Shared as `Arc<Client>`, never as `Client` clones: in surge-ping 0.8
+/// dropping any clone of a `Client` shuts the shared socket down.
 #[derive(Default)]
 pub struct Pingers {
-    v4: Mutex<Option<Client>>,
-    v6: Mutex<Option<Client>>,
+    v4: Mutex<Option<Arc<Client>>>,
+    v6: Mutex<Option<Arc<Client>>>,
 }
 
 fn runtime() -> &'static tokio::runtime::Runtime {
@@ -41,7 +43,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 }
 
 impl Pingers {
-    fn client(&self, ip: IpAddr) -> Result<Client, String> {
+    fn client(&self, ip: IpAddr) -> Result<Arc<Client>, String> {
         let (slot, kind) = match ip {
             IpAddr::V4(_) => (&self.v4, ICMP::V4),
             IpAddr::V6(_) => (&self.v6, ICMP::V6),
@@ -53,7 +55,7 @@ impl Pingers {
         let config = Config::builder().kind(kind).build();
         // Client::new spawns its receive task on the current runtime.
         let _guard = runtime().enter();
-        let client = Client::new(&config).map_err(|e| not_permitted(&e))?;
+        let client = Arc::new(Client::new(&config).map_err(|e| not_permitted(&e))?);
         *slot = Some(client.clone());
         Ok(client)
     }
@@ -87,6 +89,10 @@ impl Host for CallState {
             )));
         }
         let target = req.target.trim().to_string();
+        // No name lookup for a target no rule could allow.
+        if !may_allow(&self.grants.ping, &target, None) {
+            return Err(self.not_granted(format!("ping {target}")));
+        }
         let ip = self.waiting(|| resolve(&target))?;
         if !any_allows(&self.grants.ping, &target, ip, None) {
             let shown = if ip.to_string() == target {
@@ -141,7 +147,7 @@ fn resolve(target: &str) -> Result<IpAddr, CapError> {
 /// Sends `count` echo requests `interval` apart (not waiting for replies, as
 /// ping(8) does) and returns the round-trip times of those answered in time.
 fn series(
-    client: Client,
+    client: Arc<Client>,
     ip: IpAddr,
     count: u32,
     interval: Duration,

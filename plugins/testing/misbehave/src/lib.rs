@@ -8,7 +8,7 @@ wit_bindgen::generate!({
 });
 
 use datalogger::plugin::types::{ArgInfo, CapError, Field, FieldValue, KeyInfo, PluginInfo, Point, SampleError, Tag};
-use datalogger::plugin::{host, http};
+use datalogger::plugin::{discovery, host, http, i2c, ping};
 use exports::datalogger::plugin::sampling::Guest;
 
 /// (key, description, arg description if the key requires an arg)
@@ -33,6 +33,21 @@ const KEYS: &[(&str, &str, Option<&str>)] = &[
         "misbehave.httpcall",
         "Sends GET through http.send; reports status",
         Some("absolute http:// URL"),
+    ),
+    (
+        "misbehave.pingcall",
+        "Sends one echo request through ping.echo; reports received",
+        Some("host name or IP address"),
+    ),
+    (
+        "misbehave.i2ccall",
+        "Reads one byte (WHO_AM_I, register 0x0F) through i2c.read-registers; reports value",
+        Some("<bus>:<address>, e.g. 1:0x5c"),
+    ),
+    (
+        "misbehave.ssdpcall",
+        "Sends an SSDP search through discovery.ssdp-search (200 ms); reports responses",
+        Some("optional: search target (default ssdp:all)"),
     ),
 ];
 
@@ -105,6 +120,41 @@ impl Guest for Misbehave {
                     vec![field("status", FieldValue::Int(resp.status.into()))],
                 )])
             }
+            "misbehave.pingcall" => {
+                let target = required(arg, "a host name or IP address")?;
+                let stats = ping::echo(&ping::EchoRequest {
+                    target,
+                    count: 1,
+                    timeout_ms: 200,
+                    interval_ms: 0,
+                })
+                .map_err(|e| SampleError::Unavailable(cap_error_text(&e)))?;
+                Ok(vec![point(
+                    "misbehave",
+                    vec![field("received", FieldValue::Int(stats.received.into()))],
+                )])
+            }
+            "misbehave.i2ccall" => {
+                let arg = required(arg, "<bus>:<address>, e.g. 1:0x5c")?;
+                let (bus, address) = parse_i2c_target(&arg)
+                    .ok_or_else(|| SampleError::BadArgument(format!("arg {arg:?} is not <bus>:<address>")))?;
+                let bytes = i2c::read_registers(bus, address, 0x0F, 1)
+                    .map_err(|e| SampleError::Unavailable(cap_error_text(&e)))?;
+                let value = bytes.first().copied().unwrap_or_default();
+                Ok(vec![point(
+                    "misbehave",
+                    vec![field("value", FieldValue::Int(value.into()))],
+                )])
+            }
+            "misbehave.ssdpcall" => {
+                let st = arg.unwrap_or_else(|| "ssdp:all".into());
+                let found =
+                    discovery::ssdp_search(&st, 200).map_err(|e| SampleError::Unavailable(cap_error_text(&e)))?;
+                Ok(vec![point(
+                    "misbehave",
+                    vec![field("responses", FieldValue::Int(found.len() as i64))],
+                )])
+            }
             other => Err(SampleError::BadArgument(format!("unknown key {other:?}"))),
         }
     }
@@ -152,6 +202,14 @@ fn ambient(tcp_target: Option<&str>) -> Vec<Field> {
 fn required(arg: Option<String>, what: &str) -> Result<String, SampleError> {
     arg.filter(|a| !a.is_empty())
         .ok_or_else(|| SampleError::BadArgument(format!("arg must be {what}")))
+}
+
+/// `"1:0x5c"` → (1, 0x5c).
+fn parse_i2c_target(arg: &str) -> Option<(u8, u8)> {
+    let (bus, address) = arg.split_once(':')?;
+    let address = address.trim();
+    let address = address.strip_prefix("0x").unwrap_or(address);
+    Some((bus.trim().parse().ok()?, u8::from_str_radix(address, 16).ok()?))
 }
 
 /// `"<case>: <host message>"`, so tests can check both the kind and the text.
