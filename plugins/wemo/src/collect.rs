@@ -1,0 +1,560 @@
+//! One sample, from the item's arg to the fields: find the device, ask it, read
+//! the answer. All I/O goes through [`Net`], so the whole flow (discovery,
+//! port probing, re-discovery, time budget, error messages) is unit-tested
+//! natively against simulated devices; `component.rs` implements `Net` with
+//! the host's capabilities.
+//!
+//! The host gives every call a fresh instance, so nothing is cached between
+//! polls: a friendly name is discovered by SSDP on every poll, an address
+//! without a port is probed on every poll. When the control request then fails
+//! to connect (the device rebooted onto another port in between), the device is
+//! looked up once more and the request repeated.
+//!
+//! Everything runs inside one time budget ([`BUDGET_MS`]): however many devices
+//! answer discovery or ports time out, a poll ends within it (well inside the
+//! host's wall-clock limit per call, 30 s by default), with a timeout error
+//! that says so.
+
+use crate::protocol::{
+    self, authority, bracketed, excerpt, location_base, parse_setup, soap_fault, Action, DeviceInfo, Target,
+    MW_MIN_PER_KWH, PROBE_PORTS, SEARCH_TARGET, SETUP_PATH,
+};
+
+/// Whole-call time budget.
+pub const BUDGET_MS: i64 = 10_000;
+/// How long SSDP answers are collected (devices answer within MX = 1 s).
+pub const SSDP_TIMEOUT_MS: u32 = 1500;
+/// Timeout of a control request.
+pub const REQUEST_TIMEOUT_MS: u32 = 3000;
+/// Timeout of reading setup.xml from a given address.
+pub const SETUP_TIMEOUT_MS: u32 = 1500;
+/// Timeout of reading setup.xml from each device that answered SSDP: shorter,
+/// so one hung device cannot use up the time needed for the one asked for.
+pub const DISCOVERED_SETUP_TIMEOUT_MS: u32 = 1000;
+/// Timeout of one port probe when the arg has no port.
+pub const PROBE_TIMEOUT_MS: u32 = 500;
+/// A request is not started with less time than this left.
+const MIN_REQUEST_MS: i64 = 100;
+
+pub const MEASUREMENT: &str = "wemo";
+
+// ---------------------------------------------------------------- I/O seam
+
+/// An error of a capability call, as the host reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CapErr {
+    NotGranted(String),
+    Invalid(String),
+    Unavailable(String),
+    Timeout(String),
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpRequest {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Option<Vec<u8>>,
+    pub timeout_ms: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SsdpAnswer {
+    pub location: String,
+    pub usn: String,
+    pub st: String,
+}
+
+/// The host's capabilities as this plugin uses them.
+pub trait Net {
+    fn send(&mut self, req: HttpRequest) -> Result<HttpResponse, CapErr>;
+    fn ssdp_search(&mut self, st: &str, timeout_ms: u32) -> Result<Vec<SsdpAnswer>, CapErr>;
+    /// Wall-clock milliseconds.
+    fn now_ms(&mut self) -> i64;
+}
+
+// ---------------------------------------------------------------- results
+
+/// Why a sample failed; mirrors the WIT `sample-error`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SampleErr {
+    BadArgument(String),
+    Unavailable(String),
+    Timeout(String),
+    Failed(String),
+}
+
+impl SampleErr {
+    pub fn message(&self) -> &str {
+        match self {
+            SampleErr::BadArgument(m) | SampleErr::Unavailable(m) | SampleErr::Timeout(m) | SampleErr::Failed(m) => m,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Int(i64),
+    Float(f64),
+}
+
+/// One point of measurement [`MEASUREMENT`], stamped by the host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub tags: Vec<(String, String)>,
+    pub fields: Vec<(String, Value)>,
+}
+
+impl Reading {
+    #[cfg(test)]
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+}
+
+/// The keys this plugin serves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Key {
+    State,
+    Power,
+    Insight,
+}
+
+pub const KEYS: [(Key, &str, &str, &str); 3] = [
+    (
+        Key::State,
+        "wemo.state",
+        "Switch state (field state): 0 off, 1 on, 8 on with the load in standby (Insight)",
+        "",
+    ),
+    (
+        Key::Power,
+        "wemo.power",
+        "Current power drawn through a WeMo Insight, in W (field power)",
+        "W",
+    ),
+    (
+        Key::Insight,
+        "wemo.insight",
+        "All Insight parameters: state, power_w, current_power_mw, last_change, on_for_s, on_today_s, on_total_s, \
+         time_period_s, wifi_signal, today_mw_min, today_kwh, total_mw_min, total_kwh, standby_threshold_mw, \
+         standby_threshold_w",
+        "",
+    ),
+];
+
+impl Key {
+    pub fn parse(key: &str) -> Result<Key, SampleErr> {
+        KEYS.iter().find(|k| k.1 == key).map(|k| k.0).ok_or_else(|| {
+            let served: Vec<&str> = KEYS.iter().map(|k| k.1).collect();
+            SampleErr::BadArgument(format!(
+                "unknown key {key:?}; the wemo plugin serves {}",
+                served.join(", ")
+            ))
+        })
+    }
+    fn action(self) -> Action {
+        match self {
+            Key::State => Action::GetBinaryState,
+            Key::Power | Key::Insight => Action::GetInsightParams,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- the flow
+
+/// A device found: where it answers and what setup.xml says.
+#[derive(Debug, Clone)]
+struct Located {
+    /// `http://host:port`
+    base: String,
+    info: DeviceInfo,
+}
+
+/// Time left in the call.
+struct Budget {
+    deadline: i64,
+}
+
+impl Budget {
+    fn left(&self, net: &mut dyn Net) -> i64 {
+        self.deadline - net.now_ms()
+    }
+    /// `wanted` capped to the time left; `None` when too little is left to start.
+    fn timeout(&self, net: &mut dyn Net, wanted: u32) -> Option<u32> {
+        let left = self.left(net);
+        (left >= MIN_REQUEST_MS).then(|| left.min(i64::from(wanted)) as u32)
+    }
+}
+
+/// A failed step, before it becomes a [`SampleErr`]: `Connect` failures (the
+/// device is not where we looked) may be retried after a new lookup; `Denied`
+/// (a missing grant) ends the call at once.
+enum Fail {
+    Connect(String),
+    Denied(SampleErr),
+    Other(SampleErr),
+}
+
+impl From<SampleErr> for Fail {
+    fn from(e: SampleErr) -> Self {
+        Fail::Other(e)
+    }
+}
+
+impl Fail {
+    fn into_err(self) -> SampleErr {
+        match self {
+            Fail::Connect(m) => SampleErr::Unavailable(m),
+            Fail::Denied(e) | Fail::Other(e) => e,
+        }
+    }
+}
+
+/// Takes one reading of `key` from the device named by `arg`.
+pub fn collect(net: &mut dyn Net, key: &str, arg: Option<&str>) -> Result<Reading, SampleErr> {
+    let key = Key::parse(key)?;
+    let target = protocol::parse_target(arg).map_err(SampleErr::BadArgument)?;
+    let budget = Budget {
+        deadline: net.now_ms() + BUDGET_MS,
+    };
+    let mut device = locate(net, &target, &budget)?;
+    check_supported(key, &target, &device)?;
+    let body = match control(net, &budget, &device, key.action()) {
+        Ok(body) => body,
+        Err(Fail::Connect(first)) if !matches!(target, Target::Address { port: Some(_), .. }) => {
+            // The device may have moved (a reboot picks a new port): look again, once.
+            let needed = if matches!(target, Target::Name(_)) {
+                1000
+            } else {
+                3 * MIN_REQUEST_MS
+            };
+            if budget.left(net) < needed {
+                return Err(SampleErr::Unavailable(first));
+            }
+            device = locate(net, &target, &budget)
+                .map_err(|e| SampleErr::Unavailable(format!("{first}; looking for it again: {}", e.message())))?;
+            check_supported(key, &target, &device)?;
+            control(net, &budget, &device, key.action()).map_err(Fail::into_err)?
+        }
+        Err(e) => return Err(e.into_err()),
+    };
+    let at = || format!("{} ({})", label(&target, &device), device.base);
+    let fields = match key {
+        Key::State => {
+            let state = protocol::parse_binary_state(&body).map_err(|e| SampleErr::Failed(format!("{}: {e}", at())))?;
+            vec![("state".to_owned(), Value::Int(state))]
+        }
+        Key::Power | Key::Insight => {
+            let p = protocol::parse_insight_params(&body).map_err(|e| SampleErr::Failed(format!("{}: {e}", at())))?;
+            if key == Key::Power {
+                let Some(mw) = p.current_power_mw else {
+                    return Err(SampleErr::Failed(format!(
+                        "{}: the InsightParams hold no current power (8th field): {}",
+                        at(),
+                        excerpt(&body)
+                    )));
+                };
+                vec![("power".to_owned(), Value::Float(mw / 1000.0))]
+            } else {
+                insight_fields(&p)
+            }
+        }
+    };
+    let name = device.info.friendly_name.clone().unwrap_or_else(|| match &target {
+        Target::Name(n) => n.clone(),
+        Target::Address { .. } => device.base.trim_start_matches("http://").to_owned(),
+    });
+    Ok(Reading {
+        tags: vec![("device".to_owned(), name)],
+        fields,
+    })
+}
+
+/// The fields of `wemo.insight`, always with the same types; a parameter the
+/// firmware left out is left out.
+fn insight_fields(p: &protocol::InsightParams) -> Vec<(String, Value)> {
+    let per_kwh = |v: f64| v / MW_MIN_PER_KWH;
+    let watts = |v: f64| v / 1000.0;
+    let floats_first = [
+        ("power_w", p.current_power_mw.map(watts)),
+        ("current_power_mw", p.current_power_mw),
+    ];
+    let ints = [
+        ("last_change", p.last_change),
+        ("on_for_s", p.on_for_s),
+        ("on_today_s", p.on_today_s),
+        ("on_total_s", p.on_total_s),
+        ("time_period_s", p.time_period_s),
+        ("wifi_signal", p.wifi_signal),
+    ];
+    let floats_last = [
+        ("today_mw_min", p.today_mw_min),
+        ("today_kwh", p.today_mw_min.map(per_kwh)),
+        ("total_mw_min", p.total_mw_min),
+        ("total_kwh", p.total_mw_min.map(per_kwh)),
+        ("standby_threshold_mw", p.standby_threshold_mw),
+        ("standby_threshold_w", p.standby_threshold_mw.map(watts)),
+    ];
+    let float = |(name, v): (&str, Option<f64>)| v.map(|v| (name.to_owned(), Value::Float(v)));
+    let int = |(name, v): (&str, Option<i64>)| v.map(|v| (name.to_owned(), Value::Int(v)));
+    std::iter::once(("state".to_owned(), Value::Int(p.state)))
+        .chain(floats_first.into_iter().filter_map(float))
+        .chain(ints.into_iter().filter_map(int))
+        .chain(floats_last.into_iter().filter_map(float))
+        .collect()
+}
+
+fn label(target: &Target, device: &Located) -> String {
+    match (&device.info.friendly_name, target) {
+        (_, Target::Name(_)) => target.label(),
+        (Some(name), _) => format!("WeMo {name:?}"),
+        (None, _) => target.label(),
+    }
+}
+
+/// Power and Insight keys need an Insight; a device whose setup.xml names
+/// another type is refused before any control request.
+fn check_supported(key: Key, target: &Target, device: &Located) -> Result<(), SampleErr> {
+    if key != Key::State && device.info.is_insight() == Some(false) {
+        return Err(SampleErr::BadArgument(format!(
+            "{} ({}) is a {}, not an Insight: it does not measure power; use wemo.state for it",
+            label(target, device),
+            device.base,
+            device.info.kind()
+        )));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- locating
+
+fn locate(net: &mut dyn Net, target: &Target, budget: &Budget) -> Result<Located, SampleErr> {
+    match target {
+        Target::Name(name) => discover(net, name, budget),
+        Target::Address { host, port: Some(port) } => {
+            let base = format!("http://{}", authority(host, *port));
+            let info = fetch_setup(net, budget, &base, SETUP_TIMEOUT_MS).map_err(Fail::into_err)?;
+            Ok(Located { base, info })
+        }
+        Target::Address { host, port: None } => probe(net, host, budget),
+    }
+}
+
+/// Finds the device called `name` among those answering an SSDP search.
+fn discover(net: &mut dyn Net, name: &str, budget: &Budget) -> Result<Located, SampleErr> {
+    let Some(timeout) = budget.timeout(net, SSDP_TIMEOUT_MS) else {
+        return Err(out_of_time(&format!("looking for WeMo {name:?}")));
+    };
+    let answers = net.ssdp_search(SEARCH_TARGET, timeout).map_err(|e| match e {
+        CapErr::NotGranted(m) => not_granted(&m),
+        CapErr::Timeout(m) | CapErr::Unavailable(m) => {
+            SampleErr::Unavailable(format!("SSDP search for WeMo {name:?} failed: {m}"))
+        }
+        CapErr::Invalid(m) | CapErr::Failed(m) => {
+            SampleErr::Failed(format!("SSDP search for WeMo {name:?} failed: {m}"))
+        }
+    })?;
+    let mut locations: Vec<String> = Vec::new();
+    for a in &answers {
+        if let Some(base) = location_base(&a.location) {
+            if !locations.contains(&base) {
+                locations.push(base);
+            }
+        }
+    }
+    if locations.is_empty() {
+        return Err(SampleErr::Unavailable(format!(
+            "no WeMo device answered the SSDP search for {SEARCH_TARGET} within {timeout} ms, so WeMo {name:?} \
+             was not found; check that it is powered and on this network (SSDP multicast must reach it), \
+             or give its address as host:port instead"
+        )));
+    }
+    let mut seen: Vec<String> = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
+    for base in locations {
+        if budget.timeout(net, MIN_REQUEST_MS as u32).is_none() {
+            problems.push("ran out of time before asking the remaining devices".into());
+            break;
+        }
+        match fetch_setup(net, budget, &base, DISCOVERED_SETUP_TIMEOUT_MS) {
+            Ok(info) => {
+                let found = info.friendly_name.as_deref().map(str::trim);
+                if found == Some(name) {
+                    return Ok(Located { base, info });
+                }
+                seen.push(match found {
+                    Some(n) => format!("{n:?} at {base}"),
+                    None => format!("an unnamed device at {base}"),
+                });
+            }
+            Err(Fail::Denied(e)) => return Err(e),
+            Err(Fail::Connect(m)) => problems.push(m),
+            Err(Fail::Other(e)) => problems.push(e.message().to_owned()),
+        }
+    }
+    let mut msg = format!("no WeMo device named {name:?} found by SSDP discovery");
+    if !seen.is_empty() {
+        msg.push_str(&format!("; devices that answered: {}", seen.join(", ")));
+    }
+    if !problems.is_empty() {
+        msg.push_str(&format!("; could not read: {}", problems.join("; ")));
+    }
+    if seen
+        .iter()
+        .any(|s| s.to_lowercase().starts_with(&format!("{name:?}").to_lowercase()))
+    {
+        msg.push_str(" (friendly names are case-sensitive)");
+    }
+    msg.push_str("; check the item's arg against the name in the WeMo app");
+    Err(SampleErr::Unavailable(msg))
+}
+
+/// Finds the port a WeMo at `host` listens on by asking each well-known port for setup.xml.
+fn probe(net: &mut dyn Net, host: &str, budget: &Budget) -> Result<Located, SampleErr> {
+    let mut tried: Vec<String> = Vec::new();
+    let mut last = String::new();
+    for port in PROBE_PORTS {
+        if budget.timeout(net, MIN_REQUEST_MS as u32).is_none() {
+            break;
+        }
+        let base = format!("http://{}", authority(host, port));
+        match fetch_setup(net, budget, &base, PROBE_TIMEOUT_MS) {
+            Ok(info) => return Ok(Located { base, info }),
+            Err(Fail::Denied(e)) => return Err(e),
+            Err(Fail::Connect(m)) => last = m,
+            Err(Fail::Other(e)) => last = e.message().to_owned(),
+        }
+        tried.push(port.to_string());
+    }
+    Err(SampleErr::Unavailable(format!(
+        "no WeMo answered at {} on ports {} (last: {last}); check that it is powered, or give the port as host:port",
+        bracketed(host),
+        tried.join(", ")
+    )))
+}
+
+/// GET `<base>/setup.xml` and parse it.
+fn fetch_setup(net: &mut dyn Net, budget: &Budget, base: &str, timeout: u32) -> Result<DeviceInfo, Fail> {
+    let url = format!("{base}{SETUP_PATH}");
+    let req = HttpRequest {
+        method: "GET",
+        url: url.clone(),
+        headers: Vec::new(),
+        body: None,
+        timeout_ms: 0,
+    };
+    let resp = send(net, budget, req, timeout, &url)?;
+    let body = String::from_utf8_lossy(&resp.body);
+    if resp.status != 200 {
+        return Err(SampleErr::Failed(format!(
+            "{url} answered HTTP {}, not a WeMo device description: {}",
+            resp.status,
+            excerpt(&body)
+        ))
+        .into());
+    }
+    parse_setup(&body).ok_or_else(|| {
+        SampleErr::Failed(format!(
+            "{url} is not a WeMo device description (no friendlyName, UDN or deviceType): {}",
+            excerpt(&body)
+        ))
+        .into()
+    })
+}
+
+/// POST a SOAP action and return the body of a 200 answer.
+fn control(net: &mut dyn Net, budget: &Budget, device: &Located, action: Action) -> Result<String, Fail> {
+    let url = format!("{}{}", device.base, action.path());
+    let req = HttpRequest {
+        method: "POST",
+        url: url.clone(),
+        headers: vec![
+            ("Content-Type", "text/xml; charset=\"utf-8\"".to_owned()),
+            ("SOAPACTION", action.soap_action()),
+        ],
+        body: Some(action.envelope().into_bytes()),
+        timeout_ms: 0,
+    };
+    let resp = send(net, budget, req, REQUEST_TIMEOUT_MS, &url)?;
+    let body = String::from_utf8_lossy(&resp.body).into_owned();
+    if resp.status == 200 {
+        return Ok(body);
+    }
+    let what = match soap_fault(&body) {
+        Some(fault) => format!("SOAP fault {fault}"),
+        None => excerpt(&body),
+    };
+    let hint = if action == Action::GetInsightParams && resp.status == 404 {
+        " (no Insight service: is this an Insight?)"
+    } else {
+        ""
+    };
+    Err(SampleErr::Failed(format!(
+        "{} {} at {url} failed with HTTP {}: {what}{hint}",
+        device
+            .info
+            .friendly_name
+            .as_deref()
+            .map_or("WeMo".to_owned(), |n| format!("WeMo {n:?}:")),
+        action.name(),
+        resp.status
+    ))
+    .into())
+}
+
+/// Sends `req` with `timeout` capped to the budget; connection failures become
+/// [`Fail::Connect`].
+fn send(
+    net: &mut dyn Net,
+    budget: &Budget,
+    mut req: HttpRequest,
+    timeout: u32,
+    url: &str,
+) -> Result<HttpResponse, Fail> {
+    let Some(timeout) = budget.timeout(net, timeout) else {
+        return Err(out_of_time(&format!("before {} {url}", req.method)).into());
+    };
+    req.timeout_ms = timeout;
+    net.send(req).map_err(|e| match e {
+        CapErr::NotGranted(m) => Fail::Denied(not_granted(&m)),
+        CapErr::Unavailable(m) => Fail::Connect(naming(url, m, "no answer")),
+        CapErr::Timeout(m) => Fail::Other(SampleErr::Timeout(format!(
+            "{}; the WeMo may be busy or hung",
+            naming(url, m, &format!("no answer within {timeout} ms"))
+        ))),
+        CapErr::Invalid(m) | CapErr::Failed(m) => Fail::Other(SampleErr::Failed(naming(url, m, "request failed"))),
+    })
+}
+
+/// The host's message if it names `url` already, else `<url>: <what> (<message>)`.
+fn naming(url: &str, host_message: String, what: &str) -> String {
+    if host_message.contains(url) {
+        host_message
+    } else {
+        format!("{url}: {what} ({host_message})")
+    }
+}
+
+fn not_granted(host_message: &str) -> SampleErr {
+    SampleErr::Unavailable(format!(
+        "not granted: {host_message} (the wemo plugin needs \"http\" for the devices' addresses, and \
+         \"discovery\": true to find devices by friendly name)"
+    ))
+}
+
+fn out_of_time(what: &str) -> SampleErr {
+    SampleErr::Timeout(format!(
+        "the {BUDGET_MS} ms this plugin allows itself per poll ran out {what}; devices or the network are too slow"
+    ))
+}
+
+#[cfg(test)]
+mod tests;

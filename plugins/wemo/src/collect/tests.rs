@@ -1,0 +1,543 @@
+//! The whole flow against simulated devices and a simulated clock.
+
+use std::collections::{HashMap, VecDeque};
+
+use super::*;
+
+const EXAMPLE: &str = "8|1611530424|231|300|183183|1209600|8|1190|1164707|99830512.000000|8000";
+
+/// A simulated network: SSDP answers (one list per search, the last repeats),
+/// HTTP answers by URL (anything else is refused), a clock advanced by every
+/// call, and a log of what was asked.
+struct Sim {
+    now: i64,
+    ssdp: VecDeque<Result<Vec<SsdpAnswer>, CapErr>>,
+    routes: HashMap<String, Result<HttpResponse, CapErr>>,
+    /// `"SSDP <st> <timeout>"` or `"<METHOD> <url> <timeout>"`.
+    log: Vec<String>,
+    requests: Vec<HttpRequest>,
+}
+
+impl Sim {
+    fn new() -> Self {
+        Sim {
+            now: 1_000_000,
+            ssdp: VecDeque::new(),
+            routes: HashMap::new(),
+            log: Vec::new(),
+            requests: Vec::new(),
+        }
+    }
+
+    fn ssdp_answers(&mut self, bases: &[&str]) -> &mut Self {
+        let answers = bases
+            .iter()
+            .map(|b| SsdpAnswer {
+                location: format!("{b}/setup.xml"),
+                usn: "uuid:Insight-1_0-X::urn:Belkin:service:basicevent:1".into(),
+                st: SEARCH_TARGET.into(),
+            })
+            .collect();
+        self.ssdp.push_back(Ok(answers));
+        self
+    }
+
+    fn route(&mut self, url: &str, answer: Result<HttpResponse, CapErr>) -> &mut Self {
+        self.routes.insert(url.into(), answer);
+        self
+    }
+
+    fn ok(&mut self, url: &str, body: &str) -> &mut Self {
+        self.route(url, Ok(resp(200, body)))
+    }
+
+    /// A whole device at `base`: setup.xml, basicevent1 and (for an Insight) insight1.
+    fn device(&mut self, base: &str, name: &str, insight: bool, binary_state: &str) -> &mut Self {
+        let (device_type, model) = if insight {
+            ("urn:Belkin:device:insight:1", "Insight")
+        } else {
+            ("urn:Belkin:device:controllee:1", "Socket")
+        };
+        self.ok(&format!("{base}/setup.xml"), &setup_xml(name, device_type, model));
+        self.ok(
+            &format!("{base}/upnp/control/basicevent1"),
+            &format!(
+                "<s:Envelope><s:Body><u:GetBinaryStateResponse xmlns:u=\"urn:Belkin:service:basicevent:1\">\
+                 <BinaryState>{binary_state}</BinaryState></u:GetBinaryStateResponse></s:Body></s:Envelope>"
+            ),
+        );
+        if insight {
+            self.ok(
+                &format!("{base}/upnp/control/insight1"),
+                &format!(
+                    "<s:Envelope><s:Body><u:GetInsightParamsResponse xmlns:u=\"urn:Belkin:service:metainfo:1\">\
+                     <InsightParams>{EXAMPLE}</InsightParams></u:GetInsightParamsResponse></s:Body></s:Envelope>"
+                ),
+            );
+        }
+        self
+    }
+
+    fn run(&mut self, key: &str, arg: &str) -> Result<Reading, SampleErr> {
+        collect(self, key, Some(arg))
+    }
+
+    fn posts(&self) -> Vec<&String> {
+        self.log.iter().filter(|l| l.starts_with("POST")).collect()
+    }
+    fn searches(&self) -> usize {
+        self.log.iter().filter(|l| l.starts_with("SSDP")).count()
+    }
+}
+
+impl Net for Sim {
+    fn send(&mut self, req: HttpRequest) -> Result<HttpResponse, CapErr> {
+        assert!(req.timeout_ms > 0, "no timeout on {req:?}");
+        self.log.push(format!("{} {} {}", req.method, req.url, req.timeout_ms));
+        let answer = self
+            .routes
+            .get(&req.url)
+            .cloned()
+            .unwrap_or_else(|| Err(CapErr::Unavailable("connection refused".into())));
+        self.now += match answer {
+            Err(CapErr::Timeout(_)) => i64::from(req.timeout_ms),
+            _ => 5,
+        };
+        self.requests.push(req);
+        answer
+    }
+
+    fn ssdp_search(&mut self, st: &str, timeout_ms: u32) -> Result<Vec<SsdpAnswer>, CapErr> {
+        self.log.push(format!("SSDP {st} {timeout_ms}"));
+        self.now += i64::from(timeout_ms);
+        let answer = if self.ssdp.len() > 1 {
+            self.ssdp.pop_front()
+        } else {
+            self.ssdp.front().cloned()
+        };
+        answer.unwrap_or(Ok(Vec::new()))
+    }
+
+    fn now_ms(&mut self) -> i64 {
+        self.now
+    }
+}
+
+fn resp(status: u16, body: &str) -> HttpResponse {
+    HttpResponse {
+        status,
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+fn setup_xml(name: &str, device_type: &str, model: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\"?>\n<root xmlns=\"urn:Belkin:device-1-0\"><device>\n\
+         <deviceType>{device_type}</deviceType>\n<friendlyName>{name}</friendlyName>\n\
+         <modelName>{model}</modelName><UDN>uuid:{model}-1_0-SERIAL</UDN></device></root>"
+    )
+}
+
+const A: &str = "http://10.0.0.5:49153";
+const B: &str = "http://10.0.0.6:49154";
+
+fn state_of(r: &Reading) -> i64 {
+    match r.field("state") {
+        Some(Value::Int(v)) => *v,
+        other => panic!("no int state: {other:?}"),
+    }
+}
+
+fn float(r: &Reading, name: &str) -> f64 {
+    match r.field(name) {
+        Some(Value::Float(v)) => *v,
+        other => panic!("no float {name}: {other:?} in {r:?}"),
+    }
+}
+
+#[test]
+fn discovers_by_friendly_name_and_reads_the_state() {
+    let mut sim = Sim::new();
+    sim.ssdp_answers(&[A, B, B])
+        .device(A, "kitchen", true, "0")
+        .device(B, "switch1", false, "1");
+    let r = sim.run("wemo.state", "switch1").unwrap();
+    assert_eq!(r.fields, vec![("state".to_owned(), Value::Int(1))]);
+    assert_eq!(r.tags, vec![("device".to_owned(), "switch1".to_owned())]);
+    // Each request with its own timeout.
+    assert_eq!(
+        sim.log,
+        [
+            format!("SSDP {SEARCH_TARGET} {SSDP_TIMEOUT_MS}"),
+            format!("GET {A}/setup.xml {DISCOVERED_SETUP_TIMEOUT_MS}"),
+            format!("GET {B}/setup.xml {DISCOVERED_SETUP_TIMEOUT_MS}"),
+            format!("POST {B}/upnp/control/basicevent1 {REQUEST_TIMEOUT_MS}"),
+        ]
+    );
+    let post = sim.requests.last().unwrap();
+    assert!(post
+        .headers
+        .contains(&("Content-Type", "text/xml; charset=\"utf-8\"".to_owned())));
+    assert!(post.headers.contains(&(
+        "SOAPACTION",
+        "\"urn:Belkin:service:basicevent:1#GetBinaryState\"".to_owned()
+    )));
+    let body = String::from_utf8(post.body.clone().unwrap()).unwrap();
+    assert!(
+        body.contains("<u:GetBinaryState xmlns:u=\"urn:Belkin:service:basicevent:1\">"),
+        "{body}"
+    );
+}
+
+#[test]
+fn insight_parameters_with_units() {
+    let mut sim = Sim::new();
+    sim.ssdp_answers(&[A]).device(A, "kitchen", true, "8");
+    let r = sim.run("wemo.insight", "kitchen").unwrap();
+    let names: Vec<&str> = r.fields.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "state",
+            "power_w",
+            "current_power_mw",
+            "last_change",
+            "on_for_s",
+            "on_today_s",
+            "on_total_s",
+            "time_period_s",
+            "wifi_signal",
+            "today_mw_min",
+            "today_kwh",
+            "total_mw_min",
+            "total_kwh",
+            "standby_threshold_mw",
+            "standby_threshold_w"
+        ]
+    );
+    assert_eq!(state_of(&r), 8);
+    assert_eq!(r.field("last_change"), Some(&Value::Int(1611530424)));
+    assert_eq!(r.field("on_total_s"), Some(&Value::Int(183183)));
+    assert_eq!(r.field("wifi_signal"), Some(&Value::Int(8)));
+    assert!((float(&r, "power_w") - 1.19).abs() < 1e-12);
+    assert_eq!(float(&r, "current_power_mw"), 1190.0);
+    assert!((float(&r, "today_kwh") - 1164707.0 / 6.0e7).abs() < 1e-12);
+    assert!((float(&r, "total_kwh") - 1.663_841_866_666_666_7).abs() < 1e-9);
+    assert_eq!(float(&r, "standby_threshold_w"), 8.0);
+    let post = sim.requests.last().unwrap();
+    assert_eq!(post.url, format!("{A}/upnp/control/insight1"));
+    assert!(post.headers.contains(&(
+        "SOAPACTION",
+        "\"urn:Belkin:service:insight:1#GetInsightParams\"".to_owned()
+    )));
+
+    let r = sim.run("wemo.power", "kitchen").unwrap();
+    assert_eq!(r.fields.len(), 1);
+    assert!((float(&r, "power") - 1.19).abs() < 1e-12);
+}
+
+#[test]
+fn power_of_a_plain_switch_is_refused_without_a_control_request() {
+    let mut sim = Sim::new();
+    sim.ssdp_answers(&[B]).device(B, "switch1", false, "1");
+    for key in ["wemo.power", "wemo.insight"] {
+        let err = sim.run(key, "switch1").unwrap_err();
+        let SampleErr::BadArgument(m) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(
+            m.contains("not an Insight") && m.contains("switch1") && m.contains("wemo.state"),
+            "{m}"
+        );
+    }
+    assert!(sim.posts().is_empty(), "{:?}", sim.log);
+}
+
+#[test]
+fn pipe_form_state() {
+    let mut sim = Sim::new();
+    sim.device(A, "kitchen", true, EXAMPLE);
+    assert_eq!(state_of(&sim.run("wemo.state", "10.0.0.5:49153").unwrap()), 8);
+}
+
+#[test]
+fn host_and_port_needs_no_discovery() {
+    let mut sim = Sim::new();
+    sim.device(A, "kitchen", true, "1");
+    let r = sim.run("wemo.state", "10.0.0.5:49153").unwrap();
+    assert_eq!(state_of(&r), 1);
+    assert_eq!(r.tags, vec![("device".to_owned(), "kitchen".to_owned())]);
+    assert_eq!(sim.searches(), 0);
+    assert_eq!(sim.log.len(), 2, "{:?}", sim.log);
+}
+
+#[test]
+fn host_without_port_probes_the_usual_ports_in_order() {
+    let mut sim = Sim::new();
+    sim.device("http://10.0.0.5:49151", "kitchen", true, "0");
+    assert_eq!(state_of(&sim.run("wemo.state", "10.0.0.5").unwrap()), 0);
+    let gets: Vec<&str> = sim.log.iter().map(|l| l.split(' ').nth(1).unwrap()).collect();
+    assert_eq!(
+        gets,
+        [
+            "http://10.0.0.5:49153/setup.xml",
+            "http://10.0.0.5:49152/setup.xml",
+            "http://10.0.0.5:49154/setup.xml",
+            "http://10.0.0.5:49151/setup.xml",
+            "http://10.0.0.5:49151/upnp/control/basicevent1",
+        ]
+    );
+    assert!(sim.log[0].ends_with(&format!(" {PROBE_TIMEOUT_MS}")), "{:?}", sim.log);
+}
+
+#[test]
+fn a_port_answering_something_else_is_skipped() {
+    let mut sim = Sim::new();
+    sim.ok("http://10.0.0.5:49153/setup.xml", "<html>router admin</html>")
+        .route("http://10.0.0.5:49152/setup.xml", Ok(resp(404, "not found")))
+        .device("http://10.0.0.5:49154", "kitchen", true, "1");
+    assert_eq!(state_of(&sim.run("wemo.state", "host:10.0.0.5").unwrap()), 1);
+}
+
+#[test]
+fn rediscovers_once_when_the_device_moved_after_discovery() {
+    let mut sim = Sim::new();
+    // The first search still finds the old port, whose setup.xml answers,
+    // but the control request is refused; the second search finds the new port.
+    sim.ssdp_answers(&[A]).ssdp_answers(&[B]);
+    sim.ok(
+        &format!("{A}/setup.xml"),
+        &setup_xml("kitchen", "urn:Belkin:device:insight:1", "Insight"),
+    );
+    sim.device(B, "kitchen", true, "1");
+    let r = sim.run("wemo.state", "kitchen").unwrap();
+    assert_eq!(state_of(&r), 1);
+    assert_eq!(sim.searches(), 2, "{:?}", sim.log);
+    assert_eq!(sim.posts().len(), 2);
+}
+
+#[test]
+fn reprobes_once_when_the_port_stopped_answering() {
+    let mut sim = Sim::new();
+    let old = "http://10.0.0.5:49153";
+    sim.ok(
+        &format!("{old}/setup.xml"),
+        &setup_xml("kitchen", "urn:Belkin:device:insight:1", "Insight"),
+    );
+    // A device whose setup.xml answers but whose control request is refused
+    // everywhere: probed twice, then the connection error is reported.
+    let err = sim.run("wemo.state", "10.0.0.5").unwrap_err();
+    let SampleErr::Unavailable(m) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(m.contains("connection refused") && m.contains("basicevent1"), "{m}");
+    assert_eq!(sim.posts().len(), 2, "{:?}", sim.log);
+}
+
+#[test]
+fn a_fixed_port_is_not_rediscovered() {
+    let mut sim = Sim::new();
+    sim.ok(
+        &format!("{A}/setup.xml"),
+        &setup_xml("kitchen", "urn:Belkin:device:insight:1", "Insight"),
+    );
+    let err = sim.run("wemo.state", "10.0.0.5:49153").unwrap_err();
+    assert!(matches!(err, SampleErr::Unavailable(_)), "{err:?}");
+    assert_eq!(sim.log.len(), 2, "{:?}", sim.log);
+    let err = sim.run("wemo.state", "10.0.0.7:49153").unwrap_err();
+    let SampleErr::Unavailable(m) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        m.contains("http://10.0.0.7:49153/setup.xml") && m.contains("connection refused"),
+        "{m}"
+    );
+}
+
+#[test]
+fn soap_fault_is_reported_with_its_description() {
+    let mut sim = Sim::new();
+    sim.device(A, "kitchen", true, "1");
+    let fault = "<s:Envelope><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring>\
+                 <detail><UPnPError xmlns=\"urn:schemas-upnp-org:control-1-0\"><errorCode>501</errorCode>\
+                 <errorDescription>Action Failed</errorDescription></UPnPError></detail></s:Fault></s:Body></s:Envelope>";
+    sim.route(&format!("{A}/upnp/control/basicevent1"), Ok(resp(500, fault)));
+    let err = sim.run("wemo.state", "10.0.0.5:49153").unwrap_err();
+    let SampleErr::Failed(m) = &err else { panic!("{err:?}") };
+    assert!(
+        m.contains("HTTP 500") && m.contains("UPnP error 501: Action Failed") && m.contains("kitchen"),
+        "{m}"
+    );
+    sim.route(&format!("{A}/upnp/control/basicevent1"), Ok(resp(503, "busy\n now")));
+    let err = sim.run("wemo.state", "10.0.0.5:49153").unwrap_err();
+    assert!(err.message().contains("HTTP 503: busy now"), "{err:?}");
+}
+
+#[test]
+fn slow_device_times_out_within_the_budget() {
+    let mut sim = Sim::new();
+    sim.ssdp_answers(&[A]).device(A, "kitchen", true, "1");
+    sim.route(
+        &format!("{A}/upnp/control/basicevent1"),
+        Err(CapErr::Timeout("timed out".into())),
+    );
+    let start = sim.now;
+    let err = sim.run("wemo.state", "kitchen").unwrap_err();
+    let SampleErr::Timeout(m) = &err else { panic!("{err:?}") };
+    assert!(
+        m.contains("no answer within 3000 ms (timed out)") && m.contains("basicevent1") && m.contains("busy"),
+        "{m}"
+    );
+    assert!(sim.now - start <= BUDGET_MS, "took {} ms", sim.now - start);
+    assert_eq!(sim.searches(), 1, "a time-out is not a move: {:?}", sim.log);
+}
+
+#[test]
+fn a_host_that_is_down_stops_probing_within_the_budget() {
+    let mut sim = Sim::new();
+    for port in PROBE_PORTS {
+        sim.route(
+            &format!("http://10.0.0.9:{port}/setup.xml"),
+            Err(CapErr::Timeout("timed out".into())),
+        );
+    }
+    let start = sim.now;
+    let err = sim.run("wemo.state", "10.0.0.9").unwrap_err();
+    let SampleErr::Unavailable(m) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(m.contains("no WeMo answered at 10.0.0.9 on ports 49153, 49152"), "{m}");
+    assert!(sim.now - start <= BUDGET_MS, "took {} ms", sim.now - start);
+}
+
+#[test]
+fn wrong_friendly_name_names_the_name_and_what_was_found() {
+    let mut sim = Sim::new();
+    sim.ssdp_answers(&[A, B])
+        .device(A, "Kitchen", true, "0")
+        .device(B, "switch1", false, "1");
+    let err = sim.run("wemo.state", "kitchen").unwrap_err();
+    let SampleErr::Unavailable(m) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(m.contains("no WeMo device named \"kitchen\""), "{m}");
+    assert!(
+        m.contains("\"Kitchen\" at http://10.0.0.5:49153") && m.contains("\"switch1\""),
+        "{m}"
+    );
+    assert!(m.contains("case-sensitive"), "{m}");
+    assert!(sim.posts().is_empty());
+}
+
+#[test]
+fn nothing_answers_ssdp() {
+    let mut sim = Sim::new();
+    let err = sim.run("wemo.state", "kitchen").unwrap_err();
+    let SampleErr::Unavailable(m) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        m.contains("no WeMo device answered the SSDP search") && m.contains("\"kitchen\""),
+        "{m}"
+    );
+    assert!(m.contains("host:port"), "{m}");
+}
+
+#[test]
+fn an_unreadable_device_does_not_hide_the_others() {
+    let mut sim = Sim::new();
+    sim.ssdp_answers(&[A, B]).device(B, "switch1", false, "1");
+    sim.route(&format!("{A}/setup.xml"), Err(CapErr::Timeout("timed out".into())));
+    assert_eq!(state_of(&sim.run("wemo.state", "switch1").unwrap()), 1);
+}
+
+#[test]
+fn missing_grants_keep_the_host_message() {
+    let host_msg = "capability not granted to plugin wemo: discovery (SSDP search)";
+    let mut sim = Sim::new();
+    sim.ssdp.push_back(Err(CapErr::NotGranted(host_msg.into())));
+    let err = sim.run("wemo.state", "kitchen").unwrap_err();
+    let SampleErr::Unavailable(m) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(m.starts_with("not granted: ") && m.contains(host_msg), "{m}");
+
+    let http_msg = "capability not granted to plugin wemo: http to 10.0.0.5:49153";
+    let mut sim = Sim::new();
+    for port in PROBE_PORTS {
+        sim.route(
+            &format!("http://10.0.0.5:{port}/setup.xml"),
+            Err(CapErr::NotGranted(http_msg.into())),
+        );
+    }
+    let err = sim.run("wemo.state", "10.0.0.5").unwrap_err();
+    let SampleErr::Unavailable(m) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(m.contains(http_msg), "{m}");
+    assert_eq!(sim.log.len(), 1, "probing goes on after a refusal: {:?}", sim.log);
+}
+
+#[test]
+fn bad_keys_and_args() {
+    let mut sim = Sim::new();
+    let err = sim.run("wemo.voltage", "x").unwrap_err();
+    assert!(
+        matches!(&err, SampleErr::BadArgument(m) if m.contains("wemo.state")),
+        "{err:?}"
+    );
+    let err = collect(&mut sim, "wemo.state", None).unwrap_err();
+    assert!(
+        matches!(&err, SampleErr::BadArgument(m) if m.contains("friendly name")),
+        "{err:?}"
+    );
+    let err = sim.run("wemo.state", "10.0.0.5:99999").unwrap_err();
+    assert!(matches!(&err, SampleErr::BadArgument(_)), "{err:?}");
+    assert!(sim.log.is_empty());
+}
+
+#[test]
+fn garbage_answers_are_errors_not_panics() {
+    let mut sim = Sim::new();
+    sim.device(A, "kitchen", true, "Error");
+    let err = sim.run("wemo.state", "10.0.0.5:49153").unwrap_err();
+    assert!(
+        matches!(&err, SampleErr::Failed(m) if m.contains("\"Error\"")),
+        "{err:?}"
+    );
+    sim.ok(
+        &format!("{A}/upnp/control/insight1"),
+        "<InsightParams>1|2|3</InsightParams>",
+    );
+    let err = sim.run("wemo.power", "10.0.0.5:49153").unwrap_err();
+    assert!(
+        matches!(&err, SampleErr::Failed(m) if m.contains("no current power")),
+        "{err:?}"
+    );
+    let r = sim.run("wemo.insight", "10.0.0.5:49153").unwrap();
+    assert_eq!(r.fields.len(), 3, "{r:?}");
+    sim.ok(&format!("{A}/setup.xml"), "\u{0}\u{1}<<>>");
+    let err = sim.run("wemo.state", "10.0.0.5:49153").unwrap_err();
+    assert!(
+        matches!(&err, SampleErr::Failed(m) if m.contains("not a WeMo device description")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn many_hung_devices_cannot_stretch_a_poll_beyond_the_budget() {
+    let mut sim = Sim::new();
+    let bases: Vec<String> = (1..=20).map(|i| format!("http://10.0.1.{i}:49153")).collect();
+    let refs: Vec<&str> = bases.iter().map(String::as_str).collect();
+    sim.ssdp_answers(&refs);
+    for base in &bases {
+        sim.route(&format!("{base}/setup.xml"), Err(CapErr::Timeout("timed out".into())));
+    }
+    let start = sim.now;
+    let err = sim.run("wemo.state", "kitchen").unwrap_err();
+    let SampleErr::Unavailable(m) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(m.contains("ran out of time before asking the remaining devices"), "{m}");
+    assert!(sim.now - start <= BUDGET_MS, "took {} ms", sim.now - start);
+}
