@@ -1,4 +1,5 @@
-//! The `datalogger` command line: `run`, `check` and `plugin inspect`.
+//! The `datalogger` command line: `run`, `check`, `plugin inspect` and
+//! `plugin test`.
 
 use clap::{Parser, Subcommand};
 use datalogger::{app, config, plugins};
@@ -39,6 +40,42 @@ enum Command {
 enum PluginCommand {
     /// Print what a plugin's describe() says and what it imports.
     Inspect { file: PathBuf },
+    /// Load one plugin, call sample(KEY, ARG) once and print the points (or the error).
+    ///
+    /// The plugin gets only the grants given here, e.g.
+    /// `--grant '{"http": ["any"]}'`, and a simulated I2C bus with
+    /// `--i2c '{"buses": [{"bus": 1, "simulated": [{"chip": "hts221"}]}]}'`
+    /// (or `--sensehat` for the Sense HAT's two chips on bus 1). `--config`
+    /// takes both, and the sandbox limits, from a logger config instead.
+    Test(TestArgs),
+}
+
+#[derive(clap::Args)]
+struct TestArgs {
+    /// The plugin file (.wasm component).
+    file: PathBuf,
+    /// The key to sample, e.g. `net.ping`.
+    key: String,
+    /// The item's argument, if the key takes one.
+    arg: Option<String>,
+    /// Grants for the plugin, as in the config's "plugins" entry (JSON).
+    #[arg(long, value_name = "JSON")]
+    grant: Option<String>,
+    /// The config's "i2c" section (JSON), e.g. a simulated bus.
+    #[arg(long, value_name = "JSON")]
+    i2c: Option<String>,
+    /// Simulate the Sense HAT (HTS221 at 0x5f, LPS25H at 0x5c on bus 1) and grant both.
+    #[arg(long)]
+    sensehat: bool,
+    /// Take grants, capability sections and sandbox limits from this config.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where compiled code is cached (big Python/JS components compile for seconds).
+    #[arg(long, value_name = "DIR", default_value = config::DEFAULT_CACHE_DIR)]
+    cache_dir: PathBuf,
+    /// Compile without reading or writing the cache.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 fn init_logging(level: Option<&str>) {
@@ -62,6 +99,9 @@ fn main() -> ExitCode {
         Command::Plugin {
             command: PluginCommand::Inspect { file },
         } => inspect(file),
+        Command::Plugin {
+            command: PluginCommand::Test(args),
+        } => plugin_test(args),
     }
 }
 
@@ -160,6 +200,101 @@ fn inspect(file: PathBuf) -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {}: {e:#}", file.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The Sense HAT's chips on a simulated bus 1, for `plugin test --sensehat`.
+const SENSEHAT_BUS: &str = r#"{"buses": [{"bus": 1, "simulated": [{"chip": "hts221"}, {"chip": "lps25h"}]}]}"#;
+
+fn plugin_test(args: TestArgs) -> ExitCode {
+    init_logging(Some("info"));
+    let usage = |e: String| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    };
+    let base = match &args.config {
+        Some(path) => match config::load(path) {
+            Ok((c, _)) => Some(c),
+            Err(e) => return usage(e.to_string()),
+        },
+        None => None,
+    };
+    let mut settings = base.as_ref().map(|c| c.sandbox.clone()).unwrap_or_default();
+    let mut i2c = base.as_ref().map(|c| c.i2c.clone()).unwrap_or_default();
+    let http = base.as_ref().map(|c| c.http.clone()).unwrap_or_default();
+    let discovery = base.as_ref().map(|c| c.discovery.clone()).unwrap_or_default();
+    let i2c_json = args.i2c.as_deref().or(args.sensehat.then_some(SENSEHAT_BUS));
+    if let Some(json) = i2c_json {
+        match serde_json::from_str::<datalogger::capabilities::I2cSettings>(json) {
+            Ok(s) => i2c = s,
+            Err(e) => return usage(format!("--i2c: {e}; e.g. {SENSEHAT_BUS}")),
+        }
+        if let Some(problem) = i2c.check().into_iter().next() {
+            return usage(format!("--i2c: {problem}"));
+        }
+    }
+    let mut extra = config::Grants::default();
+    if let Some(json) = &args.grant {
+        match serde_json::from_str::<config::Grants>(json) {
+            Ok(g) => extra = g,
+            Err(e) => {
+                return usage(format!(
+                    "--grant: {e}; e.g. '{{\"http\": [\"any\"], \"files\": [\"/proc/loadavg\"]}}'"
+                ))
+            }
+        }
+    }
+    if args.sensehat {
+        extra.i2c.push(datalogger::capabilities::I2cGrant {
+            bus: 1,
+            addresses: Some(vec![0x5C, 0x5F]),
+        });
+    }
+    // A plugin test should not be cut short by a busy machine's first compile.
+    settings.max_concurrent_calls = settings.max_concurrent_calls.min(4);
+    let file = args.file.clone();
+    let from_config = args.grant.is_none() && !args.sensehat;
+    let grants_for = move |name: &str| match &base {
+        Some(c) if from_config => c.grants_for(name, &file),
+        _ => extra.clone(),
+    };
+    let caps = datalogger::capabilities::Capabilities::new(i2c, http, discovery);
+    let cache = (!args.no_cache).then_some(args.cache_dir.as_path());
+    let trial = match plugins::trial::run(
+        &args.file,
+        &args.key,
+        args.arg.as_deref(),
+        grants_for,
+        caps,
+        settings,
+        cache,
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {}: {e:#}", args.file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let how = match trial.origin {
+        plugins::Origin::Cache => "from the cache",
+        plugins::Origin::Compiled => "compiled",
+    };
+    eprintln!(
+        "plugin {} {}: loaded in {:.1?} ({how}), sample({:?}, {:?}) took {:.1?}",
+        trial.info.name, trial.info.version, trial.load_time, args.key, args.arg, trial.call_time
+    );
+    match trial.result {
+        Ok(samples) => {
+            for s in &samples {
+                println!("{}", s.to_json());
+            }
+            eprintln!("{} point(s)", samples.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }

@@ -8,6 +8,7 @@
 pub mod bindings;
 mod cache;
 mod sandbox;
+pub mod trial;
 pub mod watch;
 
 pub use cache::{CodeCache, Origin};
