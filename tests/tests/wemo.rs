@@ -3,7 +3,10 @@
 //! server per device serving setup.xml, basicevent1 and insight1 the way the
 //! firmware does (one request per connection, SOAP faults as HTTP 500).
 //! Devices can be a Switch or an Insight, answer in the pipe form, fault, be
-//! slow, and move to another port as after a reboot.
+//! slow, and move to another port as after a reboot. The fakes count the
+//! M-SEARCH datagrams and setup.xml reads, to show that the plugin remembers
+//! where it found a device (in the host's per-plugin cache) and looks again
+//! only when the device has moved.
 
 mod common;
 
@@ -152,6 +155,13 @@ impl FakeWemo {
         self.requests()
             .iter()
             .filter(|r| r.port == port && r.method == "POST")
+            .count()
+    }
+    /// setup.xml reads received on `port` (`None`: on any port).
+    fn setup_reads_on(&self, port: Option<u16>) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.path == "/setup.xml" && port.is_none_or(|p| r.port == p))
             .count()
     }
 }
@@ -470,6 +480,13 @@ impl SsdpResponder {
     fn searches(&self) -> Vec<String> {
         self.searches.lock().unwrap().clone()
     }
+    /// M-SEARCH datagrams received so far.
+    fn m_searches(&self) -> usize {
+        self.searches()
+            .iter()
+            .filter(|s| s.starts_with("M-SEARCH * HTTP/1.1\r\n"))
+            .count()
+    }
 }
 
 impl Drop for SsdpResponder {
@@ -755,6 +772,10 @@ fn a_device_that_moves_to_another_port_is_found_again() {
     if let Some(probed) = &probed {
         let rows = wait_rows(&mut logger, &dir, "probed", 2);
         assert_rows(&rows, "Probed Switch", &json!({"state": 1}), "probed");
+        // The port found is remembered: further polls probe nothing.
+        let reads = probed.setup_reads_on(None);
+        wait_rows(&mut logger, &dir, "probed", rows.len() + 3);
+        assert_eq!(probed.setup_reads_on(None), reads, "probed again without a move");
         let old_port = probed.port();
         let Some(new_port) = free_probe_ports[1..].iter().find_map(|p| probed.move_to(*p)) else {
             eprintln!("no second free port among 49155-49159; skipping the move of the probed device");
@@ -776,7 +797,53 @@ fn a_device_that_moves_to_another_port_is_found_again() {
             .map(|r| r.port)
             .collect();
         assert!(asked.contains(&new_port), "{asked:?}");
+        // Probed once after the move, then remembered again.
+        wait_rows(&mut logger, &dir, "probed", before + 4);
+        assert_eq!(probed.setup_reads_on(Some(new_port)), 1, "{asked:?}");
     }
+}
+
+#[test]
+fn a_device_found_by_name_is_remembered_until_it_moves() {
+    let device = FakeWemo::start("Remembered Insight", Kind::Insight, "1");
+    let other = FakeWemo::start("Other Switch", Kind::Switch, "0");
+    let ssdp = SsdpResponder::start(&[other.clone(), device.clone()]);
+    let dir = TestDir::new(&[dist_wasm("wemo")]);
+    dir.write_config(config(
+        Some(&ssdp),
+        grants(),
+        vec![item("by_name", "wemo.state", "Remembered Insight")],
+    ));
+    let mut logger = dir.start();
+    let setup_reads = || device.setup_reads_on(None) + other.setup_reads_on(None);
+
+    // The first successful poll searched and read setup.xml...
+    let first = wait_rows(&mut logger, &dir, "by_name", 1).len();
+    let (searches, reads) = (ssdp.m_searches(), setup_reads());
+    assert!(searches >= 1 && device.setup_reads_on(None) >= 1, "{searches} {reads}");
+    // ...the following ones only ask the device.
+    let old_port = device.port();
+    let rows = wait_rows(&mut logger, &dir, "by_name", first + 4);
+    assert_rows(&rows, "Remembered Insight", &json!({"state": 1}), "by_name");
+    assert_eq!(ssdp.m_searches(), searches, "searched again for a remembered device");
+    assert_eq!(setup_reads(), reads, "setup.xml read again for a remembered device");
+    assert!(device.control_requests_on(old_port) >= first + 4);
+
+    // Rebooted onto another port (and in standby now): one new search finds
+    // it, then it is remembered there.
+    let new_port = device.move_to(0).unwrap();
+    device.set_binary_state("8");
+    let db = dir.db_path();
+    logger.wait_until("4 samples from the moved device", SLOW, |_| {
+        let rows = store_rows(&db, "by_name");
+        (rows.iter().filter(|r| r.fields == json!({"state": 8})).count() >= 4).then_some(())
+    });
+    assert_eq!(ssdp.m_searches(), searches + 1, "not exactly one search after the move");
+    assert_eq!(device.setup_reads_on(Some(new_port)), 1);
+    let other_reads = setup_reads() - reads - 1;
+    assert!(other_reads <= 1, "{other_reads} reads of the other device's setup.xml");
+    assert!(device.control_requests_on(new_port) >= 4);
+    assert_eq!(logger.item("by_name")["last_error"], json!(null));
 }
 
 #[test]

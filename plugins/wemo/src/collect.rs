@@ -1,20 +1,44 @@
 //! One sample, from the item's arg to the fields: find the device, ask it, read
-//! the answer. All I/O goes through [`Net`], so the whole flow (discovery,
-//! port probing, re-discovery, time budget, error messages) is unit-tested
-//! natively against simulated devices; `component.rs` implements `Net` with
-//! the host's capabilities.
+//! the answer. All I/O goes through [`Net`] (the host's capabilities and its
+//! per-plugin cache), so the whole flow (discovery, port probing, what is
+//! remembered, re-discovery, time budget, error messages) is unit-tested
+//! natively against simulated devices; `component.rs` implements `Net` with the
+//! host's imports.
 //!
-//! The host gives every call a fresh instance, so nothing is cached between
-//! polls: a friendly name is discovered by SSDP on every poll, an address
-//! without a port is probed on every poll. When the control request then fails
-//! to connect (the device rebooted onto another port in between), the device is
-//! looked up once more and the request repeated.
+//! Finding the device. The host gives every call a fresh instance, so where a
+//! device was found is kept in the host's per-plugin cache ([`crate::cache`]):
+//!
+//! - A remembered location is used as it is: a poll is one control request,
+//!   with no SSDP search and no setup.xml read.
+//! - Otherwise a friendly name is searched by SSDP and the setup.xml of each
+//!   device that answers is read until the name matches (every device read on
+//!   the way is remembered under its own name, too); a host without a port is
+//!   probed on the usual ports; a host:port has its setup.xml read. What was
+//!   found is remembered. "Not found" is never remembered: the next poll
+//!   searches again.
+//! - A location whose setup.xml was last read more than [`VERIFY_AFTER_MS`] ago
+//!   is checked first with one read of setup.xml there (no SSDP): for a
+//!   friendly name the name must still match. This bounds how long another
+//!   WeMo that took over the address (DHCP) and port could be read in its place
+//!   without a poll ever failing. A mismatch or a failed read means looking the
+//!   device up again.
+//! - When the control request cannot connect, the device is looked up again
+//!   once, in the same poll, and the request repeated (a reboot picks a new
+//!   port). At a remembered location a time-out or an HTTP 404 does the same
+//!   (the address may be empty now, or another server's): found at the same
+//!   place, the device is just slow and the time-out is reported. A host:port
+//!   is never looked for elsewhere.
+//! - A location where the control request could not connect, timed out or got
+//!   a 404 is forgotten (unless the device was just found there again), so the
+//!   next poll looks again. A hung device thus costs a search per failed poll;
+//!   a healthy one costs none.
 //!
 //! Everything runs inside one time budget ([`BUDGET_MS`]): however many devices
 //! answer discovery or ports time out, a poll ends within it (well inside the
 //! host's wall-clock limit per call, 30 s by default), with a timeout error
 //! that says so.
 
+use crate::cache::{self, Entry};
 use crate::protocol::{
     self, authority, bracketed, excerpt, location_base, parse_setup, soap_fault, Action, DeviceInfo, Target,
     MW_MIN_PER_KWH, PROBE_PORTS, SEARCH_TARGET, SETUP_PATH,
@@ -33,6 +57,8 @@ pub const SETUP_TIMEOUT_MS: u32 = 1500;
 pub const DISCOVERED_SETUP_TIMEOUT_MS: u32 = 1000;
 /// Timeout of one port probe when the arg has no port.
 pub const PROBE_TIMEOUT_MS: u32 = 500;
+/// How long a remembered location is trusted without reading its setup.xml again.
+pub const VERIFY_AFTER_MS: i64 = 5 * 60 * 1000;
 /// A request is not started with less time than this left.
 const MIN_REQUEST_MS: i64 = 100;
 
@@ -78,6 +104,12 @@ pub trait Net {
     fn ssdp_search(&mut self, st: &str, timeout_ms: u32) -> Result<Vec<SsdpAnswer>, CapErr>;
     /// Wall-clock milliseconds.
     fn now_ms(&mut self) -> i64;
+    /// A value of the plugin's cache (kept by the host across calls).
+    fn cache_get(&mut self, key: &str) -> Option<String>;
+    /// Stores (`Some`) or removes (`None`) a cache value. Failing to store only
+    /// costs a lookup on the next poll, so the flow ignores the error; the
+    /// implementation reports it where an operator can see it.
+    fn cache_set(&mut self, key: &str, value: Option<&str>) -> Result<(), CapErr>;
 }
 
 // ---------------------------------------------------------------- results
@@ -194,11 +226,16 @@ impl Budget {
     }
 }
 
-/// A failed step, before it becomes a [`SampleErr`]: `Connect` failures (the
-/// device is not where we looked) may be retried after a new lookup; `Denied`
-/// (a missing grant) ends the call at once.
+/// A failed step, before it becomes a [`SampleErr`]. `Connect`, `Timeout` and
+/// `NotFound` say the device may not be where we looked (see [`Fail::is_stale`]);
+/// `Denied` (a missing grant) ends the call at once.
 enum Fail {
+    /// Refused or unreachable: nothing listens there.
     Connect(String),
+    /// No (complete) answer in time; the message for a [`SampleErr::Timeout`].
+    Timeout(String),
+    /// HTTP 404: whatever answers there has no such path.
+    NotFound(SampleErr),
     Denied(SampleErr),
     Other(SampleErr),
 }
@@ -213,8 +250,19 @@ impl Fail {
     fn into_err(self) -> SampleErr {
         match self {
             Fail::Connect(m) => SampleErr::Unavailable(m),
-            Fail::Denied(e) | Fail::Other(e) => e,
+            Fail::Timeout(m) => SampleErr::Timeout(m),
+            Fail::NotFound(e) | Fail::Denied(e) | Fail::Other(e) => e,
         }
+    }
+    fn message(&self) -> &str {
+        match self {
+            Fail::Connect(m) | Fail::Timeout(m) => m,
+            Fail::NotFound(e) | Fail::Denied(e) | Fail::Other(e) => e.message(),
+        }
+    }
+    /// Whether the failure suggests the device is no longer at that location.
+    fn is_stale(&self) -> bool {
+        matches!(self, Fail::Connect(_) | Fail::Timeout(_) | Fail::NotFound(_))
     }
 }
 
@@ -225,26 +273,59 @@ pub fn collect(net: &mut dyn Net, key: &str, arg: Option<&str>) -> Result<Readin
     let budget = Budget {
         deadline: net.now_ms() + BUDGET_MS,
     };
-    let mut device = locate(net, &target, &budget)?;
+    let slot = cache::key(&target);
+    // `remembered`: the location comes from the cache, unchecked in this call.
+    let (mut device, remembered) = match recall(net, &target, &slot, &budget)? {
+        Some((device, checked)) => (device, !checked),
+        None => (locate(net, &target, &slot, &budget)?, false),
+    };
     check_supported(key, &target, &device)?;
     let body = match control(net, &budget, &device, key.action()) {
         Ok(body) => body,
-        Err(Fail::Connect(first)) if !matches!(target, Target::Address { port: Some(_), .. }) => {
-            // The device may have moved (a reboot picks a new port): look again, once.
+        Err(first) => {
+            if first.is_stale() {
+                forget(net, &slot);
+            }
+            let fixed = matches!(target, Target::Address { port: Some(_), .. });
+            let look_again = match first {
+                Fail::Connect(_) => !fixed,
+                Fail::Timeout(_) | Fail::NotFound(_) => !fixed && remembered,
+                _ => false,
+            };
+            if !look_again {
+                return Err(first.into_err());
+            }
+            // The device may have moved (a reboot picks a new port, DHCP a new
+            // address): look again, once.
             let needed = if matches!(target, Target::Name(_)) {
                 1000
             } else {
                 3 * MIN_REQUEST_MS
             };
             if budget.left(net) < needed {
-                return Err(SampleErr::Unavailable(first));
+                return Err(first.into_err());
             }
-            device = locate(net, &target, &budget)
-                .map_err(|e| SampleErr::Unavailable(format!("{first}; looking for it again: {}", e.message())))?;
+            let again = locate(net, &target, &slot, &budget).map_err(|e| {
+                let message = format!("{}; looking for it again: {}", first.message(), e.message());
+                match e {
+                    SampleErr::Timeout(_) => SampleErr::Timeout(message),
+                    _ => SampleErr::Unavailable(message),
+                }
+            })?;
+            if !matches!(first, Fail::Connect(_)) && again.base == device.base {
+                // Still there and answering setup.xml: not a move, the device
+                // itself did not answer the control request.
+                return Err(first.into_err());
+            }
+            device = again;
             check_supported(key, &target, &device)?;
-            control(net, &budget, &device, key.action()).map_err(Fail::into_err)?
+            control(net, &budget, &device, key.action()).map_err(|e| {
+                if e.is_stale() {
+                    forget(net, &slot);
+                }
+                e.into_err()
+            })?
         }
-        Err(e) => return Err(e.into_err()),
     };
     let at = || format!("{} ({})", label(&target, &device), device.base);
     let fields = match key {
@@ -336,16 +417,95 @@ fn check_supported(key: Key, target: &Target, device: &Located) -> Result<(), Sa
 
 // ---------------------------------------------------------------- locating
 
-fn locate(net: &mut dyn Net, target: &Target, budget: &Budget) -> Result<Located, SampleErr> {
-    match target {
-        Target::Name(name) => discover(net, name, budget),
+/// The remembered location of `target` under the cache key `slot`, and
+/// whether its setup.xml was read in this call. A location last confirmed more
+/// than [`VERIFY_AFTER_MS`] ago (or in the future: the clock was set back) is
+/// confirmed again first; `Ok(None)` means "look it up" (anything remembered
+/// that did not fit is forgotten).
+fn recall(
+    net: &mut dyn Net,
+    target: &Target,
+    slot: &str,
+    budget: &Budget,
+) -> Result<Option<(Located, bool)>, SampleErr> {
+    let Some(text) = net.cache_get(slot) else {
+        return Ok(None);
+    };
+    let Some(entry) = Entry::decode(&text).filter(|e| e.fits(target)) else {
+        forget(net, slot);
+        return Ok(None);
+    };
+    let age = net.now_ms() - entry.verified_ms;
+    if (0..VERIFY_AFTER_MS).contains(&age) {
+        let device = Located {
+            base: entry.base,
+            info: entry.info,
+        };
+        return Ok(Some((device, false)));
+    }
+    match fetch_setup(net, budget, &entry.base, SETUP_TIMEOUT_MS) {
+        Ok(info) => {
+            let device = Located { base: entry.base, info };
+            if let Target::Name(name) = target {
+                if device.info.friendly_name.as_deref() != Some(name.as_str()) {
+                    // Another device took over the address: remember it under
+                    // its own name, and look for this one.
+                    remember_by_name(net, &device);
+                    forget(net, slot);
+                    return Ok(None);
+                }
+            }
+            remember(net, slot, &device);
+            Ok(Some((device, true)))
+        }
+        Err(Fail::Denied(e)) => Err(e),
+        Err(fail) => {
+            forget(net, slot);
+            if matches!(target, Target::Address { port: Some(_), .. }) {
+                // Looking it up would read the same setup.xml again.
+                return Err(fail.into_err());
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// Looks `target` up (SSDP, port probing or setup.xml at the given address)
+/// and remembers where it was found under `slot`.
+fn locate(net: &mut dyn Net, target: &Target, slot: &str, budget: &Budget) -> Result<Located, SampleErr> {
+    let found = match target {
+        Target::Name(name) => discover(net, name, budget)?,
         Target::Address { host, port: Some(port) } => {
             let base = format!("http://{}", authority(host, *port));
             let info = fetch_setup(net, budget, &base, SETUP_TIMEOUT_MS).map_err(Fail::into_err)?;
-            Ok(Located { base, info })
+            Located { base, info }
         }
-        Target::Address { host, port: None } => probe(net, host, budget),
+        Target::Address { host, port: None } => probe(net, host, budget)?,
+    };
+    remember(net, slot, &found);
+    Ok(found)
+}
+
+/// Remembers that `device` was confirmed at its base just now.
+fn remember(net: &mut dyn Net, slot: &str, device: &Located) {
+    let entry = Entry {
+        base: device.base.clone(),
+        verified_ms: net.now_ms(),
+        info: device.info.clone(),
+    };
+    // A value that cannot be stored only costs a lookup next time.
+    let _ = net.cache_set(slot, Some(&entry.encode()));
+}
+
+/// Remembers a device read during discovery under its own friendly name.
+fn remember_by_name(net: &mut dyn Net, device: &Located) {
+    if let Some(name) = device.info.friendly_name.clone().filter(|n| !n.is_empty()) {
+        remember(net, &cache::key(&Target::Name(name)), device);
     }
+}
+
+fn forget(net: &mut dyn Net, slot: &str) {
+    let _ = net.cache_set(slot, None);
 }
 
 /// Finds the device called `name` among those answering an SSDP search.
@@ -394,10 +554,11 @@ fn discover(net: &mut dyn Net, name: &str, budget: &Budget) -> Result<Located, S
                     Some(n) => format!("{n:?} at {base}"),
                     None => format!("an unnamed device at {base}"),
                 });
+                // Read anyway: the next item asking for it needs no search.
+                remember_by_name(net, &Located { base, info });
             }
             Err(Fail::Denied(e)) => return Err(e),
-            Err(Fail::Connect(m)) => problems.push(m),
-            Err(Fail::Other(e)) => problems.push(e.message().to_owned()),
+            Err(fail) => problems.push(fail.message().to_owned()),
         }
     }
     let mut msg = format!("no WeMo device named {name:?} found by SSDP discovery");
@@ -429,8 +590,7 @@ fn probe(net: &mut dyn Net, host: &str, budget: &Budget) -> Result<Located, Samp
         match fetch_setup(net, budget, &base, PROBE_TIMEOUT_MS) {
             Ok(info) => return Ok(Located { base, info }),
             Err(Fail::Denied(e)) => return Err(e),
-            Err(Fail::Connect(m)) => last = m,
-            Err(Fail::Other(e)) => last = e.message().to_owned(),
+            Err(fail) => last = fail.message().to_owned(),
         }
         tried.push(port.to_string());
     }
@@ -454,12 +614,16 @@ fn fetch_setup(net: &mut dyn Net, budget: &Budget, base: &str, timeout: u32) -> 
     let resp = send(net, budget, req, timeout, &url)?;
     let body = String::from_utf8_lossy(&resp.body);
     if resp.status != 200 {
-        return Err(SampleErr::Failed(format!(
+        let e = SampleErr::Failed(format!(
             "{url} answered HTTP {}, not a WeMo device description: {}",
             resp.status,
             excerpt(&body)
-        ))
-        .into());
+        ));
+        return Err(if resp.status == 404 {
+            Fail::NotFound(e)
+        } else {
+            e.into()
+        });
     }
     parse_setup(&body).ok_or_else(|| {
         SampleErr::Failed(format!(
@@ -497,7 +661,7 @@ fn control(net: &mut dyn Net, budget: &Budget, device: &Located, action: Action)
     } else {
         ""
     };
-    Err(SampleErr::Failed(format!(
+    let e = SampleErr::Failed(format!(
         "{} {} at {url} failed with HTTP {}: {what}{hint}",
         device
             .info
@@ -506,12 +670,16 @@ fn control(net: &mut dyn Net, budget: &Budget, device: &Located, action: Action)
             .map_or("WeMo".to_owned(), |n| format!("WeMo {n:?}:")),
         action.name(),
         resp.status
-    ))
-    .into())
+    ));
+    Err(if resp.status == 404 {
+        Fail::NotFound(e)
+    } else {
+        e.into()
+    })
 }
 
 /// Sends `req` with `timeout` capped to the budget; connection failures become
-/// [`Fail::Connect`].
+/// [`Fail::Connect`], time-outs [`Fail::Timeout`].
 fn send(
     net: &mut dyn Net,
     budget: &Budget,
@@ -526,10 +694,10 @@ fn send(
     net.send(req).map_err(|e| match e {
         CapErr::NotGranted(m) => Fail::Denied(not_granted(&m)),
         CapErr::Unavailable(m) => Fail::Connect(naming(url, m, "no answer")),
-        CapErr::Timeout(m) => Fail::Other(SampleErr::Timeout(format!(
+        CapErr::Timeout(m) => Fail::Timeout(format!(
             "{}; the WeMo may be busy or hung",
             naming(url, m, &format!("no answer within {timeout} ms"))
-        ))),
+        )),
         CapErr::Invalid(m) | CapErr::Failed(m) => Fail::Other(SampleErr::Failed(naming(url, m, "request failed"))),
     })
 }

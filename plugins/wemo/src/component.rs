@@ -1,4 +1,5 @@
-//! WIT glue: `describe` and `sample` on top of [`crate::collect`].
+//! WIT glue: `describe` and `sample` on top of [`crate::collect`], and [`Net`]
+//! over the host's `http`, `discovery` and `host` (clock, cache) imports.
 
 use crate::collect::{self, CapErr, HttpRequest, HttpResponse, Net, SampleErr, SsdpAnswer, Value, KEYS, MEASUREMENT};
 use crate::protocol::ARG_HELP;
@@ -119,6 +120,27 @@ impl Net for HostNet {
 
     fn now_ms(&mut self) -> i64 {
         host::now_ns() / 1_000_000
+    }
+
+    fn cache_get(&mut self, key: &str) -> Option<String> {
+        host::cache_get(key)
+    }
+
+    fn cache_set(&mut self, key: &str, value: Option<&str>) -> Result<(), CapErr> {
+        host::cache_set(key, value).map_err(|e| {
+            // The poll goes on; the operator learns why devices are looked up every time.
+            let e = cap_err(e);
+            let (CapErr::NotGranted(m)
+            | CapErr::Invalid(m)
+            | CapErr::Unavailable(m)
+            | CapErr::Timeout(m)
+            | CapErr::Failed(m)) = &e;
+            host::log(
+                host::Level::Warn,
+                &format!("could not remember where a WeMo is ({key}): {m}; it will be looked up on every poll"),
+            );
+            e
+        })
     }
 }
 

@@ -2,14 +2,19 @@
 //!
 //! Keys `wemo.state`, `wemo.power` and `wemo.insight`; the item's `arg` is the
 //! device's friendly name (found by SSDP) or its `host[:port]`. All network
-//! access goes through the host's `http` and `discovery` capabilities.
+//! access goes through the host's `http` and `discovery` capabilities; where a
+//! device was found is remembered in the host's per-plugin cache, so a poll of
+//! a known device is a single control request.
 //!
 //! - [`xml`]: a tolerant scan for elements by local name;
 //! - [`protocol`]: the arg, setup.xml, SOAP requests and answers (no I/O);
+//! - [`cache`]: what is remembered between polls, and its stored form;
 //! - [`collect`]: one sample end to end, over the [`collect::Net`] seam;
 //! - `component`: the WIT glue (wasm32 only).
 
 // Only the component uses these outside of tests.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod cache;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod collect;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]

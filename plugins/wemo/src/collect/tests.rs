@@ -3,12 +3,14 @@
 use std::collections::{HashMap, VecDeque};
 
 use super::*;
+use crate::cache::Entry;
 
 const EXAMPLE: &str = "8|1611530424|231|300|183183|1209600|8|1190|1164707|99830512.000000|8000";
 
 /// A simulated network: SSDP answers (one list per search, the last repeats),
 /// HTTP answers by URL (anything else is refused), a clock advanced by every
-/// call, and a log of what was asked.
+/// call, the host's cache, and a log of what was asked. One `Sim` over several
+/// `run`s is one logger polling: the cache outlives the calls.
 struct Sim {
     now: i64,
     ssdp: VecDeque<Result<Vec<SsdpAnswer>, CapErr>>,
@@ -16,6 +18,9 @@ struct Sim {
     /// `"SSDP <st> <timeout>"` or `"<METHOD> <url> <timeout>"`.
     log: Vec<String>,
     requests: Vec<HttpRequest>,
+    cache: HashMap<String, String>,
+    /// Refuse every `cache_set` of a value, as a full cache does.
+    cache_full: bool,
 }
 
 impl Sim {
@@ -26,6 +31,8 @@ impl Sim {
             routes: HashMap::new(),
             log: Vec::new(),
             requests: Vec::new(),
+            cache: HashMap::new(),
+            cache_full: false,
         }
     }
 
@@ -120,6 +127,23 @@ impl Net for Sim {
 
     fn now_ms(&mut self) -> i64 {
         self.now
+    }
+
+    fn cache_get(&mut self, key: &str) -> Option<String> {
+        self.cache.get(key).cloned()
+    }
+
+    fn cache_set(&mut self, key: &str, value: Option<&str>) -> Result<(), CapErr> {
+        match value {
+            None => {
+                self.cache.remove(key);
+            }
+            Some(_) if self.cache_full => return Err(CapErr::Invalid("cache full".into())),
+            Some(v) => {
+                self.cache.insert(key.into(), v.into());
+            }
+        }
+        Ok(())
     }
 }
 
@@ -516,7 +540,9 @@ fn garbage_answers_are_errors_not_panics() {
     );
     let r = sim.run("wemo.insight", "10.0.0.5:49153").unwrap();
     assert_eq!(r.fields.len(), 3, "{r:?}");
+    // The address is remembered; its setup.xml is read again once the entry is old.
     sim.ok(&format!("{A}/setup.xml"), "\u{0}\u{1}<<>>");
+    sim.now += VERIFY_AFTER_MS;
     let err = sim.run("wemo.state", "10.0.0.5:49153").unwrap_err();
     assert!(
         matches!(&err, SampleErr::Failed(m) if m.contains("not a WeMo device description")),
@@ -540,4 +566,348 @@ fn many_hung_devices_cannot_stretch_a_poll_beyond_the_budget() {
     };
     assert!(m.contains("ran out of time before asking the remaining devices"), "{m}");
     assert!(sim.now - start <= BUDGET_MS, "took {} ms", sim.now - start);
+}
+
+// ---------------------------------------------------------------- the cache
+
+impl Sim {
+    /// The device at `base` is gone: its URLs are refused.
+    fn unplug(&mut self, base: &str) -> &mut Self {
+        self.routes.retain(|url, _| !url.starts_with(base));
+        self
+    }
+    /// Every following search answers with `bases`.
+    fn ssdp_now(&mut self, bases: &[&str]) -> &mut Self {
+        self.ssdp.clear();
+        self.ssdp_answers(bases)
+    }
+    fn setup_reads(&self) -> usize {
+        self.log.iter().filter(|l| l.contains("/setup.xml ")).count()
+    }
+    /// The log lines from index `from` on, without their timeouts.
+    fn since(&self, from: usize) -> Vec<String> {
+        self.log[from..]
+            .iter()
+            .map(|l| l.rsplit_once(' ').map_or(l.clone(), |(head, _)| head.to_owned()))
+            .collect()
+    }
+    fn remembered(&self, key: &str) -> Option<Entry> {
+        Entry::decode(self.cache.get(key)?)
+    }
+}
+
+#[test]
+fn a_remembered_name_needs_no_search_and_no_setup_xml() {
+    let mut sim = Sim::new();
+    sim.ssdp_answers(&[A, B])
+        .device(A, "kitchen", true, "0")
+        .device(B, "switch1", false, "1");
+    assert_eq!(state_of(&sim.run("wemo.state", "switch1").unwrap()), 1);
+    assert_eq!((sim.searches(), sim.setup_reads()), (1, 2), "{:?}", sim.log);
+    let entry = sim.remembered("name:switch1").expect("switch1 remembered");
+    assert_eq!(entry.base, B);
+    assert_eq!(entry.info.model_name.as_deref(), Some("Socket"));
+    // The other device read on the way is remembered under its own name.
+    assert_eq!(sim.remembered("name:kitchen").unwrap().base, A);
+
+    let from = sim.log.len();
+    for _ in 0..3 {
+        let r = sim.run("wemo.state", "switch1").unwrap();
+        assert_eq!(r.tags, vec![("device".to_owned(), "switch1".to_owned())]);
+    }
+    let r = sim.run("wemo.insight", "kitchen").unwrap();
+    assert_eq!(r.tags, vec![("device".to_owned(), "kitchen".to_owned())]);
+    assert_eq!(float(&r, "power_w"), 1.19);
+    // The remembered type still refuses power of a plain switch.
+    let err = sim.run("wemo.power", "switch1").unwrap_err();
+    assert!(
+        matches!(&err, SampleErr::BadArgument(m) if m.contains("not an Insight")),
+        "{err:?}"
+    );
+    let posts = |base: &str| format!("POST {base}/upnp/control/basicevent1");
+    assert_eq!(
+        sim.since(from),
+        [posts(B), posts(B), posts(B), format!("POST {A}/upnp/control/insight1")]
+    );
+    // A remembered control request gets its usual timeout.
+    assert!(sim.log.last().unwrap().ends_with(&format!(" {REQUEST_TIMEOUT_MS}")));
+}
+
+#[test]
+fn a_remembered_device_that_moved_is_found_again_once_and_remembered_there() {
+    let mut sim = Sim::new();
+    sim.ssdp_answers(&[A]).device(A, "kitchen", true, "0");
+    sim.run("wemo.state", "kitchen").unwrap();
+    // Rebooted onto another port: the old one refuses connections.
+    sim.unplug(A).device(B, "kitchen", true, "1").ssdp_now(&[B]);
+    let from = sim.log.len();
+    assert_eq!(state_of(&sim.run("wemo.state", "kitchen").unwrap()), 1);
+    assert_eq!(
+        sim.since(from),
+        [
+            format!("POST {A}/upnp/control/basicevent1"),
+            format!("SSDP {SEARCH_TARGET}"),
+            format!("GET {B}/setup.xml"),
+            format!("POST {B}/upnp/control/basicevent1"),
+        ]
+    );
+    assert_eq!(sim.remembered("name:kitchen").unwrap().base, B);
+    let from = sim.log.len();
+    sim.run("wemo.state", "kitchen").unwrap();
+    sim.run("wemo.power", "kitchen").unwrap();
+    assert_eq!(
+        sim.since(from),
+        [
+            format!("POST {B}/upnp/control/basicevent1"),
+            format!("POST {B}/upnp/control/insight1")
+        ]
+    );
+}
+
+#[test]
+fn a_vanished_device_is_reported_and_forgotten() {
+    let mut sim = Sim::new();
+    sim.ssdp_answers(&[A]).device(A, "kitchen", true, "0");
+    sim.run("wemo.state", "kitchen").unwrap();
+    sim.unplug(A).ssdp_now(&[]);
+    let err = sim.run("wemo.state", "kitchen").unwrap_err();
+    let SampleErr::Unavailable(m) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        m.contains(&format!("{A}/upnp/control/basicevent1"))
+            && m.contains("connection refused")
+            && m.contains("looking for it again: no WeMo device answered the SSDP search"),
+        "{m}"
+    );
+    assert_eq!(sim.remembered("name:kitchen"), None);
+    assert!(sim.cache.is_empty(), "{:?}", sim.cache);
+    // Not found is not remembered: every poll searches again, and finds it
+    // as soon as it is back.
+    let err = sim.run("wemo.state", "kitchen").unwrap_err();
+    assert!(err.message().contains("no WeMo device answered"), "{err:?}");
+    assert_eq!(sim.searches(), 3);
+    sim.device(B, "kitchen", true, "1").ssdp_now(&[B]);
+    assert_eq!(state_of(&sim.run("wemo.state", "kitchen").unwrap()), 1);
+    assert_eq!(sim.remembered("name:kitchen").unwrap().base, B);
+}
+
+#[test]
+fn a_remembered_location_is_checked_again_after_five_minutes() {
+    let mut sim = Sim::new();
+    sim.ssdp_answers(&[A]).device(A, "kitchen", true, "0");
+    sim.run("wemo.state", "kitchen").unwrap();
+    let first = sim.remembered("name:kitchen").unwrap().verified_ms;
+
+    // Still the same device: one setup.xml read there, no search.
+    sim.now += VERIFY_AFTER_MS;
+    let from = sim.log.len();
+    sim.run("wemo.state", "kitchen").unwrap();
+    assert_eq!(
+        sim.since(from),
+        [
+            format!("GET {A}/setup.xml"),
+            format!("POST {A}/upnp/control/basicevent1")
+        ]
+    );
+    assert!(sim.remembered("name:kitchen").unwrap().verified_ms >= first + VERIFY_AFTER_MS);
+
+    // The clock was set back: checked too.
+    sim.now -= 2 * VERIFY_AFTER_MS;
+    let from = sim.log.len();
+    sim.run("wemo.state", "kitchen").unwrap();
+    assert_eq!(sim.since(from)[0], format!("GET {A}/setup.xml"));
+
+    // After a DHCP change another WeMo answers at that address: the name does
+    // not match, so the device is searched for and found at its new address.
+    sim.device(A, "hall", false, "0")
+        .device(B, "kitchen", true, "1")
+        .ssdp_now(&[A, B]);
+    sim.now += VERIFY_AFTER_MS;
+    let from = sim.log.len();
+    assert_eq!(state_of(&sim.run("wemo.state", "kitchen").unwrap()), 1);
+    assert_eq!(
+        sim.since(from),
+        [
+            format!("GET {A}/setup.xml"),
+            format!("SSDP {SEARCH_TARGET}"),
+            format!("GET {A}/setup.xml"),
+            format!("GET {B}/setup.xml"),
+            format!("POST {B}/upnp/control/basicevent1"),
+        ]
+    );
+    assert_eq!(sim.remembered("name:kitchen").unwrap().base, B);
+    assert_eq!(sim.remembered("name:hall").unwrap().base, A);
+}
+
+#[test]
+fn a_timeout_at_a_remembered_location_looks_again_once() {
+    let mut sim = Sim::new();
+    sim.ssdp_answers(&[A]).device(A, "kitchen", true, "0");
+    sim.run("wemo.state", "kitchen").unwrap();
+    let control = format!("{A}/upnp/control/basicevent1");
+
+    // Hung, but still there: found at the same place, the time-out is
+    // reported and the request not repeated.
+    sim.route(&control, Err(CapErr::Timeout("timed out".into())));
+    let (from, start) = (sim.log.len(), sim.now);
+    let err = sim.run("wemo.state", "kitchen").unwrap_err();
+    let SampleErr::Timeout(m) = &err else { panic!("{err:?}") };
+    assert!(m.contains("basicevent1") && m.contains("busy or hung"), "{m}");
+    assert_eq!(
+        sim.since(from),
+        [
+            format!("POST {control}"),
+            format!("SSDP {SEARCH_TARGET}"),
+            format!("GET {A}/setup.xml"),
+        ]
+    );
+    assert!(sim.now - start <= BUDGET_MS, "took {} ms", sim.now - start);
+    // Found there again, so remembered there.
+    assert_eq!(sim.remembered("name:kitchen").unwrap().base, A);
+
+    // Gone from that address (a new DHCP lease): found elsewhere and read there.
+    sim.device(B, "kitchen", true, "1").ssdp_now(&[B]);
+    let from = sim.log.len();
+    assert_eq!(state_of(&sim.run("wemo.state", "kitchen").unwrap()), 1);
+    assert_eq!(
+        sim.since(from),
+        [
+            format!("POST {control}"),
+            format!("SSDP {SEARCH_TARGET}"),
+            format!("GET {B}/setup.xml"),
+            format!("POST {B}/upnp/control/basicevent1"),
+        ]
+    );
+    assert_eq!(sim.remembered("name:kitchen").unwrap().base, B);
+}
+
+#[test]
+fn a_404_at_a_remembered_location_looks_again() {
+    let mut sim = Sim::new();
+    sim.ssdp_answers(&[A]).device(A, "kitchen", true, "0");
+    sim.run("wemo.state", "kitchen").unwrap();
+    // Another web server took the address and port.
+    sim.unplug(A)
+        .route(&format!("{A}/upnp/control/basicevent1"), Ok(resp(404, "no such page")))
+        .device(B, "kitchen", true, "1")
+        .ssdp_now(&[B]);
+    assert_eq!(state_of(&sim.run("wemo.state", "kitchen").unwrap()), 1);
+    assert_eq!(sim.searches(), 2);
+    assert_eq!(sim.remembered("name:kitchen").unwrap().base, B);
+}
+
+#[test]
+fn a_probed_port_is_remembered_and_probed_again_when_refused() {
+    let mut sim = Sim::new();
+    let (old, new) = ("http://10.0.0.5:49151", "http://10.0.0.5:49154");
+    sim.device(old, "kitchen", true, "0");
+    sim.run("wemo.state", "10.0.0.5").unwrap();
+    assert_eq!(sim.setup_reads(), 4);
+    assert_eq!(sim.remembered("port:10.0.0.5").unwrap().base, old);
+
+    let from = sim.log.len();
+    let r = sim.run("wemo.state", "10.0.0.5").unwrap();
+    assert_eq!(r.tags, vec![("device".to_owned(), "kitchen".to_owned())]);
+    assert_eq!(sim.since(from), [format!("POST {old}/upnp/control/basicevent1")]);
+
+    sim.unplug(old).device(new, "kitchen", true, "1");
+    let from = sim.log.len();
+    assert_eq!(state_of(&sim.run("wemo.state", "10.0.0.5").unwrap()), 1);
+    assert_eq!(
+        sim.since(from),
+        [
+            format!("POST {old}/upnp/control/basicevent1"),
+            "GET http://10.0.0.5:49153/setup.xml".to_owned(),
+            "GET http://10.0.0.5:49152/setup.xml".to_owned(),
+            format!("GET {new}/setup.xml"),
+            format!("POST {new}/upnp/control/basicevent1"),
+        ]
+    );
+    assert_eq!(sim.remembered("port:10.0.0.5").unwrap().base, new);
+    let from = sim.log.len();
+    sim.run("wemo.state", "10.0.0.5").unwrap();
+    assert_eq!(sim.since(from), [format!("POST {new}/upnp/control/basicevent1")]);
+}
+
+#[test]
+fn host_and_port_reads_setup_xml_once_and_forgets_it_when_refused() {
+    let mut sim = Sim::new();
+    sim.device(A, "kitchen", true, "1");
+    for _ in 0..3 {
+        let r = sim.run("wemo.state", "10.0.0.5:49153").unwrap();
+        assert_eq!(r.tags, vec![("device".to_owned(), "kitchen".to_owned())]);
+    }
+    assert_eq!(sim.setup_reads(), 1, "{:?}", sim.log);
+    assert!(sim.remembered("addr:10.0.0.5:49153").is_some());
+    // Refused: reported without looking elsewhere, and read afresh next time.
+    sim.unplug(A);
+    let from = sim.log.len();
+    let err = sim.run("wemo.state", "10.0.0.5:49153").unwrap_err();
+    assert!(
+        matches!(&err, SampleErr::Unavailable(m) if m.contains("connection refused")),
+        "{err:?}"
+    );
+    assert_eq!(sim.since(from), [format!("POST {A}/upnp/control/basicevent1")]);
+    assert!(sim.cache.is_empty(), "{:?}", sim.cache);
+    sim.device(A, "kitchen", true, "1");
+    sim.run("wemo.state", "10.0.0.5:49153").unwrap();
+    assert_eq!(sim.setup_reads(), 2);
+}
+
+#[test]
+fn a_device_is_renamed_in_the_tag_once_its_setup_xml_is_read_again() {
+    let mut sim = Sim::new();
+    sim.device(A, "kitchen", true, "1");
+    sim.run("wemo.state", "10.0.0.5").unwrap();
+    sim.device(A, "pantry", true, "1");
+    let r = sim.run("wemo.state", "10.0.0.5").unwrap();
+    assert_eq!(r.tags, vec![("device".to_owned(), "kitchen".to_owned())]);
+    sim.now += VERIFY_AFTER_MS;
+    let r = sim.run("wemo.state", "10.0.0.5").unwrap();
+    assert_eq!(r.tags, vec![("device".to_owned(), "pantry".to_owned())]);
+}
+
+#[test]
+fn without_a_usable_cache_every_poll_looks_the_device_up() {
+    let mut sim = Sim::new();
+    sim.cache_full = true;
+    sim.ssdp_answers(&[A]).device(A, "kitchen", true, "0");
+    for _ in 0..3 {
+        sim.run("wemo.state", "kitchen").unwrap();
+    }
+    assert_eq!((sim.searches(), sim.setup_reads()), (3, 3));
+
+    // Entries that are not ours, or do not fit the target, are replaced.
+    let mut sim = Sim::new();
+    sim.ssdp_answers(&[A]).device(A, "kitchen", true, "0");
+    sim.cache.insert("name:kitchen".into(), "http://10.9.9.9:1".into());
+    let other = Entry {
+        base: "http://10.9.9.9:49153".into(),
+        verified_ms: sim.now,
+        info: Default::default(),
+    };
+    sim.cache.insert("port:10.0.0.5".into(), other.encode());
+    sim.run("wemo.state", "kitchen").unwrap();
+    sim.device("http://10.0.0.5:49153", "kitchen", true, "0");
+    sim.run("wemo.state", "10.0.0.5").unwrap();
+    assert_eq!(sim.searches(), 1);
+    assert!(!sim.log.iter().any(|l| l.contains("10.9.9.9")), "{:?}", sim.log);
+    assert_eq!(sim.remembered("name:kitchen").unwrap().base, A);
+    assert_eq!(sim.remembered("port:10.0.0.5").unwrap().base, A);
+}
+
+#[test]
+fn a_missing_http_grant_at_a_remembered_location_keeps_the_host_message() {
+    let mut sim = Sim::new();
+    sim.ssdp_answers(&[A]).device(A, "kitchen", true, "0");
+    sim.run("wemo.state", "kitchen").unwrap();
+    let msg = "capability not granted to plugin wemo: http to 10.0.0.5:49153";
+    sim.route(
+        &format!("{A}/upnp/control/basicevent1"),
+        Err(CapErr::NotGranted(msg.into())),
+    );
+    let err = sim.run("wemo.state", "kitchen").unwrap_err();
+    assert!(matches!(&err, SampleErr::Unavailable(m) if m.contains(msg)), "{err:?}");
+    assert_eq!(sim.searches(), 1, "a refusal is not a move");
 }
