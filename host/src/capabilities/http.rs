@@ -193,6 +193,9 @@ fn encode_request(req: &Request, t: &Target) -> Result<Vec<u8>, CapError> {
 #[derive(Debug)]
 enum Failure {
     Refused(String),
+    /// No connection was established in time (host down or filtered).
+    ConnectTimedOut,
+    /// Connected, but the whole answer did not arrive in time.
     TimedOut,
     TooLarge(usize),
     Protocol(String),
@@ -203,6 +206,9 @@ impl Failure {
     fn into_cap_error(self, label: &str, timeout: Duration) -> CapError {
         match self {
             Failure::Refused(m) => CapError::Unavailable(format!("{label}: {m}")),
+            Failure::ConnectTimedOut => {
+                CapError::Timeout(format!("{label}: could not connect within {} ms", timeout.as_millis()))
+            }
             Failure::TimedOut => CapError::Timeout(format!("{label}: no complete answer within {} ms", timeout.as_millis())),
             Failure::TooLarge(cap) => CapError::Failed(format!(
                 "{label}: response larger than {cap} bytes (raise \"http\": {{\"max_response_bytes\": ...}} in the config)"
@@ -245,10 +251,15 @@ fn exchange(
                 stream = Some(s);
                 break;
             }
-            Err(e) => last = io_failure(e),
+            Err(e) => {
+                last = match io_failure(e) {
+                    Failure::TimedOut => Failure::ConnectTimedOut,
+                    other => other,
+                }
+            }
         }
         if Instant::now() >= deadline {
-            return Err(Failure::TimedOut);
+            return Err(Failure::ConnectTimedOut);
         }
     }
     let mut stream = stream.ok_or(last)?;
