@@ -39,7 +39,7 @@ enum Command {
 #[derive(Subcommand)]
 enum PluginCommand {
     /// Print what a plugin's describe() says and what it imports.
-    Inspect { file: PathBuf },
+    Inspect(InspectArgs),
     /// Load one plugin, call sample(KEY, ARG) once and print the points (or the error).
     ///
     /// The plugin gets only the grants given here, e.g.
@@ -48,6 +48,18 @@ enum PluginCommand {
     /// (or `--sensehat` for the Sense HAT's two chips on bus 1). `--config`
     /// takes both, and the sandbox limits, from a logger config instead.
     Test(TestArgs),
+}
+
+#[derive(clap::Args)]
+struct InspectArgs {
+    /// The plugin file (.wasm component).
+    file: PathBuf,
+    /// Where compiled code is cached [default: ~/.cache/datalogger].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile without reading or writing the cache.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 #[derive(clap::Args)]
@@ -70,9 +82,9 @@ struct TestArgs {
     /// Take grants, capability sections and sandbox limits from this config.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Where compiled code is cached (big Python/JS components compile for seconds).
-    #[arg(long, value_name = "DIR", default_value = config::DEFAULT_CACHE_DIR)]
-    cache_dir: PathBuf,
+    /// Where compiled code is cached [default: ~/.cache/datalogger].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
     /// Compile without reading or writing the cache.
     #[arg(long)]
     no_cache: bool,
@@ -97,8 +109,8 @@ fn main() -> ExitCode {
         Command::Run { config } => run(config),
         Command::Check { config } => check(config),
         Command::Plugin {
-            command: PluginCommand::Inspect { file },
-        } => inspect(file),
+            command: PluginCommand::Inspect(args),
+        } => inspect(args),
         Command::Plugin {
             command: PluginCommand::Test(args),
         } => plugin_test(args),
@@ -172,13 +184,35 @@ fn check(path: PathBuf) -> ExitCode {
     }
 }
 
-fn inspect(file: PathBuf) -> ExitCode {
+/// Prints to stdout, ignoring a closed pipe (`datalogger plugin inspect x | head`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// Where the plugin commands cache compiled code: `$XDG_CACHE_HOME/datalogger`
+/// or `~/.cache/datalogger` (a 15 MB Python component compiles for seconds).
+fn user_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("datalogger"))
+}
+
+fn inspect(args: InspectArgs) -> ExitCode {
     init_logging(Some("warn"));
-    match plugins::inspect(&file) {
+    let cache = if args.no_cache {
+        None
+    } else {
+        args.cache_dir.or_else(user_cache_dir)
+    };
+    match plugins::inspect(&args.file, cache.as_deref()) {
         Ok((info, imports)) => {
-            println!("plugin {} {}", info.name, info.version);
-            println!("  {}", info.description);
-            println!("keys:");
+            out!("plugin {} {}", info.name, info.version);
+            out!("  {}", info.description);
+            out!("keys:");
             for k in &info.keys {
                 let arg = match &k.arg {
                     Some(a) if a.required => format!(" (arg required: {})", a.description),
@@ -190,16 +224,16 @@ fn inspect(file: PathBuf) -> ExitCode {
                 } else {
                     format!(" [{}]", k.unit)
                 };
-                println!("  {}{unit}{arg} - {}", k.name, k.description);
+                out!("  {}{unit}{arg} - {}", k.name, k.description);
             }
-            println!("imports:");
+            out!("imports:");
             for i in imports {
-                println!("  {i}");
+                out!("  {i}");
             }
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {}: {e:#}", file.display());
+            eprintln!("error: {}: {e:#}", args.file.display());
             ExitCode::FAILURE
         }
     }
@@ -261,7 +295,11 @@ fn plugin_test(args: TestArgs) -> ExitCode {
         _ => extra.clone(),
     };
     let caps = datalogger::capabilities::Capabilities::new(i2c, http, discovery);
-    let cache = (!args.no_cache).then_some(args.cache_dir.as_path());
+    let cache = if args.no_cache {
+        None
+    } else {
+        args.cache_dir.clone().or_else(user_cache_dir)
+    };
     let trial = match plugins::trial::run(
         &args.file,
         &args.key,
@@ -269,7 +307,7 @@ fn plugin_test(args: TestArgs) -> ExitCode {
         grants_for,
         caps,
         settings,
-        cache,
+        cache.as_deref(),
     ) {
         Ok(t) => t,
         Err(e) => {
@@ -288,7 +326,7 @@ fn plugin_test(args: TestArgs) -> ExitCode {
     match trial.result {
         Ok(samples) => {
             for s in &samples {
-                println!("{}", s.to_json());
+                out!("{}", s.to_json());
             }
             eprintln!("{} point(s)", samples.len());
             ExitCode::SUCCESS

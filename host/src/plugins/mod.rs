@@ -409,12 +409,21 @@ fn check_info(info: &types::PluginInfo) -> Result<(), String> {
     Ok(())
 }
 
-/// Compiles one file without a cache and describes it, for `plugin inspect`.
-pub fn inspect(file: &Path) -> anyhow::Result<(types::PluginInfo, Vec<String>)> {
+/// Compiles one file (through the cache in `cache_dir`, if given) and
+/// describes it, for `plugin inspect`.
+pub fn inspect(file: &Path, cache_dir: Option<&Path>) -> anyhow::Result<(types::PluginInfo, Vec<String>)> {
     let caps = Arc::new(crate::capabilities::Capabilities::defaults());
     let sandbox = Sandbox::new(crate::config::SandboxSettings::default(), caps)?;
     let bytes = std::fs::read(file)?;
-    let component = wasmtime::component::Component::new(sandbox.engine(), &bytes)?;
+    let component = match cache_dir {
+        Some(dir) => {
+            let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            CodeCache::new(dir, sandbox.engine())
+                .load_or_compile(sandbox.engine(), &bytes, &sha256)?
+                .0
+        }
+        None => wasmtime::component::Component::new(sandbox.engine(), &bytes)?,
+    };
     let imports = component
         .component_type()
         .imports(sandbox.engine())

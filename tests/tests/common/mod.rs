@@ -16,7 +16,7 @@ use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Value};
 
 /// How long a fresh logger may take to answer /health (it compiles plugins first).
-pub const START_TIMEOUT: Duration = Duration::from_secs(60);
+pub const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// Generous bound for anything that should happen within a few ticks.
 pub const SLOW: Duration = Duration::from_secs(60);
 pub const NS: i64 = 1_000_000_000;
