@@ -1,16 +1,7 @@
-//! WIT glue: `describe` and `sample` on top of the pure logic in `ping`.
+//! Component glue: the [`Plugin`] on top of the pure logic in `ping`.
 
 use crate::ping::{self, Stats, Value};
-
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "collector",
-});
-
-use datalogger::plugin::host::{log, Level};
-use datalogger::plugin::ping::{echo, EchoRequest};
-use datalogger::plugin::types::{ArgInfo, CapError, Field, FieldValue, KeyInfo, PluginInfo, Point, SampleError, Tag};
-use exports::datalogger::plugin::sampling::Guest;
+use datalogger_sdk::{log, CapError, Info, Key, Plugin, Point, SampleError};
 
 const PING: &str = "net.ping";
 const MEASUREMENT: &str = "ping";
@@ -19,46 +10,36 @@ const TARGET_TAG: &str = "url";
 
 struct Net;
 
-impl Guest for Net {
-    fn describe() -> PluginInfo {
-        PluginInfo {
-            name: "net".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "Network reachability: ICMP echo (ping) through the host".into(),
-            keys: vec![KeyInfo {
-                name: PING.into(),
-                description: format!(
-                    "Sends {} ICMP echo requests ({} ms apart, {} ms timeout each); average round trip in ms, \
-                     plus minimum_response_ms, maximum_response_ms, standard_deviation_ms, packets_transmitted, \
-                     packets_received, percent_packet_loss and result_code (0 ok, 1 no reply or unknown host, \
-                     2 nothing sent). With no reply the primary value is percent_packet_loss (100).",
-                    ping::COUNT,
-                    ping::INTERVAL_MS,
-                    ping::TIMEOUT_MS
-                ),
-                arg: Some(ArgInfo {
-                    description: "host name or IP address to ping".into(),
-                    required: true,
-                }),
-                unit: "ms".into(),
-            }],
-        }
+impl Plugin for Net {
+    fn info() -> Info {
+        let description = format!(
+            "Sends {} ICMP echo requests ({} ms apart, {} ms timeout each); average round trip in ms, \
+             plus minimum_response_ms, maximum_response_ms, standard_deviation_ms, packets_transmitted, \
+             packets_received, percent_packet_loss and result_code (0 ok, 1 no reply or unknown host, \
+             2 nothing sent). With no reply the primary value is percent_packet_loss (100).",
+            ping::COUNT,
+            ping::INTERVAL_MS,
+            ping::TIMEOUT_MS
+        );
+        Info::new(
+            "net",
+            env!("CARGO_PKG_VERSION"),
+            "Network reachability: ICMP echo (ping) through the host",
+        )
+        .key(
+            Key::new(PING, description)
+                .required_arg("host name or IP address to ping")
+                .unit("ms"),
+        )
     }
 
-    fn sample(key: String, arg: Option<String>) -> Result<Vec<Point>, SampleError> {
+    /// One point per poll, stamped by the host with the tick time.
+    fn sample(key: &str, arg: Option<&str>) -> Result<Vec<Point>, SampleError> {
         if key != PING {
-            return Err(SampleError::BadArgument(format!(
-                "unknown key {key:?}; the net plugin serves {PING}"
-            )));
+            return Err(Self::unknown_key(key));
         }
-        let target = ping::target(arg.as_deref()).map_err(SampleError::BadArgument)?;
-        let request = EchoRequest {
-            target: target.into(),
-            count: ping::COUNT,
-            timeout_ms: ping::TIMEOUT_MS,
-            interval_ms: ping::INTERVAL_MS,
-        };
-        let fields = match echo(&request) {
+        let target = ping::target(arg).map_err(SampleError::BadArgument)?;
+        let fields = match datalogger_sdk::ping::echo(target, ping::COUNT, ping::TIMEOUT_MS, ping::INTERVAL_MS) {
             Ok(s) => ping::fields(&Stats {
                 transmitted: s.transmitted,
                 received: s.received,
@@ -72,50 +53,32 @@ impl Guest for Net {
                 // result_code 1, not an error: like "no reply" it is a reading,
                 // stored every poll, so the reason goes to the debug log only
                 // (a warning every poll would flood the log).
-                log(Level::Debug, &format!("ping {target}: {m}"));
+                log::debug(format!("ping {target}: {m}"));
                 ping::unknown_host_fields()
             }
             Err(e) => return Err(sample_error(target, e)),
         };
-        Ok(vec![Point {
-            measurement: MEASUREMENT.into(),
-            tags: vec![Tag {
-                key: TARGET_TAG.into(),
-                value: target.into(),
-            }],
-            fields: fields
-                .into_iter()
-                .map(|(name, value)| Field {
-                    name: name.into(),
-                    value: match value {
-                        Value::Int(v) => FieldValue::Int(v),
-                        Value::Float(v) => FieldValue::Float(v),
-                    },
-                })
-                .collect(),
-            // The host stamps it with the tick time.
-            timestamp_ns: None,
-        }])
+        let fields = fields.into_iter().map(|(name, value)| match value {
+            Value::Int(v) => (name, datalogger_sdk::Value::Int(v)),
+            Value::Float(v) => (name, datalogger_sdk::Value::Float(v)),
+        });
+        Ok(vec![Point::new(MEASUREMENT).tag(TARGET_TAG, target).fields(fields)])
     }
 }
 
 /// Maps a capability error to the item's error, keeping the host's message
-/// (which names the plugin and target for a missing grant) verbatim.
+/// (which names the plugin and target for a missing grant) verbatim; an
+/// `invalid` target is a bad argument here, and a refused ICMP socket gets a hint.
 fn sample_error(target: &str, e: CapError) -> SampleError {
-    let text = |m: String| {
-        let mut text = format!("cannot ping {target}: {m}");
-        if let Some(hint) = ping::permission_hint(&m) {
-            text.push_str("; ");
-            text.push_str(hint);
-        }
-        text
+    let hint = ping::permission_hint(e.message());
+    let e = match e {
+        CapError::Invalid(m) => SampleError::BadArgument(m),
+        e => e.into(),
     };
-    match e {
-        CapError::NotGranted(m) | CapError::Unavailable(m) => SampleError::Unavailable(text(m)),
-        CapError::Invalid(m) => SampleError::BadArgument(text(m)),
-        CapError::Timeout(m) => SampleError::Timeout(text(m)),
-        CapError::Failed(m) => SampleError::Failed(text(m)),
-    }
+    e.map_message(|m| match hint {
+        Some(hint) => format!("cannot ping {target}: {m}; {hint}"),
+        None => format!("cannot ping {target}: {m}"),
+    })
 }
 
-export!(Net);
+datalogger_sdk::plugin!(Net);

@@ -1,19 +1,10 @@
-//! WIT glue: `describe` and `sample` on top of `sensor` and `convert`.
+//! Component glue: the [`Plugin`] on top of `sensor` and `convert`.
 
 use crate::convert::parse_bus;
 use crate::sensor::{self, Bus, BusError, Error, STATUS_BIT1, STATUS_TEMPERATURE};
+use datalogger_sdk::{i2c, CapError, Info, Key, Plugin, Point, SampleError};
 use std::time::Duration;
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "collector",
-});
-
-use datalogger::plugin::i2c::{read_registers, write_registers};
-use datalogger::plugin::types::{ArgInfo, CapError, Field, FieldValue, KeyInfo, PluginInfo, Point, SampleError};
-use exports::datalogger::plugin::sampling::Guest;
-
-const MEASUREMENT: &str = "sensehat";
 const TEMPERATURE: &str = "sensehat.temperature";
 const HUMIDITY: &str = "sensehat.humidity";
 const PRESSURE: &str = "sensehat.pressure";
@@ -47,88 +38,58 @@ const KEYS: [(&str, &str, &str); 4] = [
 
 struct SenseHat;
 
-impl Guest for SenseHat {
-    fn describe() -> PluginInfo {
-        PluginInfo {
-            name: "sensehat".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "Raspberry Pi Sense HAT environmental sensors (HTS221 humidity/temperature at 0x5f, \
-                          LPS25H pressure at 0x5c) over I2C"
-                .into(),
-            keys: KEYS
-                .iter()
-                .map(|(name, unit, description)| KeyInfo {
-                    name: (*name).into(),
-                    description: (*description).into(),
-                    arg: Some(ArgInfo {
-                        description: "\"bus=N\" to read I2C bus N; empty: bus 1, the Sense HAT on a Raspberry Pi"
-                            .into(),
-                        required: false,
-                    }),
-                    unit: (*unit).into(),
-                })
-                .collect(),
-        }
+impl Plugin for SenseHat {
+    fn info() -> Info {
+        Info::new(
+            "sensehat",
+            env!("CARGO_PKG_VERSION"),
+            "Raspberry Pi Sense HAT environmental sensors (HTS221 humidity/temperature at 0x5f, \
+             LPS25H pressure at 0x5c) over I2C",
+        )
+        .keys(KEYS.iter().map(|(name, unit, description)| {
+            Key::new(*name, *description)
+                .optional_arg("\"bus=N\" to read I2C bus N; empty: bus 1, the Sense HAT on a Raspberry Pi")
+                .unit(*unit)
+        }))
     }
 
-    fn sample(key: String, arg: Option<String>) -> Result<Vec<Point>, SampleError> {
-        let known = KEYS.iter().any(|(k, _, _)| *k == key);
-        if !known {
-            let served: Vec<&str> = KEYS.iter().map(|(k, _, _)| *k).collect();
-            return Err(SampleError::BadArgument(format!(
-                "unknown key {key:?}; the sensehat plugin serves {}",
-                served.join(", ")
-            )));
+    /// One point per poll, stamped by the host with the tick time.
+    fn sample(key: &str, arg: Option<&str>) -> Result<Vec<Point>, SampleError> {
+        if !KEYS.iter().any(|(k, _, _)| *k == key) {
+            return Err(Self::unknown_key(key));
         }
-        let mut bus = HostBus {
-            bus: parse_bus(arg.as_deref()).map_err(SampleError::BadArgument)?,
+        let bus = &mut HostBus {
+            bus: parse_bus(arg).map_err(SampleError::BadArgument)?,
         };
-        let fields = fields(&key, &mut bus).map_err(|e| match e {
+        let point = Point::new("sensehat");
+        let point = match key {
+            TEMPERATURE => point.float(
+                "temperature",
+                sensor::read_hts221(bus, STATUS_TEMPERATURE)?.temperature_c()?,
+            ),
+            HUMIDITY => point.float("humidity", sensor::read_hts221(bus, STATUS_BIT1)?.humidity_rh()?),
+            PRESSURE => point.float("pressure", sensor::read_lps25h(bus, STATUS_BIT1)?.pressure_hpa()),
+            _ => {
+                let h = sensor::read_hts221(bus, STATUS_BIT1 | STATUS_TEMPERATURE)?;
+                let p = sensor::read_lps25h(bus, STATUS_BIT1 | STATUS_TEMPERATURE)?;
+                point
+                    .float("temperature", h.temperature_c()?)
+                    .float("humidity", h.humidity_rh()?)
+                    .float("pressure", p.pressure_hpa())
+                    .float("temperature_from_pressure", p.temperature_c())
+            }
+        };
+        Ok(vec![point])
+    }
+}
+
+impl From<Error> for SampleError {
+    fn from(e: Error) -> Self {
+        match e {
             Error::Unavailable(m) => SampleError::Unavailable(m),
             Error::Timeout(m) => SampleError::Timeout(m),
             Error::Failed(m) => SampleError::Failed(m),
-        })?;
-        Ok(vec![Point {
-            measurement: MEASUREMENT.into(),
-            tags: Vec::new(),
-            fields,
-            // The host stamps it with the tick time.
-            timestamp_ns: None,
-        }])
-    }
-}
-
-fn fields(key: &str, bus: &mut HostBus) -> Result<Vec<Field>, Error> {
-    Ok(match key {
-        TEMPERATURE => {
-            let r = sensor::read_hts221(bus, STATUS_TEMPERATURE)?;
-            vec![float("temperature", r.temperature_c()?)]
         }
-        HUMIDITY => {
-            let r = sensor::read_hts221(bus, STATUS_BIT1)?;
-            vec![float("humidity", r.humidity_rh()?)]
-        }
-        PRESSURE => {
-            let r = sensor::read_lps25h(bus, STATUS_BIT1)?;
-            vec![float("pressure", r.pressure_hpa())]
-        }
-        _ => {
-            let h = sensor::read_hts221(bus, STATUS_BIT1 | STATUS_TEMPERATURE)?;
-            let p = sensor::read_lps25h(bus, STATUS_BIT1 | STATUS_TEMPERATURE)?;
-            vec![
-                float("temperature", h.temperature_c()?),
-                float("humidity", h.humidity_rh()?),
-                float("pressure", p.pressure_hpa()),
-                float("temperature_from_pressure", p.temperature_c()),
-            ]
-        }
-    })
-}
-
-fn float(name: &str, value: f64) -> Field {
-    Field {
-        name: name.into(),
-        value: FieldValue::Float(value),
     }
 }
 
@@ -137,13 +98,15 @@ struct HostBus {
     bus: u8,
 }
 
-fn bus_error(e: CapError) -> BusError {
-    match e {
-        CapError::NotGranted(m) => BusError::NotGranted(m),
-        CapError::Invalid(m) => BusError::Invalid(m),
-        CapError::Unavailable(m) => BusError::Unavailable(m),
-        CapError::Timeout(m) => BusError::Timeout(m),
-        CapError::Failed(m) => BusError::Failed(m),
+impl From<CapError> for BusError {
+    fn from(e: CapError) -> Self {
+        match e {
+            CapError::NotGranted(m) => BusError::NotGranted(m),
+            CapError::Invalid(m) => BusError::Invalid(m),
+            CapError::Unavailable(m) => BusError::Unavailable(m),
+            CapError::Timeout(m) => BusError::Timeout(m),
+            CapError::Failed(m) => BusError::Failed(m),
+        }
     }
 }
 
@@ -152,14 +115,14 @@ impl Bus for HostBus {
         self.bus
     }
     fn read(&mut self, address: u8, register: u8, len: u32) -> Result<Vec<u8>, BusError> {
-        read_registers(self.bus, address, register, len).map_err(bus_error)
+        Ok(i2c::read(self.bus, address, register, len)?)
     }
     fn write(&mut self, address: u8, register: u8, data: &[u8]) -> Result<(), BusError> {
-        write_registers(self.bus, address, register, data).map_err(bus_error)
+        Ok(i2c::write(self.bus, address, register, data)?)
     }
     fn sleep(&mut self, duration: Duration) {
         std::thread::sleep(duration);
     }
 }
 
-export!(SenseHat);
+datalogger_sdk::plugin!(SenseHat);

@@ -1,19 +1,10 @@
-//! WIT glue: `describe` and `sample` on top of the pure parsers.
+//! Component glue: the [`Plugin`] on top of the pure parsers.
 
-use crate::parse::{count_cpus, parse_loadavg};
-
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "collector",
-});
-
-use datalogger::plugin::host::read_file;
-use datalogger::plugin::types::{CapError, Field, FieldValue, KeyInfo, PluginInfo, Point, SampleError};
-use exports::datalogger::plugin::sampling::Guest;
+use crate::parse::{count_cpus, parse_loadavg, LoadAvg};
+use datalogger_sdk::{host, Context, Info, Key, Plugin, Point, SampleError};
 
 const LOADAVG: &str = "/proc/loadavg";
 const CPU_ONLINE: &str = "/sys/devices/system/cpu/online";
-const MEASUREMENT: &str = "system";
 
 /// (key, primary field, description) of the single-value keys.
 const SINGLE: [(&str, &str, &str); 3] = [
@@ -25,95 +16,59 @@ const LOAD: &str = "system.load";
 
 struct System;
 
-impl Guest for System {
-    fn describe() -> PluginInfo {
-        let mut keys: Vec<KeyInfo> = SINGLE
-            .iter()
-            .map(|(name, _, description)| key(name, description))
-            .collect();
-        keys.push(key(
+impl Plugin for System {
+    fn info() -> Info {
+        Info::new(
+            "system",
+            env!("CARGO_PKG_VERSION"),
+            "System load averages, read from /proc/loadavg",
+        )
+        .keys(
+            SINGLE
+                .iter()
+                .map(|(name, _, description)| Key::new(*name, *description)),
+        )
+        .key(Key::new(
             LOAD,
             "Load averages over 1, 5 and 15 minutes (load1, load5, load15) and the number of online CPUs (n_cpus)",
-        ));
-        PluginInfo {
-            name: "system".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "System load averages, read from /proc/loadavg".into(),
-            keys,
-        }
+        ))
     }
 
-    /// `arg` is ignored: no key of this plugin takes one.
-    fn sample(key: String, _arg: Option<String>) -> Result<Vec<Point>, SampleError> {
-        let fields = if let Some((_, field, _)) = SINGLE.iter().find(|(k, _, _)| *k == key) {
+    /// `arg` is ignored: no key of this plugin takes one. The host stamps the
+    /// point with the tick time.
+    fn sample(key: &str, _arg: Option<&str>) -> Result<Vec<Point>, SampleError> {
+        let point = Point::new("system");
+        let point = if let Some((_, field, _)) = SINGLE.iter().find(|(k, _, _)| *k == key) {
             let load = loadavg()?;
             let value = match *field {
                 "load1" => load.load1,
                 "load5" => load.load5,
                 _ => load.load15,
             };
-            vec![float(field, value)]
+            point.float(*field, value)
         } else if key == LOAD {
             let load = loadavg()?;
             let cpus = count_cpus(&read(CPU_ONLINE)?).map_err(SampleError::Failed)?;
-            vec![
-                float("load1", load.load1),
-                float("load5", load.load5),
-                float("load15", load.load15),
-                Field {
-                    name: "n_cpus".into(),
-                    value: FieldValue::Int(cpus.into()),
-                },
-            ]
+            point
+                .float("load1", load.load1)
+                .float("load5", load.load5)
+                .float("load15", load.load15)
+                .int("n_cpus", cpus.into())
         } else {
-            let served: Vec<&str> = SINGLE.iter().map(|(k, _, _)| *k).chain([LOAD]).collect();
-            return Err(SampleError::BadArgument(format!(
-                "unknown key {key:?}; the system plugin serves {}",
-                served.join(", ")
-            )));
+            return Err(Self::unknown_key(key));
         };
-        Ok(vec![Point {
-            measurement: MEASUREMENT.into(),
-            tags: Vec::new(),
-            fields,
-            // The host stamps it with the tick time.
-            timestamp_ns: None,
-        }])
+        Ok(vec![point])
     }
 }
 
-fn key(name: &str, description: &str) -> KeyInfo {
-    KeyInfo {
-        name: name.into(),
-        description: description.into(),
-        arg: None,
-        unit: String::new(),
-    }
-}
-
-fn float(name: &str, value: f64) -> Field {
-    Field {
-        name: name.into(),
-        value: FieldValue::Float(value),
-    }
-}
-
-fn loadavg() -> Result<crate::parse::LoadAvg, SampleError> {
+fn loadavg() -> Result<LoadAvg, SampleError> {
     parse_loadavg(&read(LOADAVG)?).map_err(SampleError::Failed)
 }
 
-/// Reads a file through the host, keeping the host's message in the error so
-/// the operator sees e.g. which grant is missing.
+/// Reads a file through the host; a missing grant is `unavailable` with the
+/// host's message (which names the plugin and the file) after the path.
 fn read(path: &str) -> Result<String, SampleError> {
-    read_file(path).map_err(|e| {
-        let ctx = |msg: String| format!("cannot read {path}: {msg}");
-        match e {
-            CapError::NotGranted(m) => SampleError::Unavailable(ctx(format!("not granted: {m}"))),
-            CapError::Unavailable(m) => SampleError::Unavailable(ctx(m)),
-            CapError::Timeout(m) => SampleError::Timeout(ctx(m)),
-            CapError::Invalid(m) | CapError::Failed(m) => SampleError::Failed(ctx(m)),
-        }
-    })
+    host::read_file(path).with_context(|| format!("cannot read {path}"))
 }
 
-export!(System);
+datalogger_sdk::plugin!(System);
