@@ -11,5 +11,6 @@ pub mod config;
 pub mod outputs;
 pub mod plugins;
 pub mod sample;
+pub mod scaffold;
 pub mod scheduler;
 pub mod store;

@@ -48,6 +48,17 @@ enum PluginCommand {
     /// (or `--sensehat` for the Sense HAT's two chips on bus 1). `--config`
     /// takes both, and the sandbox limits, from a logger config instead.
     Test(TestArgs),
+    /// Start a plugin project that builds and passes `plugin inspect` as it is.
+    New {
+        /// The plugin's name: the prefix of its keys (NAME.hello).
+        name: String,
+        /// rust, python, js or c.
+        #[arg(long, default_value = "rust")]
+        lang: String,
+        /// Where to create it [default: ./NAME].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -114,6 +125,21 @@ fn main() -> ExitCode {
         Command::Plugin {
             command: PluginCommand::Test(args),
         } => plugin_test(args),
+        Command::Plugin {
+            command: PluginCommand::New { name, lang, dir },
+        } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            match datalogger::scaffold::create(&name, &lang, &dir) {
+                Ok(_) => {
+                    println!("{}", datalogger::scaffold::next_steps(&name, &dir));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
     }
 }
 
