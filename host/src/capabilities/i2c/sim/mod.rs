@@ -8,6 +8,7 @@
 //! status bits, power-down behaviour), so a plugin that gets the protocol
 //! wrong gets the wrong bytes, as it would on a Pi.
 
+mod bme280;
 mod hts221;
 mod lps25h;
 
@@ -28,14 +29,16 @@ pub trait SimChip: Send {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SimDeviceSpec {
-    /// `hts221` or `lps25h`.
+    /// `hts221`, `lps25h` or `bme280`.
     pub chip: String,
     /// 7-bit address, a number or a `"0x5f"` string. Defaults to the chip's usual one.
     #[serde(default, deserialize_with = "super::address::optional")]
     pub address: Option<u8>,
     /// Register contents set after power-on, e.g. `{"0x30": "28 50 50 A0"}`:
     /// bytes from that register upwards, in hex. Output registers set here
-    /// are returned as they are (the worked examples of a datasheet).
+    /// are returned as they are (the worked examples of a datasheet). The ST
+    /// chips have registers 0x00-0x7f (bit 7 of an address is their
+    /// auto-increment flag); the BME280 uses full 8-bit addresses.
     #[serde(default)]
     pub registers: BTreeMap<String, String>,
     /// What the chip measures, when output registers are not set directly.
@@ -45,7 +48,7 @@ pub struct SimDeviceSpec {
 }
 
 /// Chips the simulated bus can emulate: (name, default address).
-pub const CHIPS: [(&str, u8); 2] = [("hts221", 0x5F), ("lps25h", 0x5C)];
+pub const CHIPS: [(&str, u8); 3] = [("hts221", 0x5F), ("lps25h", 0x5C), ("bme280", 0x76)];
 
 impl SimDeviceSpec {
     pub fn address(&self) -> Option<u8> {
@@ -81,6 +84,7 @@ impl SimDeviceSpec {
         match self.chip.as_str() {
             "hts221" => Ok(Box::new(hts221::Hts221::new(self)?)),
             "lps25h" => Ok(Box::new(lps25h::Lps25h::new(self)?)),
+            "bme280" => Ok(Box::new(bme280::Bme280::new(self)?)),
             other => Err(format!(
                 "unknown chip {other:?}; the simulated bus emulates {}",
                 CHIPS.map(|(c, _)| c).join(", ")
