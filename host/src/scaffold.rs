@@ -31,7 +31,7 @@ const fn script(path: &'static str, text: &'static str) -> File {
     }
 }
 
-pub const LANGUAGES: [&str; 3] = ["rust", "python", "js"];
+pub const LANGUAGES: [&str; 4] = ["rust", "python", "js", "c"];
 
 fn template(lang: &str) -> Option<Vec<File>> {
     Some(match lang {
@@ -76,6 +76,11 @@ fn template(lang: &str) -> Option<Vec<File>> {
             file(".gitignore", include_str!("../templates/js/gitignore")),
             file("src/plugin.js", include_str!("../templates/js/src/plugin.js")),
             script("build.sh", include_str!("../templates/js/build.sh")),
+            file("wit/datalogger.wit", WIT),
+        ],
+        "c" => vec![
+            file("plugin.c", include_str!("../templates/c/plugin.c")),
+            script("build.sh", include_str!("../templates/c/build.sh")),
             file("wit/datalogger.wit", WIT),
         ],
         _ => return None,
@@ -149,7 +154,12 @@ mod tests {
         for lang in LANGUAGES {
             let project = dir.path().join(lang);
             let files = create("greeter", lang, &project).unwrap();
-            assert!(project.join("wit/datalogger.wit").is_file());
+            let wit = if lang == "rust" {
+                "sdk/wit/datalogger.wit"
+            } else {
+                "wit/datalogger.wit"
+            };
+            assert_eq!(std::fs::read_to_string(project.join(wit)).unwrap(), WIT, "{lang}");
             for f in files {
                 let text = std::fs::read_to_string(&f).unwrap();
                 assert!(!text.contains("{{name}}"), "{} keeps a placeholder", f.display());

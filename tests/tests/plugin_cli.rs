@@ -112,3 +112,69 @@ fn plugin_test_says_what_is_wrong_with_the_call() {
         );
     }
 }
+
+/// `plugin new` for every language: the project builds with its own
+/// build.sh, passes `plugin inspect`, and `plugin test` gets its hello point.
+#[test]
+fn plugin_new_projects_build_inspect_and_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    for lang in ["rust", "python", "js", "c"] {
+        let name = format!("hello_{lang}");
+        let project = dir.path().join(&name);
+        let out = run_cli(
+            &[
+                "plugin",
+                "new",
+                &name,
+                "--lang",
+                lang,
+                "--dir",
+                project.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        assert!(out.status.success(), "{lang}: {}", out.all());
+        assert!(
+            out.stdout.contains("./build.sh"),
+            "{lang}: no next steps: {}",
+            out.stdout
+        );
+
+        let build = std::process::Command::new(project.join("build.sh"))
+            .current_dir(&project)
+            .output()
+            .expect("run build.sh");
+        assert!(
+            build.status.success(),
+            "{lang}: build.sh failed:\n{}\n{}",
+            String::from_utf8_lossy(&build.stdout),
+            String::from_utf8_lossy(&build.stderr)
+        );
+        let wasm = project.join(format!("{name}.wasm"));
+        let wasm = wasm.to_str().unwrap();
+        let cache = cache.to_str().unwrap();
+
+        let out = run_cli(&["plugin", "inspect", wasm, "--cache-dir", cache], dir.path());
+        assert!(out.status.success(), "{lang}: inspect: {}", out.all());
+        assert!(
+            out.stdout.contains(&format!("plugin {name} 0.1.0")),
+            "{lang}: {}",
+            out.stdout
+        );
+        assert!(out.stdout.contains(&format!("{name}.hello")), "{lang}: {}", out.stdout);
+
+        let key = format!("{name}.hello");
+        let out = run_cli(&["plugin", "test", wasm, &key, "--cache-dir", cache], dir.path());
+        assert!(out.status.success(), "{lang}: test: {}", out.all());
+        let p = points(&out.stdout);
+        assert_eq!(p.len(), 1, "{lang}: {}", out.all());
+        assert_eq!(p[0]["measurement"], name.as_str(), "{lang}: {}", out.stdout);
+        assert_eq!(p[0]["fields"]["value"], 1.0, "{lang}: {}", out.stdout);
+        assert!(
+            out.stderr.contains(&format!("hello from {name}")),
+            "{lang}: the log line is missing: {}",
+            out.stderr
+        );
+    }
+}
