@@ -38,6 +38,10 @@
 //! host's wall-clock limit per call, 30 s by default), with a timeout error
 //! that says so.
 
+use datalogger_sdk::discovery::SsdpResponse;
+use datalogger_sdk::http::{Request, Response};
+use datalogger_sdk::{CapError, Point, SampleError};
+
 use crate::cache::{self, Entry};
 use crate::protocol::{
     self, authority, bracketed, excerpt, location_base, parse_setup, soap_fault, Action, DeviceInfo, Target,
@@ -66,42 +70,10 @@ pub const MEASUREMENT: &str = "wemo";
 
 // ---------------------------------------------------------------- I/O seam
 
-/// An error of a capability call, as the host reports it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CapErr {
-    NotGranted(String),
-    Invalid(String),
-    Unavailable(String),
-    Timeout(String),
-    Failed(String),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct HttpRequest {
-    pub method: &'static str,
-    pub url: String,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: Option<Vec<u8>>,
-    pub timeout_ms: u32,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct HttpResponse {
-    pub status: u16,
-    pub body: Vec<u8>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct SsdpAnswer {
-    pub location: String,
-    pub usn: String,
-    pub st: String,
-}
-
 /// The host's capabilities as this plugin uses them.
 pub trait Net {
-    fn send(&mut self, req: HttpRequest) -> Result<HttpResponse, CapErr>;
-    fn ssdp_search(&mut self, st: &str, timeout_ms: u32) -> Result<Vec<SsdpAnswer>, CapErr>;
+    fn send(&mut self, req: Request) -> Result<Response, CapError>;
+    fn ssdp_search(&mut self, st: &str, timeout_ms: u32) -> Result<Vec<SsdpResponse>, CapError>;
     /// Wall-clock milliseconds.
     fn now_ms(&mut self) -> i64;
     /// A value of the plugin's cache (kept by the host across calls).
@@ -109,47 +81,10 @@ pub trait Net {
     /// Stores (`Some`) or removes (`None`) a cache value. Failing to store only
     /// costs a lookup on the next poll, so the flow ignores the error; the
     /// implementation reports it where an operator can see it.
-    fn cache_set(&mut self, key: &str, value: Option<&str>) -> Result<(), CapErr>;
+    fn cache_set(&mut self, key: &str, value: Option<&str>) -> Result<(), CapError>;
 }
 
-// ---------------------------------------------------------------- results
-
-/// Why a sample failed; mirrors the WIT `sample-error`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SampleErr {
-    BadArgument(String),
-    Unavailable(String),
-    Timeout(String),
-    Failed(String),
-}
-
-impl SampleErr {
-    pub fn message(&self) -> &str {
-        match self {
-            SampleErr::BadArgument(m) | SampleErr::Unavailable(m) | SampleErr::Timeout(m) | SampleErr::Failed(m) => m,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Int(i64),
-    Float(f64),
-}
-
-/// One point of measurement [`MEASUREMENT`], stamped by the host.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reading {
-    pub tags: Vec<(String, String)>,
-    pub fields: Vec<(String, Value)>,
-}
-
-impl Reading {
-    #[cfg(test)]
-    pub fn field(&self, name: &str) -> Option<&Value> {
-        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v)
-    }
-}
+// ---------------------------------------------------------------- keys
 
 /// The keys this plugin serves.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -183,10 +118,10 @@ pub const KEYS: [(Key, &str, &str, &str); 3] = [
 ];
 
 impl Key {
-    pub fn parse(key: &str) -> Result<Key, SampleErr> {
+    pub fn parse(key: &str) -> Result<Key, SampleError> {
         KEYS.iter().find(|k| k.1 == key).map(|k| k.0).ok_or_else(|| {
             let served: Vec<&str> = KEYS.iter().map(|k| k.1).collect();
-            SampleErr::BadArgument(format!(
+            SampleError::BadArgument(format!(
                 "unknown key {key:?}; the wemo plugin serves {}",
                 served.join(", ")
             ))
@@ -226,31 +161,31 @@ impl Budget {
     }
 }
 
-/// A failed step, before it becomes a [`SampleErr`]. `Connect`, `Timeout` and
+/// A failed step, before it becomes a [`SampleError`]. `Connect`, `Timeout` and
 /// `NotFound` say the device may not be where we looked (see [`Fail::is_stale`]);
 /// `Denied` (a missing grant) ends the call at once.
 enum Fail {
     /// Refused or unreachable: nothing listens there.
     Connect(String),
-    /// No (complete) answer in time; the message for a [`SampleErr::Timeout`].
+    /// No (complete) answer in time; the message for a [`SampleError::Timeout`].
     Timeout(String),
     /// HTTP 404: whatever answers there has no such path.
-    NotFound(SampleErr),
-    Denied(SampleErr),
-    Other(SampleErr),
+    NotFound(SampleError),
+    Denied(SampleError),
+    Other(SampleError),
 }
 
-impl From<SampleErr> for Fail {
-    fn from(e: SampleErr) -> Self {
+impl From<SampleError> for Fail {
+    fn from(e: SampleError) -> Self {
         Fail::Other(e)
     }
 }
 
 impl Fail {
-    fn into_err(self) -> SampleErr {
+    fn into_err(self) -> SampleError {
         match self {
-            Fail::Connect(m) => SampleErr::Unavailable(m),
-            Fail::Timeout(m) => SampleErr::Timeout(m),
+            Fail::Connect(m) => SampleError::Unavailable(m),
+            Fail::Timeout(m) => SampleError::Timeout(m),
             Fail::NotFound(e) | Fail::Denied(e) | Fail::Other(e) => e,
         }
     }
@@ -267,9 +202,9 @@ impl Fail {
 }
 
 /// Takes one reading of `key` from the device named by `arg`.
-pub fn collect(net: &mut dyn Net, key: &str, arg: Option<&str>) -> Result<Reading, SampleErr> {
+pub fn collect(net: &mut dyn Net, key: &str, arg: Option<&str>) -> Result<Point, SampleError> {
     let key = Key::parse(key)?;
-    let target = protocol::parse_target(arg).map_err(SampleErr::BadArgument)?;
+    let target = protocol::parse_target(arg).map_err(SampleError::BadArgument)?;
     let budget = Budget {
         deadline: net.now_ms() + BUDGET_MS,
     };
@@ -308,8 +243,8 @@ pub fn collect(net: &mut dyn Net, key: &str, arg: Option<&str>) -> Result<Readin
             let again = locate(net, &target, &slot, &budget).map_err(|e| {
                 let message = format!("{}; looking for it again: {}", first.message(), e.message());
                 match e {
-                    SampleErr::Timeout(_) => SampleErr::Timeout(message),
-                    _ => SampleErr::Unavailable(message),
+                    SampleError::Timeout(_) => SampleError::Timeout(message),
+                    _ => SampleError::Unavailable(message),
                 }
             })?;
             if !matches!(first, Fail::Connect(_)) && again.base == device.base {
@@ -328,24 +263,26 @@ pub fn collect(net: &mut dyn Net, key: &str, arg: Option<&str>) -> Result<Readin
         }
     };
     let at = || format!("{} ({})", label(&target, &device), device.base);
-    let fields = match key {
+    let point = Point::new(MEASUREMENT);
+    let point = match key {
         Key::State => {
-            let state = protocol::parse_binary_state(&body).map_err(|e| SampleErr::Failed(format!("{}: {e}", at())))?;
-            vec![("state".to_owned(), Value::Int(state))]
+            let state =
+                protocol::parse_binary_state(&body).map_err(|e| SampleError::Failed(format!("{}: {e}", at())))?;
+            point.int("state", state)
         }
         Key::Power | Key::Insight => {
-            let p = protocol::parse_insight_params(&body).map_err(|e| SampleErr::Failed(format!("{}: {e}", at())))?;
+            let p = protocol::parse_insight_params(&body).map_err(|e| SampleError::Failed(format!("{}: {e}", at())))?;
             if key == Key::Power {
                 let Some(mw) = p.current_power_mw else {
-                    return Err(SampleErr::Failed(format!(
+                    return Err(SampleError::Failed(format!(
                         "{}: the InsightParams hold no current power (8th field): {}",
                         at(),
                         excerpt(&body)
                     )));
                 };
-                vec![("power".to_owned(), Value::Float(mw / 1000.0))]
+                point.float("power", mw / 1000.0)
             } else {
-                insight_fields(&p)
+                insight_fields(point, &p)
             }
         }
     };
@@ -353,44 +290,30 @@ pub fn collect(net: &mut dyn Net, key: &str, arg: Option<&str>) -> Result<Readin
         Target::Name(n) => n.clone(),
         Target::Address { .. } => device.base.trim_start_matches("http://").to_owned(),
     });
-    Ok(Reading {
-        tags: vec![("device".to_owned(), name)],
-        fields,
-    })
+    Ok(point.tag("device", name))
 }
 
 /// The fields of `wemo.insight`, always with the same types; a parameter the
 /// firmware left out is left out.
-fn insight_fields(p: &protocol::InsightParams) -> Vec<(String, Value)> {
+fn insight_fields(point: Point, p: &protocol::InsightParams) -> Point {
     let per_kwh = |v: f64| v / MW_MIN_PER_KWH;
     let watts = |v: f64| v / 1000.0;
-    let floats_first = [
-        ("power_w", p.current_power_mw.map(watts)),
-        ("current_power_mw", p.current_power_mw),
-    ];
-    let ints = [
-        ("last_change", p.last_change),
-        ("on_for_s", p.on_for_s),
-        ("on_today_s", p.on_today_s),
-        ("on_total_s", p.on_total_s),
-        ("time_period_s", p.time_period_s),
-        ("wifi_signal", p.wifi_signal),
-    ];
-    let floats_last = [
-        ("today_mw_min", p.today_mw_min),
-        ("today_kwh", p.today_mw_min.map(per_kwh)),
-        ("total_mw_min", p.total_mw_min),
-        ("total_kwh", p.total_mw_min.map(per_kwh)),
-        ("standby_threshold_mw", p.standby_threshold_mw),
-        ("standby_threshold_w", p.standby_threshold_mw.map(watts)),
-    ];
-    let float = |(name, v): (&str, Option<f64>)| v.map(|v| (name.to_owned(), Value::Float(v)));
-    let int = |(name, v): (&str, Option<i64>)| v.map(|v| (name.to_owned(), Value::Int(v)));
-    std::iter::once(("state".to_owned(), Value::Int(p.state)))
-        .chain(floats_first.into_iter().filter_map(float))
-        .chain(ints.into_iter().filter_map(int))
-        .chain(floats_last.into_iter().filter_map(float))
-        .collect()
+    point
+        .int("state", p.state)
+        .optional("power_w", p.current_power_mw.map(watts))
+        .optional("current_power_mw", p.current_power_mw)
+        .optional("last_change", p.last_change)
+        .optional("on_for_s", p.on_for_s)
+        .optional("on_today_s", p.on_today_s)
+        .optional("on_total_s", p.on_total_s)
+        .optional("time_period_s", p.time_period_s)
+        .optional("wifi_signal", p.wifi_signal)
+        .optional("today_mw_min", p.today_mw_min)
+        .optional("today_kwh", p.today_mw_min.map(per_kwh))
+        .optional("total_mw_min", p.total_mw_min)
+        .optional("total_kwh", p.total_mw_min.map(per_kwh))
+        .optional("standby_threshold_mw", p.standby_threshold_mw)
+        .optional("standby_threshold_w", p.standby_threshold_mw.map(watts))
 }
 
 fn label(target: &Target, device: &Located) -> String {
@@ -403,9 +326,9 @@ fn label(target: &Target, device: &Located) -> String {
 
 /// Power and Insight keys need an Insight; a device whose setup.xml names
 /// another type is refused before any control request.
-fn check_supported(key: Key, target: &Target, device: &Located) -> Result<(), SampleErr> {
+fn check_supported(key: Key, target: &Target, device: &Located) -> Result<(), SampleError> {
     if key != Key::State && device.info.is_insight() == Some(false) {
-        return Err(SampleErr::BadArgument(format!(
+        return Err(SampleError::BadArgument(format!(
             "{} ({}) is a {}, not an Insight: it does not measure power; use wemo.state for it",
             label(target, device),
             device.base,
@@ -427,7 +350,7 @@ fn recall(
     target: &Target,
     slot: &str,
     budget: &Budget,
-) -> Result<Option<(Located, bool)>, SampleErr> {
+) -> Result<Option<(Located, bool)>, SampleError> {
     let Some(text) = net.cache_get(slot) else {
         return Ok(None);
     };
@@ -472,7 +395,7 @@ fn recall(
 
 /// Looks `target` up (SSDP, port probing or setup.xml at the given address)
 /// and remembers where it was found under `slot`.
-fn locate(net: &mut dyn Net, target: &Target, slot: &str, budget: &Budget) -> Result<Located, SampleErr> {
+fn locate(net: &mut dyn Net, target: &Target, slot: &str, budget: &Budget) -> Result<Located, SampleError> {
     let found = match target {
         Target::Name(name) => discover(net, name, budget)?,
         Target::Address { host, port: Some(port) } => {
@@ -509,17 +432,17 @@ fn forget(net: &mut dyn Net, slot: &str) {
 }
 
 /// Finds the device called `name` among those answering an SSDP search.
-fn discover(net: &mut dyn Net, name: &str, budget: &Budget) -> Result<Located, SampleErr> {
+fn discover(net: &mut dyn Net, name: &str, budget: &Budget) -> Result<Located, SampleError> {
     let Some(timeout) = budget.timeout(net, SSDP_TIMEOUT_MS) else {
         return Err(out_of_time(&format!("looking for WeMo {name:?}")));
     };
     let answers = net.ssdp_search(SEARCH_TARGET, timeout).map_err(|e| match e {
-        CapErr::NotGranted(m) => not_granted(&m),
-        CapErr::Timeout(m) | CapErr::Unavailable(m) => {
-            SampleErr::Unavailable(format!("SSDP search for WeMo {name:?} failed: {m}"))
+        CapError::NotGranted(m) => not_granted(&m),
+        CapError::Timeout(m) | CapError::Unavailable(m) => {
+            SampleError::Unavailable(format!("SSDP search for WeMo {name:?} failed: {m}"))
         }
-        CapErr::Invalid(m) | CapErr::Failed(m) => {
-            SampleErr::Failed(format!("SSDP search for WeMo {name:?} failed: {m}"))
+        CapError::Invalid(m) | CapError::Failed(m) => {
+            SampleError::Failed(format!("SSDP search for WeMo {name:?} failed: {m}"))
         }
     })?;
     let mut locations: Vec<String> = Vec::new();
@@ -531,7 +454,7 @@ fn discover(net: &mut dyn Net, name: &str, budget: &Budget) -> Result<Located, S
         }
     }
     if locations.is_empty() {
-        return Err(SampleErr::Unavailable(format!(
+        return Err(SampleError::Unavailable(format!(
             "no WeMo device answered the SSDP search for {SEARCH_TARGET} within {timeout} ms, so WeMo {name:?} \
              was not found; check that it is powered and on this network (SSDP multicast must reach it), \
              or give its address as host:port instead"
@@ -575,11 +498,11 @@ fn discover(net: &mut dyn Net, name: &str, budget: &Budget) -> Result<Located, S
         msg.push_str(" (friendly names are case-sensitive)");
     }
     msg.push_str("; check the item's arg against the name in the WeMo app");
-    Err(SampleErr::Unavailable(msg))
+    Err(SampleError::Unavailable(msg))
 }
 
 /// Finds the port a WeMo at `host` listens on by asking each well-known port for setup.xml.
-fn probe(net: &mut dyn Net, host: &str, budget: &Budget) -> Result<Located, SampleErr> {
+fn probe(net: &mut dyn Net, host: &str, budget: &Budget) -> Result<Located, SampleError> {
     let mut tried: Vec<String> = Vec::new();
     let mut last = String::new();
     for port in PROBE_PORTS {
@@ -594,7 +517,7 @@ fn probe(net: &mut dyn Net, host: &str, budget: &Budget) -> Result<Located, Samp
         }
         tried.push(port.to_string());
     }
-    Err(SampleErr::Unavailable(format!(
+    Err(SampleError::Unavailable(format!(
         "no WeMo answered at {} on ports {} (last: {last}); check that it is powered, or give the port as host:port",
         bracketed(host),
         tried.join(", ")
@@ -604,17 +527,10 @@ fn probe(net: &mut dyn Net, host: &str, budget: &Budget) -> Result<Located, Samp
 /// GET `<base>/setup.xml` and parse it.
 fn fetch_setup(net: &mut dyn Net, budget: &Budget, base: &str, timeout: u32) -> Result<DeviceInfo, Fail> {
     let url = format!("{base}{SETUP_PATH}");
-    let req = HttpRequest {
-        method: "GET",
-        url: url.clone(),
-        headers: Vec::new(),
-        body: None,
-        timeout_ms: 0,
-    };
-    let resp = send(net, budget, req, timeout, &url)?;
+    let resp = send(net, budget, Request::get(&url), timeout)?;
     let body = String::from_utf8_lossy(&resp.body);
     if resp.status != 200 {
-        let e = SampleErr::Failed(format!(
+        let e = SampleError::Failed(format!(
             "{url} answered HTTP {}, not a WeMo device description: {}",
             resp.status,
             excerpt(&body)
@@ -626,7 +542,7 @@ fn fetch_setup(net: &mut dyn Net, budget: &Budget, base: &str, timeout: u32) -> 
         });
     }
     parse_setup(&body).ok_or_else(|| {
-        SampleErr::Failed(format!(
+        SampleError::Failed(format!(
             "{url} is not a WeMo device description (no friendlyName, UDN or deviceType): {}",
             excerpt(&body)
         ))
@@ -637,17 +553,11 @@ fn fetch_setup(net: &mut dyn Net, budget: &Budget, base: &str, timeout: u32) -> 
 /// POST a SOAP action and return the body of a 200 answer.
 fn control(net: &mut dyn Net, budget: &Budget, device: &Located, action: Action) -> Result<String, Fail> {
     let url = format!("{}{}", device.base, action.path());
-    let req = HttpRequest {
-        method: "POST",
-        url: url.clone(),
-        headers: vec![
-            ("Content-Type", "text/xml; charset=\"utf-8\"".to_owned()),
-            ("SOAPACTION", action.soap_action()),
-        ],
-        body: Some(action.envelope().into_bytes()),
-        timeout_ms: 0,
-    };
-    let resp = send(net, budget, req, REQUEST_TIMEOUT_MS, &url)?;
+    let req = Request::post(&url)
+        .header("Content-Type", "text/xml; charset=\"utf-8\"")
+        .header("SOAPACTION", action.soap_action())
+        .body(action.envelope());
+    let resp = send(net, budget, req, REQUEST_TIMEOUT_MS)?;
     let body = String::from_utf8_lossy(&resp.body).into_owned();
     if resp.status == 200 {
         return Ok(body);
@@ -661,7 +571,7 @@ fn control(net: &mut dyn Net, budget: &Budget, device: &Located, action: Action)
     } else {
         ""
     };
-    let e = SampleErr::Failed(format!(
+    let e = SampleError::Failed(format!(
         "{} {} at {url} failed with HTTP {}: {what}{hint}",
         device
             .info
@@ -680,25 +590,21 @@ fn control(net: &mut dyn Net, budget: &Budget, device: &Located, action: Action)
 
 /// Sends `req` with `timeout` capped to the budget; connection failures become
 /// [`Fail::Connect`], time-outs [`Fail::Timeout`].
-fn send(
-    net: &mut dyn Net,
-    budget: &Budget,
-    mut req: HttpRequest,
-    timeout: u32,
-    url: &str,
-) -> Result<HttpResponse, Fail> {
+fn send(net: &mut dyn Net, budget: &Budget, req: Request, timeout: u32) -> Result<Response, Fail> {
+    let url = req.url.clone();
     let Some(timeout) = budget.timeout(net, timeout) else {
         return Err(out_of_time(&format!("before {} {url}", req.method)).into());
     };
-    req.timeout_ms = timeout;
-    net.send(req).map_err(|e| match e {
-        CapErr::NotGranted(m) => Fail::Denied(not_granted(&m)),
-        CapErr::Unavailable(m) => Fail::Connect(naming(url, m, "no answer")),
-        CapErr::Timeout(m) => Fail::Timeout(format!(
+    net.send(req.timeout_ms(timeout)).map_err(|e| match e {
+        CapError::NotGranted(m) => Fail::Denied(not_granted(&m)),
+        CapError::Unavailable(m) => Fail::Connect(naming(&url, m, "no answer")),
+        CapError::Timeout(m) => Fail::Timeout(format!(
             "{}; the WeMo may be busy or hung",
-            naming(url, m, &format!("no answer within {timeout} ms"))
+            naming(&url, m, &format!("no answer within {timeout} ms"))
         )),
-        CapErr::Invalid(m) | CapErr::Failed(m) => Fail::Other(SampleErr::Failed(naming(url, m, "request failed"))),
+        CapError::Invalid(m) | CapError::Failed(m) => {
+            Fail::Other(SampleError::Failed(naming(&url, m, "request failed")))
+        }
     })
 }
 
@@ -711,15 +617,15 @@ fn naming(url: &str, host_message: String, what: &str) -> String {
     }
 }
 
-fn not_granted(host_message: &str) -> SampleErr {
-    SampleErr::Unavailable(format!(
+fn not_granted(host_message: &str) -> SampleError {
+    SampleError::Unavailable(format!(
         "not granted: {host_message} (the wemo plugin needs \"http\" for the devices' addresses, and \
          \"discovery\": true to find devices by friendly name)"
     ))
 }
 
-fn out_of_time(what: &str) -> SampleErr {
-    SampleErr::Timeout(format!(
+fn out_of_time(what: &str) -> SampleError {
+    SampleError::Timeout(format!(
         "the {BUDGET_MS} ms this plugin allows itself per poll ran out {what}; devices or the network are too slow"
     ))
 }

@@ -10,7 +10,7 @@
 //! - [`protocol`]: the arg, setup.xml, SOAP requests and answers (no I/O);
 //! - [`cache`]: what is remembered between polls, and its stored form;
 //! - [`collect`]: one sample end to end, over the [`collect::Net`] seam;
-//! - `component`: the WIT glue (wasm32 only).
+//! - `component`: the [`datalogger_sdk::Plugin`] and [`collect::Net`] over the host (wasm32 only).
 
 // Only the component uses these outside of tests.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]

@@ -2,6 +2,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use datalogger_sdk::Value;
+
 use super::*;
 use crate::cache::Entry;
 
@@ -13,11 +15,11 @@ const EXAMPLE: &str = "8|1611530424|231|300|183183|1209600|8|1190|1164707|998305
 /// `run`s is one logger polling: the cache outlives the calls.
 struct Sim {
     now: i64,
-    ssdp: VecDeque<Result<Vec<SsdpAnswer>, CapErr>>,
-    routes: HashMap<String, Result<HttpResponse, CapErr>>,
+    ssdp: VecDeque<Result<Vec<SsdpResponse>, CapError>>,
+    routes: HashMap<String, Result<Response, CapError>>,
     /// `"SSDP <st> <timeout>"` or `"<METHOD> <url> <timeout>"`.
     log: Vec<String>,
-    requests: Vec<HttpRequest>,
+    requests: Vec<Request>,
     cache: HashMap<String, String>,
     /// Refuse every `cache_set` of a value, as a full cache does.
     cache_full: bool,
@@ -39,7 +41,7 @@ impl Sim {
     fn ssdp_answers(&mut self, bases: &[&str]) -> &mut Self {
         let answers = bases
             .iter()
-            .map(|b| SsdpAnswer {
+            .map(|b| SsdpResponse {
                 location: format!("{b}/setup.xml"),
                 usn: "uuid:Insight-1_0-X::urn:Belkin:service:basicevent:1".into(),
                 st: SEARCH_TARGET.into(),
@@ -49,7 +51,7 @@ impl Sim {
         self
     }
 
-    fn route(&mut self, url: &str, answer: Result<HttpResponse, CapErr>) -> &mut Self {
+    fn route(&mut self, url: &str, answer: Result<Response, CapError>) -> &mut Self {
         self.routes.insert(url.into(), answer);
         self
     }
@@ -85,7 +87,7 @@ impl Sim {
         self
     }
 
-    fn run(&mut self, key: &str, arg: &str) -> Result<Reading, SampleErr> {
+    fn run(&mut self, key: &str, arg: &str) -> Result<Point, SampleError> {
         collect(self, key, Some(arg))
     }
 
@@ -98,23 +100,25 @@ impl Sim {
 }
 
 impl Net for Sim {
-    fn send(&mut self, req: HttpRequest) -> Result<HttpResponse, CapErr> {
-        assert!(req.timeout_ms > 0, "no timeout on {req:?}");
-        self.log.push(format!("{} {} {}", req.method, req.url, req.timeout_ms));
+    fn send(&mut self, req: Request) -> Result<Response, CapError> {
+        let Some(timeout_ms) = req.timeout_ms.filter(|&t| t > 0) else {
+            panic!("no timeout on {req:?}")
+        };
+        self.log.push(format!("{} {} {timeout_ms}", req.method, req.url));
         let answer = self
             .routes
             .get(&req.url)
             .cloned()
-            .unwrap_or_else(|| Err(CapErr::Unavailable("connection refused".into())));
+            .unwrap_or_else(|| Err(CapError::Unavailable("connection refused".into())));
         self.now += match answer {
-            Err(CapErr::Timeout(_)) => i64::from(req.timeout_ms),
+            Err(CapError::Timeout(_)) => i64::from(timeout_ms),
             _ => 5,
         };
         self.requests.push(req);
         answer
     }
 
-    fn ssdp_search(&mut self, st: &str, timeout_ms: u32) -> Result<Vec<SsdpAnswer>, CapErr> {
+    fn ssdp_search(&mut self, st: &str, timeout_ms: u32) -> Result<Vec<SsdpResponse>, CapError> {
         self.log.push(format!("SSDP {st} {timeout_ms}"));
         self.now += i64::from(timeout_ms);
         let answer = if self.ssdp.len() > 1 {
@@ -133,12 +137,12 @@ impl Net for Sim {
         self.cache.get(key).cloned()
     }
 
-    fn cache_set(&mut self, key: &str, value: Option<&str>) -> Result<(), CapErr> {
+    fn cache_set(&mut self, key: &str, value: Option<&str>) -> Result<(), CapError> {
         match value {
             None => {
                 self.cache.remove(key);
             }
-            Some(_) if self.cache_full => return Err(CapErr::Invalid("cache full".into())),
+            Some(_) if self.cache_full => return Err(CapError::Invalid("cache full".into())),
             Some(v) => {
                 self.cache.insert(key.into(), v.into());
             }
@@ -147,9 +151,10 @@ impl Net for Sim {
     }
 }
 
-fn resp(status: u16, body: &str) -> HttpResponse {
-    HttpResponse {
+fn resp(status: u16, body: &str) -> Response {
+    Response {
         status,
+        headers: Vec::new(),
         body: body.as_bytes().to_vec(),
     }
 }
@@ -165,15 +170,15 @@ fn setup_xml(name: &str, device_type: &str, model: &str) -> String {
 const A: &str = "http://10.0.0.5:49153";
 const B: &str = "http://10.0.0.6:49154";
 
-fn state_of(r: &Reading) -> i64 {
-    match r.field("state") {
+fn state_of(r: &Point) -> i64 {
+    match r.get("state") {
         Some(Value::Int(v)) => *v,
         other => panic!("no int state: {other:?}"),
     }
 }
 
-fn float(r: &Reading, name: &str) -> f64 {
-    match r.field(name) {
+fn float(r: &Point, name: &str) -> f64 {
+    match r.get(name) {
         Some(Value::Float(v)) => *v,
         other => panic!("no float {name}: {other:?} in {r:?}"),
     }
@@ -201,9 +206,9 @@ fn discovers_by_friendly_name_and_reads_the_state() {
     let post = sim.requests.last().unwrap();
     assert!(post
         .headers
-        .contains(&("Content-Type", "text/xml; charset=\"utf-8\"".to_owned())));
+        .contains(&("Content-Type".to_owned(), "text/xml; charset=\"utf-8\"".to_owned())));
     assert!(post.headers.contains(&(
-        "SOAPACTION",
+        "SOAPACTION".to_owned(),
         "\"urn:Belkin:service:basicevent:1#GetBinaryState\"".to_owned()
     )));
     let body = String::from_utf8(post.body.clone().unwrap()).unwrap();
@@ -240,9 +245,9 @@ fn insight_parameters_with_units() {
         ]
     );
     assert_eq!(state_of(&r), 8);
-    assert_eq!(r.field("last_change"), Some(&Value::Int(1611530424)));
-    assert_eq!(r.field("on_total_s"), Some(&Value::Int(183183)));
-    assert_eq!(r.field("wifi_signal"), Some(&Value::Int(8)));
+    assert_eq!(r.get("last_change"), Some(&Value::Int(1611530424)));
+    assert_eq!(r.get("on_total_s"), Some(&Value::Int(183183)));
+    assert_eq!(r.get("wifi_signal"), Some(&Value::Int(8)));
     assert!((float(&r, "power_w") - 1.19).abs() < 1e-12);
     assert_eq!(float(&r, "current_power_mw"), 1190.0);
     assert!((float(&r, "today_kwh") - 1164707.0 / 6.0e7).abs() < 1e-12);
@@ -251,7 +256,7 @@ fn insight_parameters_with_units() {
     let post = sim.requests.last().unwrap();
     assert_eq!(post.url, format!("{A}/upnp/control/insight1"));
     assert!(post.headers.contains(&(
-        "SOAPACTION",
+        "SOAPACTION".to_owned(),
         "\"urn:Belkin:service:insight:1#GetInsightParams\"".to_owned()
     )));
 
@@ -266,7 +271,7 @@ fn power_of_a_plain_switch_is_refused_without_a_control_request() {
     sim.ssdp_answers(&[B]).device(B, "switch1", false, "1");
     for key in ["wemo.power", "wemo.insight"] {
         let err = sim.run(key, "switch1").unwrap_err();
-        let SampleErr::BadArgument(m) = &err else {
+        let SampleError::BadArgument(m) = &err else {
             panic!("{err:?}")
         };
         assert!(
@@ -351,7 +356,7 @@ fn reprobes_once_when_the_port_stopped_answering() {
     // A device whose setup.xml answers but whose control request is refused
     // everywhere: probed twice, then the connection error is reported.
     let err = sim.run("wemo.state", "10.0.0.5").unwrap_err();
-    let SampleErr::Unavailable(m) = &err else {
+    let SampleError::Unavailable(m) = &err else {
         panic!("{err:?}")
     };
     assert!(m.contains("connection refused") && m.contains("basicevent1"), "{m}");
@@ -366,10 +371,10 @@ fn a_fixed_port_is_not_rediscovered() {
         &setup_xml("kitchen", "urn:Belkin:device:insight:1", "Insight"),
     );
     let err = sim.run("wemo.state", "10.0.0.5:49153").unwrap_err();
-    assert!(matches!(err, SampleErr::Unavailable(_)), "{err:?}");
+    assert!(matches!(err, SampleError::Unavailable(_)), "{err:?}");
     assert_eq!(sim.log.len(), 2, "{:?}", sim.log);
     let err = sim.run("wemo.state", "10.0.0.7:49153").unwrap_err();
-    let SampleErr::Unavailable(m) = &err else {
+    let SampleError::Unavailable(m) = &err else {
         panic!("{err:?}")
     };
     assert!(
@@ -387,7 +392,9 @@ fn soap_fault_is_reported_with_its_description() {
                  <errorDescription>Action Failed</errorDescription></UPnPError></detail></s:Fault></s:Body></s:Envelope>";
     sim.route(&format!("{A}/upnp/control/basicevent1"), Ok(resp(500, fault)));
     let err = sim.run("wemo.state", "10.0.0.5:49153").unwrap_err();
-    let SampleErr::Failed(m) = &err else { panic!("{err:?}") };
+    let SampleError::Failed(m) = &err else {
+        panic!("{err:?}")
+    };
     assert!(
         m.contains("HTTP 500") && m.contains("UPnP error 501: Action Failed") && m.contains("kitchen"),
         "{m}"
@@ -403,11 +410,13 @@ fn slow_device_times_out_within_the_budget() {
     sim.ssdp_answers(&[A]).device(A, "kitchen", true, "1");
     sim.route(
         &format!("{A}/upnp/control/basicevent1"),
-        Err(CapErr::Timeout("timed out".into())),
+        Err(CapError::Timeout("timed out".into())),
     );
     let start = sim.now;
     let err = sim.run("wemo.state", "kitchen").unwrap_err();
-    let SampleErr::Timeout(m) = &err else { panic!("{err:?}") };
+    let SampleError::Timeout(m) = &err else {
+        panic!("{err:?}")
+    };
     assert!(
         m.contains("no answer within 3000 ms (timed out)") && m.contains("basicevent1") && m.contains("busy"),
         "{m}"
@@ -422,12 +431,12 @@ fn a_host_that_is_down_stops_probing_within_the_budget() {
     for port in PROBE_PORTS {
         sim.route(
             &format!("http://10.0.0.9:{port}/setup.xml"),
-            Err(CapErr::Timeout("timed out".into())),
+            Err(CapError::Timeout("timed out".into())),
         );
     }
     let start = sim.now;
     let err = sim.run("wemo.state", "10.0.0.9").unwrap_err();
-    let SampleErr::Unavailable(m) = &err else {
+    let SampleError::Unavailable(m) = &err else {
         panic!("{err:?}")
     };
     assert!(m.contains("no WeMo answered at 10.0.0.9 on ports 49153, 49152"), "{m}");
@@ -441,7 +450,7 @@ fn wrong_friendly_name_names_the_name_and_what_was_found() {
         .device(A, "Kitchen", true, "0")
         .device(B, "switch1", false, "1");
     let err = sim.run("wemo.state", "kitchen").unwrap_err();
-    let SampleErr::Unavailable(m) = &err else {
+    let SampleError::Unavailable(m) = &err else {
         panic!("{err:?}")
     };
     assert!(m.contains("no WeMo device named \"kitchen\""), "{m}");
@@ -457,7 +466,7 @@ fn wrong_friendly_name_names_the_name_and_what_was_found() {
 fn nothing_answers_ssdp() {
     let mut sim = Sim::new();
     let err = sim.run("wemo.state", "kitchen").unwrap_err();
-    let SampleErr::Unavailable(m) = &err else {
+    let SampleError::Unavailable(m) = &err else {
         panic!("{err:?}")
     };
     assert!(
@@ -471,7 +480,7 @@ fn nothing_answers_ssdp() {
 fn an_unreadable_device_does_not_hide_the_others() {
     let mut sim = Sim::new();
     sim.ssdp_answers(&[A, B]).device(B, "switch1", false, "1");
-    sim.route(&format!("{A}/setup.xml"), Err(CapErr::Timeout("timed out".into())));
+    sim.route(&format!("{A}/setup.xml"), Err(CapError::Timeout("timed out".into())));
     assert_eq!(state_of(&sim.run("wemo.state", "switch1").unwrap()), 1);
 }
 
@@ -479,9 +488,9 @@ fn an_unreadable_device_does_not_hide_the_others() {
 fn missing_grants_keep_the_host_message() {
     let host_msg = "capability not granted to plugin wemo: discovery (SSDP search)";
     let mut sim = Sim::new();
-    sim.ssdp.push_back(Err(CapErr::NotGranted(host_msg.into())));
+    sim.ssdp.push_back(Err(CapError::NotGranted(host_msg.into())));
     let err = sim.run("wemo.state", "kitchen").unwrap_err();
-    let SampleErr::Unavailable(m) = &err else {
+    let SampleError::Unavailable(m) = &err else {
         panic!("{err:?}")
     };
     assert!(m.starts_with("not granted: ") && m.contains(host_msg), "{m}");
@@ -491,11 +500,11 @@ fn missing_grants_keep_the_host_message() {
     for port in PROBE_PORTS {
         sim.route(
             &format!("http://10.0.0.5:{port}/setup.xml"),
-            Err(CapErr::NotGranted(http_msg.into())),
+            Err(CapError::NotGranted(http_msg.into())),
         );
     }
     let err = sim.run("wemo.state", "10.0.0.5").unwrap_err();
-    let SampleErr::Unavailable(m) = &err else {
+    let SampleError::Unavailable(m) = &err else {
         panic!("{err:?}")
     };
     assert!(m.contains(http_msg), "{m}");
@@ -507,16 +516,16 @@ fn bad_keys_and_args() {
     let mut sim = Sim::new();
     let err = sim.run("wemo.voltage", "x").unwrap_err();
     assert!(
-        matches!(&err, SampleErr::BadArgument(m) if m.contains("wemo.state")),
+        matches!(&err, SampleError::BadArgument(m) if m.contains("wemo.state")),
         "{err:?}"
     );
     let err = collect(&mut sim, "wemo.state", None).unwrap_err();
     assert!(
-        matches!(&err, SampleErr::BadArgument(m) if m.contains("friendly name")),
+        matches!(&err, SampleError::BadArgument(m) if m.contains("friendly name")),
         "{err:?}"
     );
     let err = sim.run("wemo.state", "10.0.0.5:99999").unwrap_err();
-    assert!(matches!(&err, SampleErr::BadArgument(_)), "{err:?}");
+    assert!(matches!(&err, SampleError::BadArgument(_)), "{err:?}");
     assert!(sim.log.is_empty());
 }
 
@@ -526,7 +535,7 @@ fn garbage_answers_are_errors_not_panics() {
     sim.device(A, "kitchen", true, "Error");
     let err = sim.run("wemo.state", "10.0.0.5:49153").unwrap_err();
     assert!(
-        matches!(&err, SampleErr::Failed(m) if m.contains("\"Error\"")),
+        matches!(&err, SampleError::Failed(m) if m.contains("\"Error\"")),
         "{err:?}"
     );
     sim.ok(
@@ -535,7 +544,7 @@ fn garbage_answers_are_errors_not_panics() {
     );
     let err = sim.run("wemo.power", "10.0.0.5:49153").unwrap_err();
     assert!(
-        matches!(&err, SampleErr::Failed(m) if m.contains("no current power")),
+        matches!(&err, SampleError::Failed(m) if m.contains("no current power")),
         "{err:?}"
     );
     let r = sim.run("wemo.insight", "10.0.0.5:49153").unwrap();
@@ -545,7 +554,7 @@ fn garbage_answers_are_errors_not_panics() {
     sim.now += VERIFY_AFTER_MS;
     let err = sim.run("wemo.state", "10.0.0.5:49153").unwrap_err();
     assert!(
-        matches!(&err, SampleErr::Failed(m) if m.contains("not a WeMo device description")),
+        matches!(&err, SampleError::Failed(m) if m.contains("not a WeMo device description")),
         "{err:?}"
     );
 }
@@ -557,11 +566,11 @@ fn many_hung_devices_cannot_stretch_a_poll_beyond_the_budget() {
     let refs: Vec<&str> = bases.iter().map(String::as_str).collect();
     sim.ssdp_answers(&refs);
     for base in &bases {
-        sim.route(&format!("{base}/setup.xml"), Err(CapErr::Timeout("timed out".into())));
+        sim.route(&format!("{base}/setup.xml"), Err(CapError::Timeout("timed out".into())));
     }
     let start = sim.now;
     let err = sim.run("wemo.state", "kitchen").unwrap_err();
-    let SampleErr::Unavailable(m) = &err else {
+    let SampleError::Unavailable(m) = &err else {
         panic!("{err:?}")
     };
     assert!(m.contains("ran out of time before asking the remaining devices"), "{m}");
@@ -621,7 +630,7 @@ fn a_remembered_name_needs_no_search_and_no_setup_xml() {
     // The remembered type still refuses power of a plain switch.
     let err = sim.run("wemo.power", "switch1").unwrap_err();
     assert!(
-        matches!(&err, SampleErr::BadArgument(m) if m.contains("not an Insight")),
+        matches!(&err, SampleError::BadArgument(m) if m.contains("not an Insight")),
         "{err:?}"
     );
     let posts = |base: &str| format!("POST {base}/upnp/control/basicevent1");
@@ -671,7 +680,7 @@ fn a_vanished_device_is_reported_and_forgotten() {
     sim.run("wemo.state", "kitchen").unwrap();
     sim.unplug(A).ssdp_now(&[]);
     let err = sim.run("wemo.state", "kitchen").unwrap_err();
-    let SampleErr::Unavailable(m) = &err else {
+    let SampleError::Unavailable(m) = &err else {
         panic!("{err:?}")
     };
     assert!(
@@ -749,10 +758,12 @@ fn a_timeout_at_a_remembered_location_looks_again_once() {
 
     // Hung, but still there: found at the same place, the time-out is
     // reported and the request not repeated.
-    sim.route(&control, Err(CapErr::Timeout("timed out".into())));
+    sim.route(&control, Err(CapError::Timeout("timed out".into())));
     let (from, start) = (sim.log.len(), sim.now);
     let err = sim.run("wemo.state", "kitchen").unwrap_err();
-    let SampleErr::Timeout(m) = &err else { panic!("{err:?}") };
+    let SampleError::Timeout(m) = &err else {
+        panic!("{err:?}")
+    };
     assert!(m.contains("basicevent1") && m.contains("busy or hung"), "{m}");
     assert_eq!(
         sim.since(from),
@@ -845,7 +856,7 @@ fn host_and_port_reads_setup_xml_once_and_forgets_it_when_refused() {
     let from = sim.log.len();
     let err = sim.run("wemo.state", "10.0.0.5:49153").unwrap_err();
     assert!(
-        matches!(&err, SampleErr::Unavailable(m) if m.contains("connection refused")),
+        matches!(&err, SampleError::Unavailable(m) if m.contains("connection refused")),
         "{err:?}"
     );
     assert_eq!(sim.since(from), [format!("POST {A}/upnp/control/basicevent1")]);
@@ -905,9 +916,12 @@ fn a_missing_http_grant_at_a_remembered_location_keeps_the_host_message() {
     let msg = "capability not granted to plugin wemo: http to 10.0.0.5:49153";
     sim.route(
         &format!("{A}/upnp/control/basicevent1"),
-        Err(CapErr::NotGranted(msg.into())),
+        Err(CapError::NotGranted(msg.into())),
     );
     let err = sim.run("wemo.state", "kitchen").unwrap_err();
-    assert!(matches!(&err, SampleErr::Unavailable(m) if m.contains(msg)), "{err:?}");
+    assert!(
+        matches!(&err, SampleError::Unavailable(m) if m.contains(msg)),
+        "{err:?}"
+    );
     assert_eq!(sim.searches(), 1, "a refusal is not a move");
 }
