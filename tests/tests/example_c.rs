@@ -8,21 +8,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 use serde_json::{json, Value};
-
-/// The plugin, as `scripts/build-examples c` builds it.
-fn bme280_wasm() -> PathBuf {
-    let path = repo_root().join("plugins/target/examples/bme280.wasm");
-    assert!(
-        path.is_file(),
-        "{} not found; build it first: scripts/build-examples c",
-        path.display()
-    );
-    path
-}
 
 fn item(name: &str, key: &str, arg: Option<&str>) -> Value {
     json!({"name": name, "key": key, "interval": 1, "arg": arg})
@@ -35,13 +24,6 @@ fn item(name: &str, key: &str, arg: Option<&str>) -> Value {
 /// prints 100653.27 Pa, from its floating-point formula.
 const WORKED_EXAMPLE: &str = "65 5A C0 7E ED 00";
 const WORKED_PRESSURE_HPA: f64 = 25_767_233.0 / 256.0 / 100.0;
-
-/// Waits until every item in `names` has a stored sample.
-fn wait_for_rows(logger: &mut Logger, db: &Path, names: &[&str]) {
-    logger.wait_until(&format!("a stored sample of each of {names:?}"), SLOW, |_| {
-        names.iter().all(|n| !store_rows(db, n).is_empty()).then_some(())
-    });
-}
 
 /// Asserts every stored sample of `name` is a `bme280` point without tags
 /// whose fields are exactly `expected` (name, value, tolerance), in this order
@@ -68,18 +50,9 @@ fn assert_fields(db: &Path, name: &str, expected: &[(&str, f64, f64)]) -> usize 
     rows.len()
 }
 
-/// last_error of item `name`, waiting until it is set.
-fn wait_error(logger: &mut Logger, name: &str) -> String {
-    let item = logger.wait_item_field(name, "last_error");
-    item["last_error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{name}: last_error is not a string: {item}"))
-        .to_owned()
-}
-
 #[test]
 fn readings_come_out_as_the_datasheet_says() {
-    let dir = TestDir::new(&[bme280_wasm()]);
+    let dir = TestDir::new(&[example_wasm("bme280", "c")]);
     let (t, p, rh) = (23.03, 1001.5, 55.007);
     dir.write_config(json!({
         "plugins": {"bme280": {"i2c": [
@@ -116,7 +89,7 @@ fn readings_come_out_as_the_datasheet_says() {
     let mut logger = dir.start();
     let db = dir.db_path();
     let names = ["t_example", "p_example", "env_example", "t", "p", "h", "env", "env_bmp"];
-    wait_for_rows(&mut logger, &db, &names);
+    logger.wait_for_rows(&db, &names);
 
     // The worked example, exactly (one ulp of slack for the float division).
     assert_fields(&db, "t_example", &[("temperature", 25.08, 1e-12)]);
@@ -144,7 +117,7 @@ fn readings_come_out_as_the_datasheet_says() {
     assert_fields(&db, "env", &env);
     // The BMP280: temperature and pressure only.
     assert_fields(&db, "env_bmp", &[("temperature", t, 0.01), ("pressure", p, 0.0016)]);
-    let error = wait_error(&mut logger, "h_bmp");
+    let error = logger.wait_error("h_bmp");
     assert!(error.starts_with("unavailable: "), "h_bmp: {error}");
     assert!(
         error.contains("BMP280") && error.contains("no humidity"),
@@ -177,7 +150,7 @@ fn readings_come_out_as_the_datasheet_says() {
 
 #[test]
 fn problems_are_reported_per_item() {
-    let dir = TestDir::new(&[bme280_wasm()]);
+    let dir = TestDir::new(&[example_wasm("bme280", "c")]);
     dir.write_config(json!({
         "plugins": {"bme280": {"i2c": [{"bus": 1}, {"bus": 2}]}},
         "i2c": {"buses": [
@@ -198,16 +171,16 @@ fn problems_are_reported_per_item() {
     let mut logger = dir.start();
     let db = dir.db_path();
 
-    let error = wait_error(&mut logger, "missing");
+    let error = logger.wait_error("missing");
     assert!(
         error.starts_with("unavailable: no device answered at address 0x76 on I2C bus 1"),
         "missing: the host's message should come through as it is: {error}"
     );
 
-    wait_for_rows(&mut logger, &db, &["present"]);
+    logger.wait_for_rows(&db, &["present"]);
     assert_fields(&db, "present", &[("temperature", 21.5, 0.01)]);
 
-    let error = wait_error(&mut logger, "impostor");
+    let error = logger.wait_error("impostor");
     assert!(error.starts_with("unavailable: "), "impostor: {error}");
     assert!(
         error.contains("0x76") && error.contains("bus 2") && error.contains("0x00") && error.contains("0x60"),
@@ -219,7 +192,7 @@ fn problems_are_reported_per_item() {
         ("bad_addr", "addr=0x5c"),
         ("bad_part", "bus=1;addr=0x77"),
     ] {
-        let error = wait_error(&mut logger, name);
+        let error = logger.wait_error(name);
         assert!(error.starts_with("bad argument: "), "{name}: {error}");
         assert!(error.contains(part) && error.contains("bus=N"), "{name}: {error}");
     }
@@ -233,7 +206,7 @@ fn problems_are_reported_per_item() {
 
 #[test]
 fn without_an_i2c_grant_the_error_says_so() {
-    let dir = TestDir::new(&[bme280_wasm()]);
+    let dir = TestDir::new(&[example_wasm("bme280", "c")]);
     dir.write_config(json!({
         // Only bus 2 is granted.
         "plugins": {"bme280": {"i2c": [{"bus": 2, "addresses": ["0x76"]}]}},
@@ -248,21 +221,21 @@ fn without_an_i2c_grant_the_error_says_so() {
     }));
     let mut logger = dir.start();
     let db = dir.db_path();
-    let error = wait_error(&mut logger, "refused");
+    let error = logger.wait_error("refused");
     assert!(
         error.starts_with("unavailable: capability not granted to plugin bme280"),
         "refused: the host's message should come through as it is: {error}"
     );
     assert!(error.contains("bus 1") && error.contains("0x76"), "refused: {error}");
     assert!(store_rows(&db, "refused").is_empty());
-    wait_for_rows(&mut logger, &db, &["granted"]);
+    logger.wait_for_rows(&db, &["granted"]);
     assert_fields(&db, "granted", &[("temperature", 21.5, 0.01)]);
 }
 
 #[test]
 fn inspect_and_test_from_the_command_line() {
     let dir = TestDir::new(&[]);
-    let wasm = bme280_wasm();
+    let wasm = example_wasm("bme280", "c");
     let wasm = wasm.to_str().unwrap();
     let out = dir.cli(&["plugin", "inspect", wasm]);
     assert!(out.status.success(), "plugin inspect failed:\n{}", out.all());

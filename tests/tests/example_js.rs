@@ -5,160 +5,22 @@
 
 mod common;
 
+use common::http_fake::{HttpFake, Response};
 use common::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
-
-/// `plugins/target/examples/webstats.wasm`, built by `scripts/build-examples js`.
-fn webstats_wasm() -> std::path::PathBuf {
-    let path = repo_root().join("plugins/target/examples/webstats.wasm");
-    assert!(
-        path.is_file(),
-        "{} not found; build it first: scripts/build-examples js",
-        path.display()
-    );
-    path
-}
 
 // ---------------------------------------------------------------- fake web server
 
-/// What the server answers on one path.
-#[derive(Clone)]
-struct Page {
-    status: u16,
-    content_type: Option<&'static str>,
-    body: Vec<u8>,
-    /// Wait this long before answering.
-    delay: Duration,
-}
-
-impl Page {
-    fn new(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Page {
-        Page {
-            status,
-            content_type: Some(content_type),
-            body: body.into(),
-            delay: Duration::ZERO,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 /// An HTTP/1.1 server on 127.0.0.1 answering one request per connection from
 /// a fixed table of pages (404 for any other path); stops when dropped.
-struct FakeWeb {
-    port: u16,
-    requests: Arc<Mutex<Vec<Request>>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl FakeWeb {
-    fn start(pages: HashMap<&'static str, Page>) -> FakeWeb {
-        let socket = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = socket.local_addr().unwrap().port();
-        socket.set_nonblocking(true).unwrap();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (pages, seen, stopped) = (Arc::new(pages), requests.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !stopped.load(Ordering::SeqCst) {
-                match socket.accept() {
-                    Ok((stream, _)) => {
-                        let (pages, seen) = (pages.clone(), seen.clone());
-                        std::thread::spawn(move || serve(stream, &pages, &seen));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        FakeWeb { port, requests, stop }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn requests(&self) -> Vec<Request> {
-        self.requests.lock().unwrap().clone()
-    }
-}
-
-impl Drop for FakeWeb {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
-}
-
-fn serve(mut stream: TcpStream, pages: &HashMap<&'static str, Page>, requests: &Mutex<Vec<Request>>) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut request_line = lines.next().unwrap_or_default().split(' ');
-    let method = request_line.next().unwrap_or_default().to_owned();
-    let path = request_line.next().unwrap_or_default().to_owned();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    requests.lock().unwrap().push(Request {
-        method,
-        path: path.clone(),
-        headers,
-    });
-    let page = pages
-        .get(path.as_str())
-        .cloned()
-        .unwrap_or_else(|| Page::new(404, "text/plain", "no such page\n"));
-    std::thread::sleep(page.delay);
-    let reason = match page.status {
-        200 => "OK",
-        404 => "Not Found",
-        _ => "Whatever",
-    };
-    let mut response = format!(
-        "HTTP/1.1 {} {reason}\r\nContent-Length: {}\r\n",
-        page.status,
-        page.body.len()
-    );
-    if let Some(content_type) = page.content_type {
-        response.push_str(&format!("Content-Type: {content_type}\r\n"));
-    }
-    response.push_str("Connection: close\r\n\r\n");
-    let mut bytes = response.into_bytes();
-    bytes.extend_from_slice(&page.body);
-    let _ = stream.write_all(&bytes);
+fn fake_web(pages: HashMap<&'static str, Response>) -> HttpFake {
+    HttpFake::start(move |request| {
+        let page = pages.get(request.path.as_str()).cloned();
+        page.unwrap_or_else(|| Response::new(404, "text/plain", "no such page\n"))
+    })
 }
 
 // ---------------------------------------------------------------- expected values
@@ -190,7 +52,7 @@ fn words(data: &[u8]) -> i64 {
 }
 
 /// Asserts a stored `webstats.check` sample describes `page`, served at `url`.
-fn assert_check(row: &Row, url: &str, page: &Page, what: &str) {
+fn assert_check(row: &Row, url: &str, page: &Response, what: &str) {
     assert_eq!(row.measurement, "webstats", "{what}: {row:?}");
     assert_eq!(row.tags, json!({"url": url}), "{what}: {row:?}");
     let fields = row.fields.as_object().unwrap();
@@ -223,7 +85,7 @@ fn assert_check(row: &Row, url: &str, page: &Page, what: &str) {
     assert_eq!(fields["crc32"], json!(crc32(body)), "{what}: {row:?}");
     assert_eq!(
         fields["content_type"],
-        json!(page.content_type.unwrap_or("")),
+        json!(page.header("content-type").unwrap_or("")),
         "{what}: {row:?}"
     );
     let elapsed = fields["elapsed_ms"]
@@ -244,24 +106,6 @@ fn load_line(logger: &Logger) -> String {
     line[start..end].to_owned()
 }
 
-fn wait_error(logger: &mut Logger, item: &str) -> String {
-    let found = logger.wait_item_field(item, "last_error");
-    let error = found["last_error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{item}: last_error is not a string: {found}"))
-        .to_owned();
-    eprintln!("{item}: last_error {error:?}");
-    error
-}
-
-fn wait_rows(logger: &mut Logger, dir: &TestDir, item: &str, n: usize) -> Vec<Row> {
-    let db = dir.db_path();
-    logger.wait_until(&format!("{n} samples of {item}"), SLOW, |_| {
-        let rows = store_rows(&db, item);
-        (rows.len() >= n).then_some(rows)
-    })
-}
-
 /// Compiling the 12 MB component takes several seconds of both cores; the two
 /// tests take turns so that neither start-up races the other's compile.
 static COMPILING: Mutex<()> = Mutex::new(());
@@ -278,12 +122,12 @@ fn item(name: &str, key: &str, arg: &str) -> Value {
 
 #[test]
 fn webstats_checks_pages_computes_json_stats_and_needs_a_grant() {
-    let status_page = Page::new(
+    let status_page = Response::new(
         200,
         "text/plain; charset=utf-8",
         "service: ok\nuptime: 12345 s\ntempérature: 21.5 °C\n\nqueue:\t0",
     );
-    let missing_page = Page::new(404, "text/html", "<html><body><h1>Not Found</h1></body></html>\n");
+    let missing_page = Response::new(404, "text/html", "<html><body><h1>Not Found</h1></body></html>\n");
     // sensor.temp of each element; `None`: the element has no numeric temp.
     let temps = [Some(21.5), Some(19.25), None, Some(23.0), None, Some(22.75)];
     let readings: Vec<Value> = temps
@@ -295,25 +139,23 @@ fn webstats_checks_pages_computes_json_stats_and_needs_a_grant() {
             _ => json!({"id": i}),
         })
         .collect();
-    let mut slow_page = Page::new(200, "application/json", "[{\"v\": 1}]");
-    slow_page.delay = Duration::from_secs(3);
-    let mut bare_page = Page::new(200, "", "");
-    bare_page.content_type = None;
+    let slow_page = Response::new(200, "application/json", "[{\"v\": 1}]").with_delay(Duration::from_secs(3));
+    let bare_page = Response::bare(200, "");
     let pages = HashMap::from([
         ("/status", status_page.clone()),
         ("/missing", missing_page.clone()),
         ("/bare", bare_page.clone()),
         (
             "/readings.json",
-            Page::new(200, "application/json", Value::from(readings).to_string()),
+            Response::new(200, "application/json", Value::from(readings).to_string()),
         ),
-        ("/empty.json", Page::new(200, "application/json", "[]")),
+        ("/empty.json", Response::new(200, "application/json", "[]")),
         ("/slow.json", slow_page),
     ]);
-    let web = FakeWeb::start(pages);
+    let web = fake_web(pages);
     let closed = format!("http://127.0.0.1:{}/", free_port());
 
-    let dir = TestDir::new(&[webstats_wasm()]);
+    let dir = TestDir::new(&[example_wasm("webstats", "js")]);
     let items = vec![
         item("page", "webstats.check", &web.url("/status")),
         item("missing", "webstats.check", &web.url("/missing")),
@@ -353,13 +195,13 @@ fn webstats_checks_pages_computes_json_stats_and_needs_a_grant() {
     assert!(first_load.contains("compiled in"), "first load: {first_load}");
 
     // Any status is a sample, with the page's own numbers.
-    let rows = wait_rows(&mut logger, &dir, "page", 2);
+    let rows = logger.wait_rows(&dir.db_path(), "page", 2);
     for row in &rows {
         assert_check(row, &web.url("/status"), &status_page, "page");
     }
-    let rows = wait_rows(&mut logger, &dir, "missing", 1);
+    let rows = logger.wait_rows(&dir.db_path(), "missing", 1);
     assert_check(&rows[0], &web.url("/missing"), &missing_page, "missing");
-    let rows = wait_rows(&mut logger, &dir, "bare", 1);
+    let rows = logger.wait_rows(&dir.db_path(), "bare", 1);
     assert_check(&rows[0], &web.url("/bare"), &bare_page, "bare");
     let missing = logger.item("missing");
     assert_eq!(
@@ -377,7 +219,7 @@ fn webstats_checks_pages_computes_json_stats_and_needs_a_grant() {
     // Statistics of sensor.temp over the elements that have a number there.
     let numbers: Vec<f64> = temps.iter().flatten().copied().collect();
     let sum: f64 = numbers.iter().sum();
-    let rows = wait_rows(&mut logger, &dir, "temps", 1);
+    let rows = logger.wait_rows(&dir.db_path(), "temps", 1);
     let row = &rows[0];
     assert_eq!(row.measurement, "webstats", "temps: {row:?}");
     assert_eq!(
@@ -400,37 +242,37 @@ fn webstats_checks_pages_computes_json_stats_and_needs_a_grant() {
     assert_eq!(logger.item("temps")["last_value"], expected["mean"]);
 
     // Typed errors, the host's words kept.
-    let error = wait_error(&mut logger, "empty");
+    let error = logger.wait_error("empty");
     assert!(
         error.starts_with("unavailable: ") && error.contains("empty array"),
         "empty: {error}"
     );
-    let error = wait_error(&mut logger, "notjson");
+    let error = logger.wait_error("notjson");
     assert!(
         error.starts_with("failed: ") && error.contains("did not answer JSON"),
         "notjson: {error}"
     );
-    let error = wait_error(&mut logger, "gone");
+    let error = logger.wait_error("gone");
     assert!(
         error.starts_with("unavailable: ") && error.contains("answered HTTP 404"),
         "gone: {error}"
     );
-    let error = wait_error(&mut logger, "slow");
+    let error = logger.wait_error("slow");
     assert!(
         error.starts_with("timeout: ") && error.contains(&web.url("/slow.json")),
         "slow: {error}"
     );
-    let error = wait_error(&mut logger, "badarg");
+    let error = logger.wait_error("badarg");
     assert!(
         error.starts_with("bad argument: ") && error.contains("not an http:// URL"),
         "badarg: {error}"
     );
-    let error = wait_error(&mut logger, "noprop");
+    let error = logger.wait_error("noprop");
     assert!(
         error.starts_with("bad argument: ") && error.contains("<url> <property>"),
         "noprop: {error}"
     );
-    let error = wait_error(&mut logger, "refused");
+    let error = logger.wait_error("refused");
     assert!(
         error.starts_with("unavailable: ") && error.contains("connection refused") && error.contains(&closed),
         "refused: {error}"
@@ -478,12 +320,12 @@ fn webstats_checks_pages_computes_json_stats_and_needs_a_grant() {
     );
     eprintln!(
         "webstats.wasm: {} bytes; first load: {first_load}; second load: {second_load}",
-        std::fs::metadata(webstats_wasm()).unwrap().len()
+        std::fs::metadata(example_wasm("webstats", "js")).unwrap().len()
     );
-    let error = wait_error(&mut logger, "page");
+    let error = logger.wait_error("page");
     assert!(
         error.starts_with("unavailable: capability not granted to plugin webstats")
-            && error.contains(&format!("127.0.0.1:{}", web.port)),
+            && error.contains(&format!("127.0.0.1:{}", web.port())),
         "not granted: {error}"
     );
     let polled = logger.wait_until("two polls of page", SLOW, |api| {
@@ -506,7 +348,10 @@ fn webstats_checks_pages_computes_json_stats_and_needs_a_grant() {
 #[test]
 fn webstats_inspect_lists_its_keys() {
     let _guard = compiling();
-    let out = run_cli(&["plugin", "inspect", webstats_wasm().to_str().unwrap()], &repo_root());
+    let out = run_cli(
+        &["plugin", "inspect", example_wasm("webstats", "js").to_str().unwrap()],
+        &repo_root(),
+    );
     assert!(out.status.success(), "plugin inspect failed:\n{}", out.all());
     for expected in [
         "plugin webstats 0.1.0",

@@ -6,121 +6,46 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
 use std::time::Duration;
 
+use common::http_fake::{HttpFake, Response, Routes};
 use common::*;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Value};
 
-/// The plugin, as `scripts/build-examples python` builds it.
-fn httpjson_wasm() -> PathBuf {
-    let path = repo_root().join("plugins/target/examples/httpjson.wasm");
-    assert!(
-        path.is_file(),
-        "{} not found; build it first: scripts/build-examples python",
-        path.display()
-    );
-    path
-}
-
 // ---------------------------------------------------------------- fake device
 
-struct Route {
-    status: u16,
-    content_type: &'static str,
-    body: String,
-}
-
-#[derive(Default)]
-struct DeviceState {
-    routes: HashMap<String, Route>,
-    /// Request target and Accept header of every request.
-    requests: Vec<(String, Option<String>)>,
-}
-
-/// A minimal HTTP/1.1 server on 127.0.0.1: one request per connection.
+/// A JSON device: a table of pages by path (404 for any other), changed by
+/// the test while it runs.
 struct FakeDevice {
-    port: u16,
-    state: Arc<Mutex<DeviceState>>,
+    http: HttpFake,
+    routes: Routes,
 }
 
 impl FakeDevice {
     fn start() -> FakeDevice {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let state = Arc::new(Mutex::new(DeviceState::default()));
-        let shared = state.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let state = shared.clone();
-                std::thread::spawn(move || serve(stream, &state));
-            }
-        });
-        FakeDevice { port, state }
+        let routes = Routes::default();
+        let table = routes.clone();
+        let http = HttpFake::start(move |request| table.answer(&request.path));
+        FakeDevice { http, routes }
     }
 
     fn url(&self, path_and_fragment: &str) -> String {
-        format!("http://127.0.0.1:{}{path_and_fragment}", self.port)
+        self.http.url(path_and_fragment)
     }
 
-    fn set(&self, path: &str, status: u16, content_type: &'static str, body: &str) {
-        let route = Route {
-            status,
-            content_type,
-            body: body.to_string(),
-        };
-        self.state.lock().unwrap().routes.insert(path.to_string(), route);
+    fn set(&self, path: &str, status: u16, content_type: &str, body: &str) {
+        self.routes.set(path, Response::new(status, content_type, body));
     }
 
+    /// Request target and Accept header of every request.
     fn requests(&self) -> Vec<(String, Option<String>)> {
-        self.state.lock().unwrap().requests.clone()
+        let requests = self.http.requests().into_iter();
+        requests
+            .map(|r| (r.path.clone(), r.header("accept").map(str::to_owned)))
+            .collect()
     }
-}
-
-fn serve(mut stream: TcpStream, state: &Mutex<DeviceState>) {
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut head = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-        if head.len() > 64 * 1024 {
-            return;
-        }
-    }
-    let head = String::from_utf8_lossy(&head).into_owned();
-    let mut lines = head.split("\r\n");
-    let target = lines.next().and_then(|l| l.split(' ').nth(1)).unwrap_or("").to_string();
-    let accept = lines
-        .filter_map(|l| l.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("accept"))
-        .map(|(_, v)| v.trim().to_string());
-
-    let (status, content_type, body) = {
-        let mut state = state.lock().unwrap();
-        state.requests.push((target.clone(), accept));
-        match state.routes.get(&target) {
-            Some(r) => (r.status, r.content_type, r.body.clone()),
-            None => (404, "text/plain", "404 Not Found".to_string()),
-        }
-    };
-    let reason = match status {
-        200 => "OK",
-        404 => "Not Found",
-        _ => "Internal Server Error",
-    };
-    let response = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.write_all(response.as_bytes());
 }
 
 /// The device's status document; `uptime` changes between polls in the test.
@@ -150,15 +75,6 @@ fn field_types(db: &Path, item: &str) -> Vec<String> {
     rows.collect::<Result<_, _>>().unwrap()
 }
 
-/// last_error of item `name`, waiting until it is set.
-fn wait_error(logger: &mut Logger, name: &str) -> String {
-    let item = logger.wait_item_field(name, "last_error");
-    item["last_error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{name}: last_error is not a string: {item}"))
-        .to_string()
-}
-
 /// The "loaded plugin httpjson ..." line of a logger's stderr.
 /// (Plugins are loaded before /health answers.)
 fn load_line(logger: &Logger) -> String {
@@ -178,7 +94,7 @@ fn item(name: &str, arg: &str) -> Value {
 
 #[test]
 fn python_plugin_returns_typed_json_values_and_clear_errors() {
-    let wasm = httpjson_wasm();
+    let wasm = example_wasm("httpjson", "python");
     let device = FakeDevice::start();
     device.set("/status.json", 200, "application/json", &status_doc(86_400));
     device.set("/broken", 500, "application/json", "{\"error\": \"sensor bus fault\"}");
@@ -264,7 +180,7 @@ fn python_plugin_returns_typed_json_values_and_clear_errors() {
     );
 
     // An object where a value is expected: failed, saying how to point into it.
-    let error = wait_error(&mut logger, "whole");
+    let error = logger.wait_error("whole");
     assert!(
         error.starts_with("failed:") && error.contains("/sensors/1") && error.contains("is an object"),
         "whole: {error}"
@@ -272,7 +188,7 @@ fn python_plugin_returns_typed_json_values_and_clear_errors() {
     assert!(error.contains("/sensors/1/<member>"), "whole: no hint: {error}");
 
     // A missing path: failed, naming the path and what is there instead.
-    let error = wait_error(&mut logger, "missing");
+    let error = logger.wait_error("missing");
     assert!(error.starts_with("failed:"), "missing: {error}");
     assert!(
         error.contains("/sensors/2/temp is not in the response of GET") && error.contains(&status_url),
@@ -281,21 +197,21 @@ fn python_plugin_returns_typed_json_values_and_clear_errors() {
     assert!(error.contains("array of 2"), "missing: {error}");
 
     // HTTP 500: failed with the status and the start of the body.
-    let error = wait_error(&mut logger, "broken");
+    let error = logger.wait_error("broken");
     assert!(
         error.starts_with("failed:") && error.contains("HTTP 500") && error.contains("sensor bus fault"),
         "broken: {error}"
     );
 
     // A 200 that is not JSON: failed, quoting it.
-    let error = wait_error(&mut logger, "html");
+    let error = logger.wait_error("html");
     assert!(
         error.starts_with("failed:") && error.contains("is not JSON") && error.contains("<html>"),
         "html: {error}"
     );
 
     // A bad arg: bad-argument, before any request.
-    let error = wait_error(&mut logger, "bad_arg");
+    let error = logger.wait_error("bad_arg");
     assert!(
         error.starts_with("bad argument:") && error.contains("https is not supported"),
         "bad_arg: {error}"
@@ -317,7 +233,7 @@ fn python_plugin_returns_typed_json_values_and_clear_errors() {
         "plugins": {},
     }));
     let mut logger = dir.start();
-    let error = wait_error(&mut logger, "values");
+    let error = logger.wait_error("values");
     assert!(
         error.starts_with("unavailable: capability not granted to plugin httpjson: http to 127.0.0.1:"),
         "no grant: {error}"
@@ -326,7 +242,7 @@ fn python_plugin_returns_typed_json_values_and_clear_errors() {
         error.contains(r#""plugins": {"httpjson": {"http": ["127.0.0.1"]}}"#),
         "no grant: no hint for the grant: {error}"
     );
-    wait_polls(&mut logger, "values", 2);
+    logger.wait_polls("values", 2);
     assert_eq!(
         store_rows(&db, "values").len(),
         stored,
@@ -360,13 +276,4 @@ fn python_plugin_returns_typed_json_values_and_clear_errors() {
         .unwrap_or_else(|| panic!("plugin test printed no point:\n{}", out.all()));
     assert_eq!(point["fields"], json!({"uptime": 86_401, "ok": true}), "{point}");
     assert_eq!(point["tags"], json!({"url": status_url}), "{point}");
-}
-
-/// Waits until item `name` has been polled `n` more times.
-fn wait_polls(logger: &mut Logger, name: &str, n: u64) {
-    let polls = |api: &Api| api.try_get(&format!("/items/{name}"))?.json()["stats"]["polls"].as_u64();
-    let start = polls(&logger.api).unwrap_or(0);
-    logger.wait_until(&format!("{n} more polls of {name}"), SLOW, |api| {
-        (polls(api)? >= start + n).then_some(())
-    });
 }

@@ -5,13 +5,10 @@
 
 mod common;
 
+use common::http_fake::{HttpFake, Response};
 use common::*;
 use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::net::{TcpListener, UdpSocket};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::net::UdpSocket;
 
 fn item(name: &str, key: &str, arg: Option<&str>) -> Value {
     json!({"name": name, "key": key, "interval": 1, "arg": arg})
@@ -26,53 +23,9 @@ fn simulated_i2c() -> Value {
 }
 
 /// A loopback HTTP server answering every request with 200 "ok"; counts the
-/// connections it accepted.
-struct HttpServer {
-    port: u16,
-    connections: Arc<AtomicUsize>,
-}
-
-impl HttpServer {
-    fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let connections = Arc::new(AtomicUsize::new(0));
-        let count = connections.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                count.fetch_add(1, Ordering::SeqCst);
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-            }
-        });
-        HttpServer { port, connections }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.port)
-    }
-
-    fn connections(&self) -> usize {
-        self.connections.load(Ordering::SeqCst)
-    }
-}
-
-/// last_error of item `name`, waiting until it is set.
-fn wait_error(logger: &mut Logger, name: &str) -> String {
-    let item = logger.wait_item_field(name, "last_error");
-    let error = item["last_error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{name}: last_error is not a string: {item}"));
-    error.to_owned()
+/// connections it accepted (`HttpFake::connections`).
+fn ok_server() -> HttpFake {
+    HttpFake::start(|_| Response::bare(200, "ok"))
 }
 
 /// Asserts that `error` is a refused grant mentioning every one of `names`.
@@ -89,11 +42,11 @@ fn ungranted_capabilities_are_refused_naming_plugin_and_target() {
     let mut files = plugins.to_vec();
     files.push(fixture("misbehave"));
     let dir = TestDir::new(&files);
-    let server = HttpServer::start();
+    let server = ok_server();
     // Where SSDP searches go in this config; a refused search must not arrive.
     let ssdp = UdpSocket::bind("127.0.0.1:0").unwrap();
     ssdp.set_nonblocking(true).unwrap();
-    let port = format!("127.0.0.1:{}", server.port);
+    let port = server.address();
     dir.write_config(json!({
         "i2c": simulated_i2c(),
         "discovery": {"ssdp_target": ssdp.local_addr().unwrap().to_string()},
@@ -101,7 +54,7 @@ fn ungranted_capabilities_are_refused_naming_plugin_and_target() {
         // an empty entry takes them away.
         "plugins": {"net": {}, "sensehat": {}, "wemo": {}, "isems": {}},
         "items": [
-            item("http", "misbehave.httpcall", Some(&server.url())),
+            item("http", "misbehave.httpcall", Some(&server.url("/"))),
             item("ping", "misbehave.pingcall", Some("127.0.0.1")),
             item("i2c", "misbehave.i2ccall", Some("1:0x5c")),
             item("ssdp", "misbehave.ssdpcall", Some("urn:Belkin:service:basicevent:1")),
@@ -125,7 +78,7 @@ fn ungranted_capabilities_are_refused_naming_plugin_and_target() {
         ("isems", &["plugin isems", &port]),
     ];
     for (name, names) in expected {
-        let error = wait_error(&mut logger, name);
+        let error = logger.wait_error(name);
         assert_refused(name, &error, names);
         if ["http", "ping", "i2c", "ssdp"].contains(&name) {
             // The fixture reports the capability error's case.
@@ -159,17 +112,17 @@ fn ungranted_capabilities_are_refused_naming_plugin_and_target() {
 #[test]
 fn a_grant_for_one_target_does_not_cover_another() {
     let dir = TestDir::new(&[fixture("misbehave")]);
-    let granted = HttpServer::start();
-    let other = HttpServer::start();
+    let granted = ok_server();
+    let other = ok_server();
     dir.write_config(json!({
         "i2c": simulated_i2c(),
         "plugins": {"misbehave": {
-            "http": [format!("127.0.0.1:{}", granted.port)],
+            "http": [granted.address()],
             "i2c": [{"bus": 1, "addresses": ["0x5f"]}],
         }},
         "items": [
-            item("http_ok", "misbehave.httpcall", Some(&granted.url())),
-            item("http_other_port", "misbehave.httpcall", Some(&other.url())),
+            item("http_ok", "misbehave.httpcall", Some(&granted.url("/"))),
+            item("http_other_port", "misbehave.httpcall", Some(&other.url("/"))),
             item("i2c_ok", "misbehave.i2ccall", Some("1:0x5f")),
             item("i2c_other_address", "misbehave.i2ccall", Some("1:0x5c")),
         ],
@@ -181,27 +134,23 @@ fn a_grant_for_one_target_does_not_cover_another() {
     assert_eq!(ok["last_error"], json!(null), "{ok}");
     assert!(granted.connections() > 0);
 
-    let error = wait_error(&mut logger, "http_other_port");
-    assert_refused(
-        "http_other_port",
-        &error,
-        &["plugin misbehave", &format!("127.0.0.1:{}", other.port)],
-    );
+    let error = logger.wait_error("http_other_port");
+    assert_refused("http_other_port", &error, &["plugin misbehave", &other.address()]);
     assert_eq!(other.connections(), 0, "a refused http call reached the server");
 
     // WHO_AM_I of the simulated HTS221.
     let ok = logger.wait_item_field("i2c_ok", "last_value");
     assert_eq!(ok["last_value"], json!(0xBC), "{ok}");
-    let error = wait_error(&mut logger, "i2c_other_address");
+    let error = logger.wait_error("i2c_other_address");
     assert_refused("i2c_other_address", &error, &["plugin misbehave", "bus 1", "0x5c"]);
 }
 
 #[test]
 fn a_refusal_is_logged_once_per_item_not_once_per_poll() {
     let dir = TestDir::new(&[fixture("misbehave")]);
-    let server = HttpServer::start();
+    let server = ok_server();
     dir.write_config(json!({
-        "items": [item("grantless", "misbehave.httpcall", Some(&server.url()))],
+        "items": [item("grantless", "misbehave.httpcall", Some(&server.url("/")))],
     }));
     let mut logger = dir.start();
     let item = logger.wait_until("5 refused polls", SLOW, |api| {

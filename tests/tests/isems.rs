@@ -5,12 +5,9 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
+use common::http_fake::{HttpFake, Response, Routes};
 use common::*;
 use serde_json::{json, Value};
 
@@ -21,124 +18,65 @@ const MAX_LINES: usize = 720;
 
 // ---------------------------------------------------------------- fake node
 
-struct Route {
-    status: u16,
-    content_type: &'static str,
-    body: String,
-}
-
-#[derive(Default)]
-struct NodeState {
-    routes: HashMap<String, Route>,
-    /// Answer `Range: bytes=-N` with a 206 of the last N bytes, as lighttpd would.
-    honor_range: bool,
-    /// (path, Range header) of every request.
-    requests: Vec<(String, Option<String>)>,
-}
-
-/// A minimal HTTP/1.1 server on 127.0.0.1: one request per connection.
+/// An ISEMS node: a table of files by path (404 for any other), changed by
+/// the test while it runs.
 struct FakeNode {
-    port: u16,
-    state: Arc<Mutex<NodeState>>,
+    http: HttpFake,
+    routes: Routes,
 }
 
 impl FakeNode {
+    /// With `honor_range`, a 200 answer to `Range: bytes=-N` becomes a 206 of
+    /// the last N bytes, as lighttpd would.
     fn start(honor_range: bool) -> FakeNode {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let state = Arc::new(Mutex::new(NodeState {
-            honor_range,
-            ..NodeState::default()
-        }));
-        let shared = state.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let state = shared.clone();
-                std::thread::spawn(move || serve(stream, &state));
+        let routes = Routes::default();
+        let table = routes.clone();
+        let http = HttpFake::start(move |request| {
+            let response = table.answer(&request.path);
+            match request.header("range").and_then(|r| r.strip_prefix("bytes=-")) {
+                Some(n) if honor_range => tail(response, n),
+                _ => response,
             }
         });
-        FakeNode { port, state }
+        FakeNode { http, routes }
     }
 
     fn arg(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.http.address()
     }
 
-    fn set(&self, path: &str, status: u16, content_type: &'static str, body: &str) {
-        let route = Route {
-            status,
-            content_type,
-            body: body.to_string(),
-        };
-        self.state.lock().unwrap().routes.insert(path.to_string(), route);
+    fn set(&self, path: &str, status: u16, content_type: &str, body: &str) {
+        self.routes.set(path, Response::new(status, content_type, body));
     }
 
     /// Appends to the body served at `path` (the node writing new lines).
     fn append(&self, path: &str, text: &str) {
-        let mut state = self.state.lock().unwrap();
-        state.routes.get_mut(path).unwrap().body.push_str(text);
+        self.routes
+            .update(path, |r| r.set_body([&r.body[..], text.as_bytes()].concat()));
     }
 
+    /// (path, Range header) of every request.
     fn requests(&self) -> Vec<(String, Option<String>)> {
-        self.state.lock().unwrap().requests.clone()
+        let requests = self.http.requests().into_iter();
+        requests
+            .map(|r| (r.path.clone(), r.header("range").map(str::to_owned)))
+            .collect()
     }
 }
 
-fn serve(mut stream: TcpStream, state: &Mutex<NodeState>) {
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut head = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
+/// A 200 `response` cut to its last `n` bytes (a decimal), as a 206 with a
+/// Content-Range; anything else as it is.
+fn tail(mut response: Response, n: &str) -> Response {
+    let total = response.body.len();
+    match n.parse::<usize>() {
+        Ok(n) if response.status == 200 && n < total => {
+            response.set_body(response.body[total - n..].to_vec());
+            response.status = 206;
+            let range = format!("bytes {}-{}/{total}", total - n, total - 1);
+            response.with_header("Content-Range", &range)
         }
-        if head.len() > 64 * 1024 {
-            return;
-        }
+        _ => response,
     }
-    let head = String::from_utf8_lossy(&head).into_owned();
-    let mut lines = head.split("\r\n");
-    let path = lines.next().and_then(|l| l.split(' ').nth(1)).unwrap_or("").to_string();
-    let range = lines
-        .filter_map(|l| l.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("range"))
-        .map(|(_, v)| v.trim().to_string());
-
-    let mut state = state.lock().unwrap();
-    state.requests.push((path.clone(), range.clone()));
-    let (mut status, content_type, body) = match state.routes.get(&path) {
-        Some(r) => (r.status, r.content_type, r.body.clone().into_bytes()),
-        None => (404, "text/plain", b"404 Not Found".to_vec()),
-    };
-    let mut extra = String::new();
-    let mut body = body;
-    let suffix = range
-        .as_deref()
-        .and_then(|r| r.strip_prefix("bytes=-"))
-        .and_then(|n| n.parse::<usize>().ok());
-    if let (true, 200, Some(n)) = (state.honor_range, status, suffix) {
-        if n < body.len() {
-            let total = body.len();
-            body = body[total - n..].to_vec();
-            status = 206;
-            extra = format!("Content-Range: bytes {}-{}/{total}\r\n", total - n, total - 1);
-        }
-    }
-    drop(state);
-    let reason = match status {
-        200 => "OK",
-        206 => "Partial Content",
-        404 => "Not Found",
-        _ => "Other",
-    };
-    let mut response = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    response.extend_from_slice(&body);
-    let _ = stream.write_all(&response);
 }
 
 // ---------------------------------------------------------------- log lines
@@ -250,18 +188,9 @@ fn assert_exactly(db: &std::path::Path, item: &str, lines: &[Line]) {
     }
 }
 
+/// How often `item` has been polled.
 fn polls(logger: &Logger, item: &str) -> u64 {
     logger.item(item)["stats"]["polls"].as_u64().unwrap()
-}
-
-/// Waits until `item` has been polled `n` more times.
-fn wait_polls(logger: &mut Logger, item: &str, n: u64) {
-    let target = polls(logger, item) + n;
-    let path = format!("/items/{item}");
-    logger.wait_until(&format!("{n} more polls of {item}"), SLOW, |api| {
-        let item = api.try_get(&path)?.json();
-        (item["stats"]["polls"].as_u64()? >= target).then_some(())
-    });
 }
 
 fn item(name: &str, arg: &str) -> Value {
@@ -355,7 +284,7 @@ fn nodes_are_polled_idempotently_skipping_garbage() {
             item("router", &router.arg()),
             item("esp", &esp.arg()),
             item("refused", &refused),
-            item("not_granted", &format!("127.0.0.2:{}", router.port)),
+            item("not_granted", &format!("127.0.0.2:{}", router.http.port())),
             item("bad_arg", &format!("http://{}/ISEMS", router.arg())),
         ],
         "plugins": {"isems": {"http": ["127.0.0.1"]}},
@@ -370,8 +299,8 @@ fn nodes_are_polled_idempotently_skipping_garbage() {
     assert_exactly(&db, "esp", &esp_lines);
 
     // Several more polls of the same logs store nothing new.
-    wait_polls(&mut logger, "router", 3);
-    wait_polls(&mut logger, "esp", 3);
+    logger.wait_polls("router", 3);
+    logger.wait_polls("esp", 3);
     assert_exactly(&db, "router", &router_lines);
     assert_exactly(&db, "esp", &esp_lines);
 
@@ -400,7 +329,7 @@ fn nodes_are_polled_idempotently_skipping_garbage() {
     logger.wait_until("the appended lines to be stored", SLOW, |_| {
         (isems_rows(&db, "router").len() >= 5).then_some(())
     });
-    wait_polls(&mut logger, "router", 3);
+    logger.wait_polls("router", 3);
     assert_exactly(&db, "router", &router_lines);
 
     // The REST view: last_value is the newest line's batteryVoltage at its own time.
@@ -478,7 +407,7 @@ fn nodes_are_polled_idempotently_skipping_garbage() {
     );
     assert!(store_rows(&db, "refused").is_empty());
     let before = polls(&logger, "router");
-    wait_polls(&mut logger, "refused", 2);
+    logger.wait_polls("refused", 2);
     assert!(polls(&logger, "router") > before, "the router item stopped sampling");
     assert_eq!(logger.item("router")["last_error"], json!(null));
     assert_exactly(&db, "router", &router_lines);
@@ -545,7 +474,7 @@ fn a_long_log_is_read_from_its_tail_and_capped() {
     logger.wait_until("the newest lines to be stored", SLOW, |_| {
         (!isems_rows(&db, "big").is_empty()).then_some(())
     });
-    wait_polls(&mut logger, "big", 2);
+    logger.wait_polls("big", 2);
 
     // Exactly the newest MAX_LINES lines, each once.
     let newest = &lines[lines.len() - MAX_LINES..];

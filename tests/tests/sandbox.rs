@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::http_fake::{HttpFake, Response};
 use common::*;
 use serde_json::{json, Value};
 
@@ -135,22 +136,8 @@ fn plugins_get_only_what_is_granted() {
 }
 
 /// A loopback HTTP server that answers every request with 200 after `delay`.
-fn slow_server(delay: std::time::Duration) -> String {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut conn = conn;
-                let mut buf = [0u8; 4096];
-                let _ = conn.read(&mut buf);
-                std::thread::sleep(delay);
-                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-            });
-        }
-    });
-    addr
+fn slow_server(delay: std::time::Duration) -> HttpFake {
+    HttpFake::start(move |_| Response::bare(200, "ok").with_delay(delay))
 }
 
 #[test]
@@ -163,8 +150,8 @@ fn waiting_on_a_capability_does_not_count_as_cpu_but_the_wall_budget_holds() {
         "sandbox": {"call_timeout_ms": 100, "call_wall_timeout_ms": 2000},
         "plugins": {"misbehave": {"http": ["127.0.0.1"]}},
         "items": [
-            {"name": "slow", "key": "misbehave.httpcall", "arg": format!("http://{slow}/"), "interval": 2},
-            {"name": "too_slow", "key": "misbehave.httpcall", "arg": format!("http://{very_slow}/"), "interval": 3},
+            {"name": "slow", "key": "misbehave.httpcall", "arg": slow.url("/"), "interval": 2},
+            {"name": "too_slow", "key": "misbehave.httpcall", "arg": very_slow.url("/"), "interval": 3},
         ],
     }));
     let mut logger = dir.start();

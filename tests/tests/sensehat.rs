@@ -26,13 +26,6 @@ fn calibration_b(r35: &str) -> String {
     format!("35 84 9A 2C 00 {r35} 09 00 00 00 D4 D6 FB FF B1 02")
 }
 
-/// Waits until every item in `names` has a stored sample; returns the logger's view.
-fn wait_for_rows(logger: &mut Logger, db: &Path, names: &[&str]) {
-    logger.wait_until(&format!("a stored sample of each of {names:?}"), SLOW, |_| {
-        names.iter().all(|n| !store_rows(db, n).is_empty()).then_some(())
-    });
-}
-
 /// Asserts every stored sample of `name` has measurement `sensehat` and the
 /// float `field` within `tolerance` of `expected`; returns how many there are.
 fn assert_field(db: &Path, name: &str, field: &str, expected: f64, tolerance: f64) -> usize {
@@ -49,15 +42,6 @@ fn assert_field(db: &Path, name: &str, field: &str, expected: f64, tolerance: f6
         );
     }
     rows.len()
-}
-
-/// last_error of item `name`, waiting until it is set.
-fn wait_error(logger: &mut Logger, name: &str) -> String {
-    let item = logger.wait_item_field(name, "last_error");
-    item["last_error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{name}: last_error is not a string: {item}"))
-        .to_owned()
 }
 
 #[test]
@@ -95,7 +79,7 @@ fn worked_examples_come_out_as_published() {
     let mut logger = dir.start();
     let db = dir.db_path();
     let names = ["t_a", "h_a", "p_c", "env", "t_b", "h_b", "t_b_reserved", "h_b_reserved"];
-    wait_for_rows(&mut logger, &db, &names);
+    logger.wait_for_rows(&db, &names);
 
     const TOL: f64 = 1e-3;
     assert_field(&db, "t_a", "temperature", 15.0, TOL);
@@ -165,7 +149,7 @@ fn physical_values_come_back_within_a_quantisation_step() {
     }));
     let mut logger = dir.start();
     let db = dir.db_path();
-    wait_for_rows(&mut logger, &db, &["t", "h", "p", "env", "t_b", "h_b"]);
+    logger.wait_for_rows(&db, &["t", "h", "p", "env", "t_b", "h_b"]);
 
     // One output step of each chip: calibration A is 0.05 °C and 0.01 %RH per
     // count, B about 0.026 °C and 0.0037 %RH; the LPS25H 1/4096 hPa and 1/480 °C.
@@ -209,26 +193,26 @@ fn missing_or_wrong_chip_is_reported_per_key() {
     let mut logger = dir.start();
     let db = dir.db_path();
 
-    let error = wait_error(&mut logger, "pressure");
+    let error = logger.wait_error("pressure");
     assert!(error.starts_with("unavailable: "), "pressure: {error}");
     assert!(error.contains("0x5c"), "pressure: missing address not named: {error}");
     assert!(error.contains("bus 1"), "pressure: bus not named: {error}");
-    let error = wait_error(&mut logger, "env");
+    let error = logger.wait_error("env");
     assert!(error.contains("0x5c"), "env: {error}");
 
     // The HTS221 on the same bus still samples (default 21.5 °C).
-    wait_for_rows(&mut logger, &db, &["temperature"]);
+    logger.wait_for_rows(&db, &["temperature"]);
     assert_field(&db, "temperature", "temperature", 21.5, 0.05);
     assert_eq!(logger.item("temperature")["last_error"], json!(null));
 
-    let error = wait_error(&mut logger, "impostor");
+    let error = logger.wait_error("impostor");
     assert!(error.starts_with("unavailable: "), "impostor: {error}");
     assert!(
         error.contains("WHO_AM_I") && error.contains("0x6a") && error.contains("0xbc"),
         "impostor: {error}"
     );
 
-    let error = wait_error(&mut logger, "badarg");
+    let error = logger.wait_error("badarg");
     assert!(error.starts_with("bad argument: "), "badarg: {error}");
     assert!(error.contains("bus=N"), "badarg: {error}");
 
@@ -265,7 +249,7 @@ fn without_an_i2c_grant_the_error_says_so() {
         ("pressure", "0x5c", "bus 1"),
         ("humidity2", "0x5f", "bus 2"),
     ] {
-        let error = wait_error(&mut logger, name);
+        let error = logger.wait_error(name);
         assert!(error.starts_with("unavailable: "), "{name}: {error}");
         assert!(error.contains("not granted"), "{name}: {error}");
         assert!(error.contains("plugin sensehat"), "{name}: {error}");
@@ -273,7 +257,7 @@ fn without_an_i2c_grant_the_error_says_so() {
         assert!(store_rows(&db, name).is_empty(), "{name}: stored a sample");
     }
     // The one granted chip works.
-    wait_for_rows(&mut logger, &db, &["pressure2"]);
+    logger.wait_for_rows(&db, &["pressure2"]);
     assert_field(&db, "pressure2", "pressure", 1013.25, 1.0 / 4096.0);
 }
 
@@ -288,7 +272,7 @@ fn a_bus_that_is_not_simulated_is_the_linux_device() {
     let dir = TestDir::new(&[dist_wasm("sensehat")]);
     dir.write_config(json!({"items": [item("t", "sensehat.temperature", None)]}));
     let mut logger = dir.start();
-    let error = wait_error(&mut logger, "t");
+    let error = logger.wait_error("t");
     assert!(error.contains("/dev/i2c-1 does not exist"), "{error}");
     assert!(
         error.contains("simulated"),

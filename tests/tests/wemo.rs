@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::http_fake::{Handler, HttpFake, Request, RequestLog, Response};
 use common::*;
 use serde_json::{json, Value};
 
@@ -48,35 +49,13 @@ struct Settings {
     delay: Duration,
 }
 
-/// One request as the device received it.
-#[derive(Debug, Clone)]
-struct Request {
-    port: u16,
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A listening socket and the flag that makes its accept loop give it up.
-struct Listener {
-    port: u16,
-    stop: Arc<AtomicBool>,
-}
-
 struct FakeWemo {
     settings: Arc<Mutex<Settings>>,
-    listener: Mutex<Listener>,
-    requests: Arc<Mutex<Vec<Request>>>,
+    /// The server on the device's current port.
+    server: Mutex<HttpFake>,
+    /// Requests on every port the device has listened on.
+    requests: RequestLog,
+    handler: Handler,
 }
 
 impl FakeWemo {
@@ -98,17 +77,20 @@ impl FakeWemo {
             fault: None,
             delay: Duration::ZERO,
         }));
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let listener = listen(port, &settings, &requests)?;
+        let requests = RequestLog::default();
+        let state = settings.clone();
+        let handler: Handler = Arc::new(move |request| respond(request, &mut state.lock().unwrap()));
+        let server = HttpFake::listen(port, requests.clone(), handler.clone())?;
         Some(Arc::new(FakeWemo {
             settings,
-            listener: Mutex::new(listener),
+            server: Mutex::new(server),
             requests,
+            handler,
         }))
     }
 
     fn port(&self) -> u16 {
-        self.listener.lock().unwrap().port
+        self.server.lock().unwrap().port()
     }
     fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port())
@@ -135,20 +117,20 @@ impl FakeWemo {
     /// as a device does after a reboot. Returns the new port, or `None` (and
     /// keeps the old one) if `port` is taken.
     fn move_to(&self, port: u16) -> Option<u16> {
-        let new = listen(port, &self.settings, &self.requests)?;
-        let mut current = self.listener.lock().unwrap();
-        current.stop.store(true, Ordering::SeqCst);
-        let old_port = current.port;
+        let new = HttpFake::listen(port, self.requests.clone(), self.handler.clone())?;
+        let mut current = self.server.lock().unwrap();
+        let old_port = current.port();
+        // Dropping the old server stops it listening.
         *current = new;
         // The old port is really gone once a connection to it is refused.
         wait_until("the old port to close", SLOW, || {
             TcpStream::connect(("127.0.0.1", old_port)).is_err().then_some(())
         });
-        Some(current.port)
+        Some(current.port())
     }
 
     fn requests(&self) -> Vec<Request> {
-        self.requests.lock().unwrap().clone()
+        self.requests.all()
     }
     /// Control (POST) requests received on `port`.
     fn control_requests_on(&self, port: u16) -> usize {
@@ -166,99 +148,18 @@ impl FakeWemo {
     }
 }
 
-impl Drop for FakeWemo {
-    fn drop(&mut self) {
-        self.listener.lock().unwrap().stop.store(true, Ordering::SeqCst);
-    }
-}
-
-fn listen(port: u16, settings: &Arc<Mutex<Settings>>, requests: &Arc<Mutex<Vec<Request>>>) -> Option<Listener> {
-    let socket = TcpListener::bind(("127.0.0.1", port)).ok()?;
-    let port = socket.local_addr().unwrap().port();
-    socket.set_nonblocking(true).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let (settings, requests, stopped) = (settings.clone(), requests.clone(), stop.clone());
-    std::thread::spawn(move || {
-        while !stopped.load(Ordering::SeqCst) {
-            match socket.accept() {
-                Ok((stream, _)) => {
-                    let (settings, requests) = (settings.clone(), requests.clone());
-                    std::thread::spawn(move || serve(stream, port, &settings, &requests));
-                }
-                // WouldBlock: nobody is connecting; anything else: try again.
-                Err(_) => std::thread::sleep(Duration::from_millis(5)),
-            }
-        }
-        // Dropping `socket` here closes the port.
-    });
-    Some(Listener { port, stop })
-}
-
-/// Reads one request, answers it and closes the connection.
-fn serve(mut stream: TcpStream, port: u16, settings: &Mutex<Settings>, requests: &Mutex<Vec<Request>>) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let Some(request) = read_request(&mut stream, port) else {
-        return;
-    };
-    requests.lock().unwrap().push(request.clone());
-    let (status, body, delay) = answer(&request, &mut settings.lock().unwrap());
-    if !delay.is_zero() {
-        std::thread::sleep(delay);
-    }
-    let reason = match status {
-        200 => "OK",
-        404 => "Not Found",
-        _ => "Internal Server Error",
-    };
-    let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nCONTENT-LENGTH: {}\r\nCONTENT-TYPE: text/xml; charset=\"utf-8\"\r\n\
-         EXT:\r\nSERVER: Unspecified, UPnP/1.0, Unspecified\r\nX-User-Agent: redsonic\r\n\r\n",
-        body.len()
-    );
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(body.as_bytes());
-}
-
-fn read_request(stream: &mut TcpStream, port: u16) -> Option<Request> {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut request_line = lines.next()?.split(' ');
-    let (method, path) = (request_line.next()?.to_owned(), request_line.next()?.to_owned());
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = data[head_end + 4..].to_vec();
-    while body.len() < length {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => body.extend_from_slice(&buf[..n]),
-        }
-    }
-    Some(Request {
-        port,
-        method,
-        path,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    })
+/// The firmware's answer: its own header lines (upper case, no
+/// `Connection`), the connection closed after one request all the same.
+fn respond(request: &Request, s: &mut Settings) -> Response {
+    let (status, body, delay) = answer(request, s);
+    let headers = [
+        ("CONTENT-LENGTH", ""),
+        ("CONTENT-TYPE", "text/xml; charset=\"utf-8\""),
+        ("EXT", ""),
+        ("SERVER", "Unspecified, UPnP/1.0, Unspecified"),
+        ("X-User-Agent", "redsonic"),
+    ];
+    Response::raw(status, &headers, body).with_delay(delay)
 }
 
 /// (status, body, delay) for a request, as the firmware would answer it.
@@ -448,12 +349,8 @@ impl SsdpResponder {
                 if !text.starts_with("M-SEARCH * HTTP/1.1\r\n") {
                     continue;
                 }
-                let st = text
-                    .split("\r\n")
-                    .filter_map(|l| l.split_once(':'))
-                    .find(|(n, _)| n.trim().eq_ignore_ascii_case("st"))
-                    .map(|(_, v)| v.trim().to_owned())
-                    .unwrap_or_default();
+                let search = Request::from_head(&text, 0);
+                let st = search.as_ref().and_then(|r| r.header("st")).unwrap_or_default();
                 if st != BASICEVENT && st != "ssdp:all" {
                     continue;
                 }
@@ -515,26 +412,6 @@ fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Waits until `item` has stored at least `n` rows and returns them.
-fn wait_rows(logger: &mut Logger, dir: &TestDir, item: &str, n: usize) -> Vec<Row> {
-    let db = dir.db_path();
-    logger.wait_until(&format!("{n} samples of {item}"), SLOW, |_| {
-        let rows = store_rows(&db, item);
-        (rows.len() >= n).then_some(rows)
-    })
-}
-
-/// Waits until `item` has a last_error and returns it.
-fn wait_error(logger: &mut Logger, item: &str) -> String {
-    let found = logger.wait_item_field(item, "last_error");
-    let error = found["last_error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{item}: last_error is not a string: {found}"))
-        .to_owned();
-    eprintln!("{item}: last_error {error:?}");
-    error
-}
-
 fn assert_close(value: &Value, expected: f64, what: &str) {
     let v = value
         .as_f64()
@@ -583,15 +460,15 @@ fn devices_found_by_name_or_address_give_state_power_and_insight_params() {
     ));
     let mut logger = dir.start();
 
-    let rows = wait_rows(&mut logger, &dir, "ins_state", 2);
+    let rows = logger.wait_rows(&dir.db_path(), "ins_state", 2);
     assert_rows(&rows, "Kitchen Insight", &json!({"state": 8}), "ins_state");
-    let rows = wait_rows(&mut logger, &dir, "ins_power", 2);
+    let rows = logger.wait_rows(&dir.db_path(), "ins_power", 2);
     for row in &rows {
         assert_eq!(row.tags, json!({"device": "Kitchen Insight"}), "{row:?}");
         assert_eq!(row.fields.as_object().unwrap().len(), 1, "{row:?}");
         assert_close(&row.fields["power"], 1.19, "ins_power power");
     }
-    let rows = wait_rows(&mut logger, &dir, "ins_all", 1);
+    let rows = logger.wait_rows(&dir.db_path(), "ins_all", 1);
     let f = &rows[0].fields;
     assert_eq!(rows[0].tags, json!({"device": "Kitchen Insight"}));
     for (name, expected) in [
@@ -621,17 +498,17 @@ fn devices_found_by_name_or_address_give_state_power_and_insight_params() {
     let ins_all = logger.item("ins_all");
     assert_eq!(ins_all["last_value"], json!(8), "state is the primary field: {ins_all}");
 
-    let rows = wait_rows(&mut logger, &dir, "sw_state", 2);
+    let rows = logger.wait_rows(&dir.db_path(), "sw_state", 2);
     assert_rows(&rows, "switch1", &json!({"state": 1}), "sw_state");
-    let rows = wait_rows(&mut logger, &dir, "sw_addr", 2);
+    let rows = logger.wait_rows(&dir.db_path(), "sw_addr", 2);
     assert_rows(&rows, "switch1", &json!({"state": 1}), "sw_addr");
 
-    let error = wait_error(&mut logger, "sw_power");
+    let error = logger.wait_error("sw_power");
     assert!(
         error.starts_with("bad argument: ") && error.contains("\"switch1\"") && error.contains("not an Insight"),
         "sw_power: {error}"
     );
-    let error = wait_error(&mut logger, "wrong_case");
+    let error = logger.wait_error("wrong_case");
     assert!(
         error.starts_with("unavailable: ")
             && error.contains("no WeMo device named \"Switch1\"")
@@ -739,7 +616,7 @@ fn a_device_that_moves_to_another_port_is_found_again() {
     dir.write_config(config(Some(&ssdp), grants(), items));
     let mut logger = dir.start();
 
-    let before = wait_rows(&mut logger, &dir, "by_name", 2).len();
+    let before = logger.wait_rows(&dir.db_path(), "by_name", 2).len();
     let old_port = device.port();
     assert!(device.control_requests_on(old_port) > 0);
     // Rebooted onto another port, and switched to standby meanwhile: samples
@@ -770,11 +647,11 @@ fn a_device_that_moves_to_another_port_is_found_again() {
     });
 
     if let Some(probed) = &probed {
-        let rows = wait_rows(&mut logger, &dir, "probed", 2);
+        let rows = logger.wait_rows(&dir.db_path(), "probed", 2);
         assert_rows(&rows, "Probed Switch", &json!({"state": 1}), "probed");
         // The port found is remembered: further polls probe nothing.
         let reads = probed.setup_reads_on(None);
-        wait_rows(&mut logger, &dir, "probed", rows.len() + 3);
+        logger.wait_rows(&dir.db_path(), "probed", rows.len() + 3);
         assert_eq!(probed.setup_reads_on(None), reads, "probed again without a move");
         let old_port = probed.port();
         let Some(new_port) = free_probe_ports[1..].iter().find_map(|p| probed.move_to(*p)) else {
@@ -787,7 +664,7 @@ fn a_device_that_moves_to_another_port_is_found_again() {
             SLOW,
             |_| (probed.control_requests_on(new_port) >= 2).then_some(()),
         );
-        let rows = wait_rows(&mut logger, &dir, "probed", before + 2);
+        let rows = logger.wait_rows(&dir.db_path(), "probed", before + 2);
         assert_rows(&rows, "Probed Switch", &json!({"state": 1}), "probed");
         // The usual ports were asked in the documented order up to the device's.
         let asked: Vec<u16> = probed
@@ -798,7 +675,7 @@ fn a_device_that_moves_to_another_port_is_found_again() {
             .collect();
         assert!(asked.contains(&new_port), "{asked:?}");
         // Probed once after the move, then remembered again.
-        wait_rows(&mut logger, &dir, "probed", before + 4);
+        logger.wait_rows(&dir.db_path(), "probed", before + 4);
         assert_eq!(probed.setup_reads_on(Some(new_port)), 1, "{asked:?}");
     }
 }
@@ -818,12 +695,12 @@ fn a_device_found_by_name_is_remembered_until_it_moves() {
     let setup_reads = || device.setup_reads_on(None) + other.setup_reads_on(None);
 
     // The first successful poll searched and read setup.xml...
-    let first = wait_rows(&mut logger, &dir, "by_name", 1).len();
+    let first = logger.wait_rows(&dir.db_path(), "by_name", 1).len();
     let (searches, reads) = (ssdp.m_searches(), setup_reads());
     assert!(searches >= 1 && device.setup_reads_on(None) >= 1, "{searches} {reads}");
     // ...the following ones only ask the device.
     let old_port = device.port();
-    let rows = wait_rows(&mut logger, &dir, "by_name", first + 4);
+    let rows = logger.wait_rows(&dir.db_path(), "by_name", first + 4);
     assert_rows(&rows, "Remembered Insight", &json!({"state": 1}), "by_name");
     assert_eq!(ssdp.m_searches(), searches, "searched again for a remembered device");
     assert_eq!(setup_reads(), reads, "setup.xml read again for a remembered device");
@@ -865,7 +742,7 @@ fn soap_faults_and_slow_devices_are_reported_and_do_not_hold_up_other_items() {
     ));
     let mut logger = dir.start();
 
-    let error = wait_error(&mut logger, "fault");
+    let error = logger.wait_error("fault");
     assert!(
         error.starts_with("failed: ")
             && error.contains("HTTP 500")
@@ -874,7 +751,7 @@ fn soap_faults_and_slow_devices_are_reported_and_do_not_hold_up_other_items() {
         "fault: {error}"
     );
 
-    let error = wait_error(&mut logger, "slow");
+    let error = logger.wait_error("slow");
     assert!(
         error.starts_with("timeout: ")
             && error.contains(&format!("within {CONTROL_TIMEOUT_MS} ms"))
@@ -885,7 +762,7 @@ fn soap_faults_and_slow_devices_are_reported_and_do_not_hold_up_other_items() {
     // While the slow device keeps timing out, its neighbour keeps sampling.
     let errors_before = logger.item("slow")["stats"]["errors"].as_u64().unwrap();
     let before = store_rows(&dir.db_path(), "ok").len();
-    let rows = wait_rows(&mut logger, &dir, "ok", before + 4);
+    let rows = logger.wait_rows(&dir.db_path(), "ok", before + 4);
     assert_rows(&rows, "Healthy Switch", &json!({"state": 0}), "ok");
     let slow = logger.wait_until("another timeout of slow", SLOW, |api| {
         let slow = api.try_get("/items/slow")?.json();
@@ -924,7 +801,7 @@ fn friendly_names_need_the_discovery_grant() {
         ],
     ));
     let mut logger = dir.start();
-    let error = wait_error(&mut logger, "by_name");
+    let error = logger.wait_error("by_name");
     assert!(
         error.starts_with("unavailable: not granted: ")
             && error.contains("capability not granted to plugin wemo")
@@ -932,7 +809,7 @@ fn friendly_names_need_the_discovery_grant() {
         "by_name: {error}"
     );
     // An address needs no discovery.
-    let rows = wait_rows(&mut logger, &dir, "by_address", 2);
+    let rows = logger.wait_rows(&dir.db_path(), "by_address", 2);
     assert_rows(&rows, "Kitchen Insight", &json!({"state": 1}), "by_address");
     assert!(store_rows(&dir.db_path(), "by_name").is_empty());
     assert!(

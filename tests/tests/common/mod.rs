@@ -3,6 +3,7 @@
 //! read-only view of the SQLite store.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod http_fake;
 pub mod servers;
 use std::fs;
 use std::net::TcpListener;
@@ -58,6 +59,18 @@ pub fn system_wasm() -> PathBuf {
 /// A shipped plugin by its name, e.g. `dist_wasm("wemo")`.
 pub fn dist_wasm(name: &str) -> PathBuf {
     plugin_file(&format!("plugins/dist/{name}.wasm"))
+}
+
+/// An example plugin as `scripts/build-examples <lang>` builds it, e.g.
+/// `example_wasm("webstats", "js")`.
+pub fn example_wasm(name: &str, lang: &str) -> PathBuf {
+    let path = repo_root().join(format!("plugins/target/examples/{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} not found; build it first: scripts/build-examples {lang}",
+        path.display()
+    );
+    path
 }
 
 /// A test fixture component, e.g. `fixture("misbehave")`.
@@ -310,6 +323,42 @@ impl Logger {
             let item = api.try_get(&path)?.json();
             (!item[field].is_null()).then_some(item)
         })
+    }
+
+    /// last_error of item `name`, waiting until it is set.
+    pub fn wait_error(&mut self, name: &str) -> String {
+        let item = self.wait_item_field(name, "last_error");
+        let error = item["last_error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: last_error is not a string: {item}"))
+            .to_owned();
+        eprintln!("{name}: last_error {error:?}");
+        error
+    }
+
+    /// Waits until each of `names` has a sample in the store `db`.
+    pub fn wait_for_rows(&mut self, db: &Path, names: &[&str]) {
+        self.wait_until(&format!("a stored sample of each of {names:?}"), SLOW, |_| {
+            names.iter().all(|n| !store_rows(db, n).is_empty()).then_some(())
+        });
+    }
+
+    /// Waits until `item` has at least `n` samples in the store `db`; returns them.
+    pub fn wait_rows(&mut self, db: &Path, item: &str, n: usize) -> Vec<Row> {
+        self.wait_until(&format!("{n} samples of {item}"), SLOW, |_| {
+            let rows = store_rows(db, item);
+            (rows.len() >= n).then_some(rows)
+        })
+    }
+
+    /// Waits until `item` has been polled `n` more times than now.
+    pub fn wait_polls(&mut self, item: &str, n: u64) {
+        let path = format!("/items/{item}");
+        let polls = |api: &Api| api.try_get(&path)?.json()["stats"]["polls"].as_u64();
+        let target = polls(&self.api).unwrap_or(0) + n;
+        self.wait_until(&format!("{n} more polls of {item}"), SLOW, |api| {
+            (polls(api)? >= target).then_some(())
+        });
     }
 }
 

@@ -617,28 +617,23 @@ impl SimChip for Bme280 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::bench::{self, close, poll_status, TimedChip};
     use super::*;
-    use std::collections::BTreeMap;
 
     fn spec(registers: &[(&str, &str)]) -> SimDeviceSpec {
-        SimDeviceSpec {
-            chip: "bme280".into(),
-            address: None,
-            registers: registers
-                .iter()
-                .map(|(r, b)| (r.to_string(), b.to_string()))
-                .collect::<BTreeMap<_, _>>(),
-            temperature_c: None,
-            humidity_rh: None,
-            pressure_hpa: None,
+        bench::spec("bme280", registers)
+    }
+
+    impl TimedChip for Bme280 {
+        fn new_at(spec: &SimDeviceSpec, now: Instant) -> Result<Self, String> {
+            Bme280::new_at(spec, now)
+        }
+        fn transfer_at(&mut self, now: Instant, data: &[u8], read: &mut [u8]) {
+            Bme280::transfer_at(self, now, data, read)
         }
     }
 
-    /// A chip and a clock that tests move forward by hand.
-    struct Bench {
-        chip: Bme280,
-        now: Instant,
-    }
+    type Bench = bench::Bench<Bme280>;
 
     /// ctrl_meas from osrs_t, osrs_p and mode.
     const fn meas(osrs_t: u8, osrs_p: u8, mode: u8) -> u8 {
@@ -649,31 +644,12 @@ mod tests {
     const FORCED_X2_X16: u8 = meas(0b010, 0b101, 0b01);
 
     impl Bench {
-        fn new(spec: &SimDeviceSpec) -> Self {
-            let now = Instant::now();
-            Bench {
-                chip: Bme280::new_at(spec, now).unwrap(),
-                now,
-            }
-        }
-        fn wait(&mut self, ms: u64) {
-            self.now += Duration::from_millis(ms);
-        }
-        fn read(&mut self, reg: u8, len: usize) -> Vec<u8> {
-            let mut buf = vec![0; len];
-            self.chip.transfer_at(self.now, &[reg], &mut buf);
-            buf
-        }
-        /// One transaction of raw bytes (register, value, register, value...).
-        fn write(&mut self, bytes: &[u8]) {
-            self.chip.transfer_at(self.now, bytes, &mut []);
-        }
         fn status(&mut self) -> u8 {
             self.read(STATUS, 1)[0]
         }
         /// Starts a forced measurement and waits until it is done.
         fn forced(&mut self, ctrl_hum: u8, ctrl_meas: u8) {
-            self.write(&[CTRL_HUM, ctrl_hum, CTRL_MEAS, ctrl_meas]);
+            self.send(&[CTRL_HUM, ctrl_hum, CTRL_MEAS, ctrl_meas]);
             let mut waited = 0;
             while self.status() & STATUS_MEASURING != 0 {
                 self.wait(1);
@@ -703,10 +679,6 @@ mod tests {
                 f64::from(cal.humidity(h as i32, t_fine)) / 1024.0,
             )
         }
-    }
-
-    fn close(a: f64, b: f64, tol: f64) -> bool {
-        (a - b).abs() <= tol
     }
 
     #[test]
@@ -799,7 +771,7 @@ mod tests {
     #[test]
     fn forced_mode_measures_once_and_returns_to_sleep() {
         let mut b = Bench::new(&spec(&[]));
-        b.write(&[CTRL_HUM, 0x01, CTRL_MEAS, FORCED_X2_X16]);
+        b.send(&[CTRL_HUM, 0x01, CTRL_MEAS, FORCED_X2_X16]);
         assert_eq!(b.status() & STATUS_MEASURING, STATUS_MEASURING);
         assert_eq!(b.read(CTRL_MEAS, 1), [FORCED_X2_X16]);
         // ×2, ×16, ×1: 1.25 + 4.6 + 37.375 + 2.875 = 46.1 ms.
@@ -834,10 +806,10 @@ mod tests {
         b.forced(0x00, meas(0b001, 0b001, 0b01));
         assert_eq!(b.raw().2, 0x8000);
         // ctrl_hum alone changes nothing...
-        b.write(&[CTRL_HUM, 0x01]);
+        b.send(&[CTRL_HUM, 0x01]);
         assert_eq!(b.read(CTRL_HUM, 1), [0x01]);
-        b.write(&[CTRL_MEAS, meas(0b001, 0b001, 0b00)]);
-        b.write(&[CTRL_MEAS, meas(0b001, 0b001, 0b01)]);
+        b.send(&[CTRL_MEAS, meas(0b001, 0b001, 0b00)]);
+        b.send(&[CTRL_MEAS, meas(0b001, 0b001, 0b01)]);
         b.wait(100);
         // ...until ctrl_meas is written (here: twice).
         assert_ne!(b.raw().2, 0x8000);
@@ -848,12 +820,12 @@ mod tests {
         let mut b = Bench::new(&spec(&[]));
         // An ST-style burst (one address, two values) writes 0x10 into
         // ctrl_meas and leaves 0x24 as the next register address: config stays 0.
-        b.write(&[CTRL_MEAS, 0x10, 0x24]);
+        b.send(&[CTRL_MEAS, 0x10, 0x24]);
         assert_eq!(b.read(CTRL_MEAS, 2), [0x10, 0x00]);
-        b.write(&[CTRL_MEAS, 0x24, CONFIG, 0xA0]);
+        b.send(&[CTRL_MEAS, 0x24, CONFIG, 0xA0]);
         assert_eq!(b.read(CTRL_MEAS, 2), [0x24, 0xA0]);
         // Read-only registers ignore writes; 0xE0 reads 0.
-        b.write(&[CHIP_ID, 0x00, 0x88, 0x00, RESET, 0x12]);
+        b.send(&[CHIP_ID, 0x00, 0x88, 0x00, RESET, 0x12]);
         assert_eq!(b.read(CHIP_ID, 1), [0x60]);
         assert_eq!(b.read(0x88, 1), [CALIB_TP[0]]);
         assert_eq!(b.read(RESET, 1), [0]);
@@ -878,9 +850,9 @@ mod tests {
     fn soft_reset_restores_power_on_state() {
         let mut b = Bench::new(&spec(&[]));
         b.forced(0x05, 0xB5);
-        b.write(&[CONFIG, 0xE0]);
+        b.send(&[CONFIG, 0xE0]);
         assert_ne!(b.raw(), (0x80000, 0x80000, 0x8000));
-        b.write(&[RESET, 0xB6]);
+        b.send(&[RESET, 0xB6]);
         assert_eq!(b.status(), STATUS_IM_UPDATE, "copying the NVM");
         b.wait(2);
         assert_eq!(b.status(), 0);
@@ -895,7 +867,7 @@ mod tests {
         s.temperature_c = Some(-12.34);
         let mut b = Bench::new(&s);
         // t_sb 125 ms, then ×1/×1/×1 normal mode: 1.25 + 2.3 + 2.875 × 2 = 9.3 ms per measurement.
-        b.write(&[CONFIG, 0x40, CTRL_HUM, 0x01, CTRL_MEAS, meas(0b001, 0b001, 0b11)]);
+        b.send(&[CONFIG, 0x40, CTRL_HUM, 0x01, CTRL_MEAS, meas(0b001, 0b001, 0b11)]);
         assert_eq!(b.status(), STATUS_MEASURING);
         b.wait(10);
         assert_eq!(b.status(), 0, "standing by");
@@ -904,7 +876,7 @@ mod tests {
         assert!(close(t, -12.34, 0.006), "{t}");
         b.wait(125);
         assert_eq!(b.status(), STATUS_MEASURING, "the next cycle");
-        b.write(&[CTRL_MEAS, meas(0b001, 0b001, 0b00)]);
+        b.send(&[CTRL_MEAS, meas(0b001, 0b001, 0b00)]);
         assert_eq!(b.status(), 0, "sleep");
     }
 
@@ -933,7 +905,7 @@ mod tests {
                     (meas(0b001, 0b001, 0b01), 0x10, 0.006, 0.002),
                 ] {
                     let mut b = Bench::new(&s);
-                    b.write(&[CONFIG, config]);
+                    b.send(&[CONFIG, config]);
                     b.forced(0x01, ctrl_meas);
                     let (got_t, got_p, got_h) = b.decode();
                     let what = format!("cal {cal:?}, ctrl_meas {ctrl_meas:#x}, config {config:#x}");
@@ -989,13 +961,7 @@ mod tests {
     fn real_time_forced_measurement() {
         let mut chip = Bme280::new(&spec(&[])).unwrap();
         chip.transfer(&[CTRL_HUM, 0x01, CTRL_MEAS, FORCED_X2_X16], &mut []);
-        let mut status = [STATUS_MEASURING];
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while status[0] & STATUS_MEASURING != 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-            chip.transfer(&[STATUS], &mut status);
-        }
-        assert_eq!(status, [0]);
+        assert_eq!(poll_status(&mut chip, STATUS, |s| s & STATUS_MEASURING == 0), 0);
         let mut data = [0; 8];
         chip.transfer(&[PRESS], &mut data);
         assert_ne!(data[..3], [0x80, 0, 0]);

@@ -328,50 +328,25 @@ impl SimChip for Hts221 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::bench::{self, close, poll_status, TimedChip};
     use super::*;
-    use std::collections::BTreeMap;
 
     fn spec(registers: &[(&str, &str)]) -> SimDeviceSpec {
-        SimDeviceSpec {
-            chip: "hts221".into(),
-            address: None,
-            registers: registers
-                .iter()
-                .map(|(r, b)| (r.to_string(), b.to_string()))
-                .collect::<BTreeMap<_, _>>(),
-            temperature_c: None,
-            humidity_rh: None,
-            pressure_hpa: None,
+        bench::spec("hts221", registers)
+    }
+
+    impl TimedChip for Hts221 {
+        fn new_at(spec: &SimDeviceSpec, now: Instant) -> Result<Self, String> {
+            Hts221::new_at(spec, now)
+        }
+        fn transfer_at(&mut self, now: Instant, data: &[u8], read: &mut [u8]) {
+            Hts221::transfer_at(self, now, data, read)
         }
     }
 
-    /// A chip and a clock that tests move forward by hand.
-    struct Bench {
-        chip: Hts221,
-        now: Instant,
-    }
+    type Bench = bench::Bench<Hts221>;
 
     impl Bench {
-        fn new(spec: &SimDeviceSpec) -> Self {
-            let now = Instant::now();
-            Bench {
-                chip: Hts221::new_at(spec, now).unwrap(),
-                now,
-            }
-        }
-        fn wait(&mut self, ms: u64) {
-            self.now += Duration::from_millis(ms);
-        }
-        fn read(&mut self, reg: u8, len: usize) -> Vec<u8> {
-            let mut buf = vec![0; len];
-            self.chip.transfer_at(self.now, &[reg], &mut buf);
-            buf
-        }
-        fn write(&mut self, reg: u8, data: &[u8]) {
-            let mut bytes = vec![reg];
-            bytes.extend_from_slice(data);
-            self.chip.transfer_at(self.now, &bytes, &mut []);
-        }
         fn status(&mut self) -> u8 {
             self.read(STATUS | 0x80, 1)[0]
         }
@@ -396,10 +371,6 @@ mod tests {
             let h = h0 + (i16_at(&o, 0) - h0_out) * (h1 - h0) / (h1_out - h0_out);
             (t, h)
         }
-    }
-
-    fn close(a: f64, b: f64, tol: f64) -> bool {
-        (a - b).abs() <= tol
     }
 
     #[test]
@@ -571,13 +542,7 @@ mod tests {
     fn real_time_conversion() {
         let mut chip = Hts221::new(&spec(&[])).unwrap();
         chip.transfer(&[CTRL_REG1, 0x87], &mut []);
-        let mut status = [0];
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while status[0] != 0x03 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-            chip.transfer(&[STATUS], &mut status);
-        }
-        assert_eq!(status, [0x03]);
+        assert_eq!(poll_status(&mut chip, STATUS, |s| s == 0x03), 0x03);
         let mut out = [0; 4];
         chip.transfer(&[H_OUT | 0x80], &mut out);
         assert_eq!(out, [0x70, 0x17, 0x12, 0x02], "6000 (40 %RH) and 530 (21.5 °C)");

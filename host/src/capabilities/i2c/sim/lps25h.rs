@@ -303,50 +303,25 @@ impl SimChip for Lps25h {
 
 #[cfg(test)]
 mod tests {
+    use super::super::bench::{self, close, poll_status, TimedChip};
     use super::*;
-    use std::collections::BTreeMap;
 
     fn spec(registers: &[(&str, &str)]) -> SimDeviceSpec {
-        SimDeviceSpec {
-            chip: "lps25h".into(),
-            address: None,
-            registers: registers
-                .iter()
-                .map(|(r, b)| (r.to_string(), b.to_string()))
-                .collect::<BTreeMap<_, _>>(),
-            temperature_c: None,
-            humidity_rh: None,
-            pressure_hpa: None,
+        bench::spec("lps25h", registers)
+    }
+
+    impl TimedChip for Lps25h {
+        fn new_at(spec: &SimDeviceSpec, now: Instant) -> Result<Self, String> {
+            Lps25h::new_at(spec, now)
+        }
+        fn transfer_at(&mut self, now: Instant, data: &[u8], read: &mut [u8]) {
+            Lps25h::transfer_at(self, now, data, read)
         }
     }
 
-    /// A chip and a clock that tests move forward by hand.
-    struct Bench {
-        chip: Lps25h,
-        now: Instant,
-    }
+    type Bench = bench::Bench<Lps25h>;
 
     impl Bench {
-        fn new(spec: &SimDeviceSpec) -> Self {
-            let now = Instant::now();
-            Bench {
-                chip: Lps25h::new_at(spec, now).unwrap(),
-                now,
-            }
-        }
-        fn wait(&mut self, ms: u64) {
-            self.now += Duration::from_millis(ms);
-        }
-        fn read(&mut self, reg: u8, len: usize) -> Vec<u8> {
-            let mut buf = vec![0; len];
-            self.chip.transfer_at(self.now, &[reg], &mut buf);
-            buf
-        }
-        fn write(&mut self, reg: u8, data: &[u8]) {
-            let mut bytes = vec![reg];
-            bytes.extend_from_slice(data);
-            self.chip.transfer_at(self.now, &bytes, &mut []);
-        }
         fn status(&mut self) -> u8 {
             self.read(STATUS | 0x80, 1)[0]
         }
@@ -363,10 +338,6 @@ mod tests {
             let t = 42.5 + f64::from(i16::from_le_bytes([o[3], o[4]])) / 480.0;
             (p, t)
         }
-    }
-
-    fn close(a: f64, b: f64, tol: f64) -> bool {
-        (a - b).abs() <= tol
     }
 
     #[test]
@@ -498,13 +469,7 @@ mod tests {
     fn real_time_conversion() {
         let mut chip = Lps25h::new(&spec(&[])).unwrap();
         chip.transfer(&[CTRL_REG1, 0xC4], &mut []);
-        let mut status = [0];
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while status[0] != 0x03 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-            chip.transfer(&[STATUS], &mut status);
-        }
-        assert_eq!(status, [0x03]);
+        assert_eq!(poll_status(&mut chip, STATUS, |s| s == 0x03), 0x03);
         let mut out = [0; 5];
         chip.transfer(&[PRESS_OUT | 0x80], &mut out);
         // 1013.25 × 4096 = 0x3F5400; (21.5 − 42.5) × 480 = −10080 = 0xD8A0.
