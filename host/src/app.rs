@@ -15,7 +15,9 @@ use std::time::Duration;
 /// How often samples older than the retention period are deleted.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-/// Loads plugins from the configured folder with the configured grants.
+/// Loads plugins from the configured folder with the configured grants: all
+/// but big files not yet compiled, which `Registry::deferred` lists for a
+/// `rescan` (run by `run` in the background, by `check` at once).
 pub fn load_plugins(config: &Config) -> anyhow::Result<Arc<Registry>> {
     let caps = Arc::new(Capabilities::new(
         config.i2c.clone(),
@@ -35,7 +37,7 @@ pub fn load_plugins(config: &Config) -> anyhow::Result<Arc<Registry>> {
             config.plugins_dir.display()
         );
     }
-    registry.rescan();
+    registry.rescan_quick();
     Ok(Arc::new(registry))
 }
 
@@ -60,6 +62,12 @@ pub fn item_problems(config: &Config, registry: &Registry) -> Vec<String> {
         .collect()
 }
 
+fn warn_item_problems(config: &Config, registry: &Registry) {
+    for problem in item_problems(config, registry) {
+        tracing::warn!("{problem} (the item keeps trying each tick)");
+    }
+}
+
 pub async fn run(config: Config, doc: serde_json::Value) -> anyhow::Result<()> {
     for note in &config.notes {
         tracing::info!("config {}: {note}", config.path.display());
@@ -71,8 +79,21 @@ pub async fn run(config: Config, doc: serde_json::Value) -> anyhow::Result<()> {
         let config = config.clone();
         tokio::task::spawn_blocking(move || load_plugins(&config)).await??
     };
-    for problem in item_problems(&config, &registry) {
-        tracing::warn!("{problem} (the item keeps trying each tick)");
+    let deferred = registry.deferred();
+    if deferred.is_empty() {
+        warn_item_problems(&config, &registry);
+    } else {
+        // Big components compile while the other plugins' items already sample.
+        let names: Vec<String> = deferred.iter().map(|f| f.display().to_string()).collect();
+        tracing::info!(
+            "compiling {} in the background: their items start when they are loaded",
+            names.join(", ")
+        );
+        let (config, registry) = (config.clone(), registry.clone());
+        tokio::task::spawn_blocking(move || {
+            registry.rescan();
+            warn_item_problems(&config, &registry);
+        });
     }
 
     let store = Store::open(&config.store.path, config.store.retention_days)

@@ -181,6 +181,8 @@ fn check(path: PathBuf) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // `check` waits for every plugin, big ones included.
+    registry.rescan();
     let mut problems: Vec<String> = registry
         .failures()
         .iter()

@@ -189,3 +189,67 @@ fn stamped_samples_are_stored_once() {
     );
     assert!(rows.iter().all(|r| r.measurement == "stamped"), "rows: {rows:?}");
 }
+
+/// With a cold cache, a big component (the 18 MB Python example) compiles in
+/// the background: the API is up and the other plugins' items sample while
+/// it compiles, and its own items start once it is loaded.
+#[test]
+fn big_plugins_compile_in_the_background_at_startup() {
+    let dir = TestDir::new(&[system_wasm(), example_wasm("httpjson", "python")]);
+    dir.write_config(json!({
+        "plugins": {"httpjson": {"http": ["127.0.0.1"]}},
+        "items": [
+            {"name": "l1", "key": "system.loadavg1", "interval": 1},
+            {"name": "doc", "key": "httpjson.value", "arg": format!("http://127.0.0.1:{}/#/x", free_port()), "interval": 1},
+        ],
+    }));
+    let config = dir.config_path();
+    let args = ["run", "--config", config.to_str().unwrap()];
+    let mut logger = Logger::start_with(&args, dir.path(), dir.port, &[], "run", false);
+
+    // Up at once, and says what it is still compiling (decided by size and an
+    // empty cache, not by timing).
+    let health = logger.api.get("/health").json();
+    let compiling = health["plugins_compiling"].as_array().unwrap();
+    assert!(
+        compiling.len() == 1 && compiling[0].as_str().unwrap().ends_with("httpjson.wasm"),
+        "{health}"
+    );
+    let plugins = logger.api.get("/plugins").json();
+    assert!(
+        plugins.as_array().unwrap().iter().all(|p| p["name"] != "httpjson"),
+        "loaded before the API was up: {plugins}"
+    );
+    let doc = logger.api.get("/items/doc").json();
+    if let Some(error) = doc["last_error"].as_str() {
+        assert!(error.contains("still compiling"), "{doc}");
+    }
+
+    // Then it is loaded, and its item polls (the server behind it is absent,
+    // so the poll ends in an error from the plugin, not from the host).
+    logger.wait_until("httpjson loaded", SLOW, |api| {
+        let h = api.try_get("/health")?.json();
+        (h["plugins_compiling"].as_array()?.is_empty()).then_some(())
+    });
+    let doc = logger.wait_until("a poll of doc by the plugin", SLOW, |api| {
+        let item = api.try_get("/items/doc")?.json();
+        let error = item["last_error"].as_str()?.to_owned();
+        (!error.contains("no loaded plugin")).then_some(error)
+    });
+    assert!(doc.contains("refused") || doc.contains("unavailable"), "{doc}");
+    // The system plugin's item sampled meanwhile: its first sample is older
+    // than the moment httpjson was loaded.
+    let plugins = logger.api.get("/plugins").json();
+    let loaded_at = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "httpjson")
+        .map(|p| rfc3339_ns(&p["loaded_at"]))
+        .unwrap();
+    let first = store_rows(&dir.db_path(), "l1")
+        .first()
+        .map(|r| r.ts_ns)
+        .expect("no l1 sample");
+    assert!(first < loaded_at, "l1 did not sample before httpjson was loaded");
+}

@@ -35,6 +35,11 @@ impl CodeCache {
         self.dir.join(format!("{sha256}-{}.cwasm", self.engine_key))
     }
 
+    /// Whether compiled code for this content is in the cache.
+    pub fn has(&self, sha256: &str) -> bool {
+        self.entry(sha256).exists()
+    }
+
     /// Returns the component for `bytes`, from the cache when possible. A cache
     /// entry that does not load (truncated, other engine) is replaced.
     pub fn load_or_compile(&self, engine: &Engine, bytes: &[u8], sha256: &str) -> anyhow::Result<(Component, Origin)> {

@@ -73,7 +73,14 @@ pub struct Registry {
     failures: RwLock<Vec<LoadFailure>>,
     /// One rescan at a time (watcher, timer and API may all ask).
     rescanning: std::sync::Mutex<()>,
+    /// Files left for a background rescan at startup (big and not yet compiled).
+    deferred: RwLock<Vec<PathBuf>>,
 }
+
+/// At startup, files at least this big with no compiled code in the cache are
+/// loaded after sampling has started (a Python or JS component compiles for
+/// seconds); the others are loaded first.
+const DEFER_COMPILE_BYTES: usize = 2 << 20;
 
 impl Registry {
     pub fn new(sandbox: Sandbox, cache_dir: &Path, dir: &Path, grants_for: GrantsFor) -> Self {
@@ -86,6 +93,7 @@ impl Registry {
             plugins: RwLock::default(),
             failures: RwLock::default(),
             rescanning: std::sync::Mutex::new(()),
+            deferred: RwLock::new(Vec::new()),
         }
     }
 
@@ -103,6 +111,23 @@ impl Registry {
     /// unloads removed ones. Unchanged files (same SHA-256) are not touched.
     /// The first file (by name) to claim a plugin name wins.
     pub fn rescan(&self) {
+        self.rescan_deferring(|_, _| false);
+        self.deferred.write().unwrap().clear();
+    }
+
+    /// Startup: like `rescan`, but leaves big files with no compiled code in
+    /// the cache for a later `rescan`, so sampling of the others can start
+    /// while they compile. Returns whether any file was left.
+    pub fn rescan_quick(&self) -> bool {
+        self.rescan_deferring(|bytes, sha256| bytes.len() >= DEFER_COMPILE_BYTES && !self.cache.has(sha256))
+    }
+
+    /// Plugin files still waiting for their first compile.
+    pub fn deferred(&self) -> Vec<PathBuf> {
+        self.deferred.read().unwrap().clone()
+    }
+
+    fn rescan_deferring(&self, defer: impl Fn(&[u8], &str) -> bool) -> bool {
         let _one_at_a_time = self.rescanning.lock().unwrap();
         let files = match wasm_files(&self.dir) {
             Ok(f) => f,
@@ -144,10 +169,13 @@ impl Registry {
                 // Back to the content that is serving: an error about a newer,
                 // broken version of this file no longer applies.
                 self.failures.write().unwrap().retain(|f| f.file != file);
+            } else if defer(&bytes, &sha256) {
+                self.deferred.write().unwrap().push(file);
             } else if !failed_before {
                 self.load_file(&file, bytes, sha256);
             }
         }
+        !self.deferred.read().unwrap().is_empty()
     }
 
     /// Unloads what a removed file provided; its items wait for it to return.
@@ -304,9 +332,23 @@ impl Registry {
                 p.info.version,
                 p.key_names().collect::<Vec<_>>().join(", ")
             )),
-            None => Err(format!(
-                "no loaded plugin serves key {key} (no plugin named \"{name}\" is loaded)"
-            )),
+            None => {
+                let deferred = self.deferred.read().unwrap();
+                let compiling = match deferred.is_empty() {
+                    true => String::new(),
+                    false => format!(
+                        "; still compiling: {}",
+                        deferred
+                            .iter()
+                            .map(|f| f.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                Err(format!(
+                    "no loaded plugin serves key {key} (no plugin named \"{name}\" is loaded{compiling})"
+                ))
+            }
         }
     }
 

@@ -247,6 +247,19 @@ pub struct Logger {
 impl Logger {
     /// Spawns the binary and waits until GET /health returns 200.
     pub fn start(args: &[&str], cwd: &Path, port: u16, env: &[(&str, &str)], tag: &str) -> Logger {
+        Self::start_with(args, cwd, port, env, tag, true)
+    }
+
+    /// Like `start`; `wait_compiled: false` returns as soon as the API answers,
+    /// while big plugins may still be compiling in the background.
+    pub fn start_with(
+        args: &[&str],
+        cwd: &Path,
+        port: u16,
+        env: &[(&str, &str)],
+        tag: &str,
+        wait_compiled: bool,
+    ) -> Logger {
         let stderr_path = cwd.join(format!("{tag}.stderr"));
         let mut cmd = command(args, cwd);
         cmd.envs(env.iter().copied())
@@ -257,9 +270,16 @@ impl Logger {
             stderr_path,
             api: Api::new(port),
         };
-        logger.wait_until("GET /health to return 200", START_TIMEOUT, |api| {
-            (api.try_get("/health")?.status == 200).then_some(())
-        });
+        // Up, and done compiling big plugins (which happens after the API is up).
+        logger.wait_until(
+            "GET /health to return 200 with no plugin compiling",
+            START_TIMEOUT,
+            |api| {
+                let health = api.try_get("/health")?;
+                let compiling = health.json()["plugins_compiling"].as_array().map_or(0, Vec::len);
+                (health.status == 200 && (compiling == 0 || !wait_compiled)).then_some(())
+            },
+        );
         let health = logger.api.get("/health");
         assert_eq!(
             health.json()["status"],
