@@ -1,9 +1,7 @@
 //! HTS221 humidity and temperature sensor (the Sense HAT's, address 0x5F).
 //!
 //! What is emulated, from the datasheet and the drivers that talk to the chip:
-//! - the ST register protocol: the first byte of a transaction is the register
-//!   address; with bit 7 set the pointer advances after every byte (reads and
-//!   writes), without it every byte is the same register;
+//! - the ST register protocol of [`super::st`];
 //! - WHO_AM_I 0xBC, AV_CONF 0x1B, CTRL_REG1..3 (0x20..0x22) at 0 after reset:
 //!   the chip starts powered down, with STATUS 0 and outputs 0;
 //! - factory calibration in 0x30..0x3F (worked example A of devices.md unless
@@ -22,15 +20,15 @@
 //! Writes to read-only registers are ignored, as on the chip. STATUS is always
 //! computed: an override of 0x27 is ignored.
 
-use super::{SimChip, SimDeviceSpec, StRegisters};
+use super::st::{Mode, StCore, StModel, StRegisters};
+#[cfg(test)]
+use super::st::{CTRL_REG1, CTRL_REG2, STATUS};
+use super::{SimChip, SimDeviceSpec};
 use std::time::{Duration, Instant};
 
 const WHO_AM_I: u8 = 0x0F;
 const AV_CONF: u8 = 0x10;
-const CTRL_REG1: u8 = 0x20;
-const CTRL_REG2: u8 = 0x21;
 const CTRL_REG3: u8 = 0x22;
-const STATUS: u8 = 0x27;
 /// H_OUT (0x28, 0x29) and T_OUT (0x2A, 0x2B), little-endian.
 const H_OUT: u8 = 0x28;
 const T_OUT: u8 = 0x2A;
@@ -39,10 +37,6 @@ const CALIBRATION: u8 = 0x30;
 
 const ID: u8 = 0xBC;
 const AV_CONF_DEFAULT: u8 = 0x1B;
-
-const CTRL1_PD: u8 = 0x80;
-const CTRL2_BOOT: u8 = 0x80;
-const CTRL2_ONE_SHOT: u8 = 0x01;
 
 const DEFAULT_TEMPERATURE_C: f64 = 21.5;
 const DEFAULT_HUMIDITY_RH: f64 = 40.0;
@@ -60,37 +54,31 @@ const CALIBRATION_A: [u8; 16] = [
     0xF4, 0x01, // 0x3E T1_OUT = 500
 ];
 
-/// How long a one-shot conversion takes (AV_CONF 0x1B: a few tens of ms).
-const ONE_SHOT_TIME: Duration = Duration::from_millis(40);
-
-/// Index of each output in [`Hts221::ready`] and friends.
+/// Index of each output in the core: humidity (STATUS bit 1), temperature (bit 0).
 const HUM: usize = 0;
-const TEMP: usize = 1;
 
-pub struct Hts221 {
-    regs: StRegisters,
-    /// Calibration as it left the factory, for CTRL_REG2 BOOT.
-    factory: [u8; 16],
-    temperature_c: f64,
-    humidity_rh: f64,
-    /// Outputs set by the config: returned as they are, never recomputed.
-    fixed: [bool; 2],
-    /// Start of the conversion each output waits for (power-on, rate change or
-    /// its last read); `None` while powered down.
-    since: [Option<Instant>; 2],
-    /// STATUS bits: a new value not yet read.
-    ready: [bool; 2],
-    /// A running one-shot conversion, started at this instant.
-    one_shot: Option<Instant>,
-    /// Register address byte of the last transaction, for a read without one.
-    pointer: u8,
-}
+static MODEL: StModel = StModel {
+    rate_bits: 0x03,
+    powered_mode: |ctrl1| match ctrl1 & 0x03 {
+        0b00 => Mode::OneShot,
+        0b01 => Mode::Continuous(Duration::from_secs(1)),
+        0b10 => Mode::Continuous(Duration::from_nanos(1_000_000_000 / 7)),
+        _ => Mode::Continuous(Duration::from_millis(80)),
+    },
+    outputs: [(H_OUT, 2), (T_OUT, 2)],
+    raw: |regs, i, value| {
+        i32::from(if i == HUM {
+            raw_humidity(regs, value)
+        } else {
+            raw_temperature(regs, value)
+        })
+    },
+    writable: |reg| matches!(reg, AV_CONF | CTRL_REG3),
+    boot: CALIBRATION as usize..CALIBRATION as usize + 16,
+    swreset: 0,
+};
 
-enum Mode {
-    PoweredDown,
-    OneShot,
-    Continuous(Duration),
-}
+pub struct Hts221(StCore);
 
 impl Hts221 {
     pub fn new(spec: &SimDeviceSpec) -> Result<Self, String> {
@@ -117,196 +105,36 @@ impl Hts221 {
         let cal = CALIBRATION as usize;
         regs.regs[cal..cal + 16].copy_from_slice(&CALIBRATION_A);
         regs.apply_overrides(&overrides);
-        // Whether an override covers any of the registers lo..=hi.
-        let touched = |lo: u8, hi: u8| {
-            overrides.iter().any(|(r, b)| {
-                let start = usize::from(r & 0x7F);
-                start <= usize::from(hi) && start + b.len() > usize::from(lo)
-            })
-        };
-        let fixed = [touched(H_OUT, H_OUT + 1), touched(T_OUT, T_OUT + 1)];
-        regs.regs[STATUS as usize] = 0;
-        let mut factory = [0u8; 16];
-        factory.copy_from_slice(&regs.regs[cal..cal + 16]);
-        let mut chip = Hts221 {
+        Ok(Hts221(StCore::new(
+            &MODEL,
             regs,
-            factory,
-            temperature_c,
-            humidity_rh,
-            fixed,
-            since: [None; 2],
-            ready: [false; 2],
-            one_shot: None,
-            pointer: 0,
-        };
-        // A config that sets CTRL_REG1 starts with the chip powered.
-        if chip.regs.regs[CTRL_REG1 as usize] & CTRL1_PD != 0 {
-            chip.since = [Some(now); 2];
-        }
-        chip.regs.regs[CTRL_REG2 as usize] &= !(CTRL2_BOOT | CTRL2_ONE_SHOT);
-        Ok(chip)
-    }
-
-    fn mode(&self) -> Mode {
-        let ctrl1 = self.regs.regs[CTRL_REG1 as usize];
-        if ctrl1 & CTRL1_PD == 0 {
-            return Mode::PoweredDown;
-        }
-        match ctrl1 & 0x03 {
-            0b00 => Mode::OneShot,
-            0b01 => Mode::Continuous(Duration::from_secs(1)),
-            0b10 => Mode::Continuous(Duration::from_nanos(1_000_000_000 / 7)),
-            _ => Mode::Continuous(Duration::from_millis(80)),
-        }
-    }
-
-    /// Completes the conversions due by `now`.
-    fn advance(&mut self, now: Instant) {
-        match self.mode() {
-            Mode::PoweredDown => {}
-            Mode::Continuous(period) => {
-                for i in [HUM, TEMP] {
-                    if self.since[i].is_some_and(|s| now >= s + period) {
-                        self.ready[i] = true;
-                        self.publish(i);
-                    }
-                }
-            }
-            Mode::OneShot => {
-                if self.one_shot.is_some_and(|s| now >= s + ONE_SHOT_TIME) {
-                    self.one_shot = None;
-                    self.regs.regs[CTRL_REG2 as usize] &= !CTRL2_ONE_SHOT;
-                    for i in [HUM, TEMP] {
-                        self.ready[i] = true;
-                        self.publish(i);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Puts a fresh conversion of output `i` into its registers.
-    fn publish(&mut self, i: usize) {
-        if self.fixed[i] {
-            return;
-        }
-        let (reg, raw) = if i == HUM {
-            (H_OUT, self.raw_humidity())
-        } else {
-            (T_OUT, self.raw_temperature())
-        };
-        self.regs.regs[reg as usize..reg as usize + 2].copy_from_slice(&raw.to_le_bytes());
-    }
-
-    fn i16_at(&self, reg: u8) -> f64 {
-        f64::from(i16::from_le_bytes([
-            self.regs.regs[reg as usize],
-            self.regs.regs[reg as usize + 1],
-        ]))
-    }
-
-    /// The T_OUT the calibration maps to `temperature_c`.
-    fn raw_temperature(&self) -> i16 {
-        let r = &self.regs.regs;
-        let msb = u16::from(r[0x35]);
-        let t0 = f64::from(((msb & 0x03) << 8) | u16::from(r[0x32])) / 8.0;
-        let t1 = f64::from(((msb & 0x0C) << 6) | u16::from(r[0x33])) / 8.0;
-        inverse(self.temperature_c, (t0, self.i16_at(0x3C)), (t1, self.i16_at(0x3E)))
-    }
-
-    /// The H_OUT the calibration maps to `humidity_rh`.
-    fn raw_humidity(&self) -> i16 {
-        let r = &self.regs.regs;
-        let h0 = f64::from(r[0x30]) / 2.0;
-        let h1 = f64::from(r[0x31]) / 2.0;
-        inverse(self.humidity_rh, (h0, self.i16_at(0x36)), (h1, self.i16_at(0x3A)))
-    }
-
-    fn status(&self) -> u8 {
-        if matches!(self.mode(), Mode::PoweredDown) {
-            return 0;
-        }
-        (u8::from(self.ready[HUM]) << 1) | u8::from(self.ready[TEMP])
-    }
-
-    fn read_byte(&mut self, reg: u8, now: Instant) -> u8 {
-        let value = if reg == STATUS {
-            self.status()
-        } else {
-            self.regs.regs[reg as usize]
-        };
-        // Reading an output's high byte hands the value over: the next one
-        // is a conversion period away.
-        let output = match reg {
-            r if r == H_OUT + 1 => Some(HUM),
-            r if r == T_OUT + 1 => Some(TEMP),
-            _ => None,
-        };
-        if let Some(i) = output {
-            self.ready[i] = false;
-            if self.since[i].is_some() {
-                self.since[i] = Some(now);
-            }
-        }
-        value
-    }
-
-    fn write_byte(&mut self, reg: u8, value: u8, now: Instant) {
-        match reg {
-            AV_CONF | CTRL_REG3 => self.regs.regs[reg as usize] = value,
-            CTRL_REG1 => {
-                let old = self.regs.regs[CTRL_REG1 as usize];
-                self.regs.regs[CTRL_REG1 as usize] = value;
-                let powered = value & CTRL1_PD != 0;
-                if !powered {
-                    self.since = [None; 2];
-                    self.ready = [false; 2];
-                    self.one_shot = None;
-                } else if old & CTRL1_PD == 0 {
-                    self.since = [Some(now); 2];
-                    self.ready = [false; 2];
-                } else if (old ^ value) & 0x03 != 0 {
-                    // A new rate: conversions restart, data already there stays.
-                    self.since = [Some(now); 2];
-                }
-            }
-            CTRL_REG2 => {
-                let mut value = value;
-                if value & CTRL2_BOOT != 0 {
-                    let cal = CALIBRATION as usize;
-                    self.regs.regs[cal..cal + 16].copy_from_slice(&self.factory);
-                    value &= !CTRL2_BOOT;
-                }
-                if value & CTRL2_ONE_SHOT != 0 {
-                    if matches!(self.mode(), Mode::OneShot) {
-                        self.one_shot.get_or_insert(now);
-                    } else {
-                        value &= !CTRL2_ONE_SHOT;
-                    }
-                }
-                self.regs.regs[CTRL_REG2 as usize] = value;
-            }
-            // Read-only: WHO_AM_I, STATUS, outputs, calibration.
-            _ => {}
-        }
+            &overrides,
+            [humidity_rh, temperature_c],
+            now,
+        )))
     }
 
     /// One transaction at time `now` (tests pass their own clock).
     fn transfer_at(&mut self, now: Instant, data: &[u8], read: &mut [u8]) {
-        self.advance(now);
-        let (addr, writes) = match data.split_first() {
-            Some((a, rest)) => (*a, rest),
-            None => (self.pointer, &[][..]),
-        };
-        let mut regs = StRegisters::sequence(addr, writes.len() + read.len());
-        for (&value, reg) in writes.iter().zip(regs.by_ref()) {
-            self.write_byte(reg, value, now);
-        }
-        for (slot, reg) in read.iter_mut().zip(regs) {
-            *slot = self.read_byte(reg, now);
-        }
-        self.pointer = addr;
+        self.0.transfer_at(now, data, read);
     }
+}
+
+/// The T_OUT the calibration maps to `temperature_c`.
+fn raw_temperature(regs: &StRegisters, temperature_c: f64) -> i16 {
+    let r = &regs.regs;
+    let msb = u16::from(r[0x35]);
+    let t0 = f64::from(((msb & 0x03) << 8) | u16::from(r[0x32])) / 8.0;
+    let t1 = f64::from(((msb & 0x0C) << 6) | u16::from(r[0x33])) / 8.0;
+    inverse(temperature_c, (t0, regs.i16_at(0x3C)), (t1, regs.i16_at(0x3E)))
+}
+
+/// The H_OUT the calibration maps to `humidity_rh`.
+fn raw_humidity(regs: &StRegisters, humidity_rh: f64) -> i16 {
+    let r = &regs.regs;
+    let h0 = f64::from(r[0x30]) / 2.0;
+    let h1 = f64::from(r[0x31]) / 2.0;
+    inverse(humidity_rh, (h0, regs.i16_at(0x36)), (h1, regs.i16_at(0x3A)))
 }
 
 /// The raw output `x` for which the line through `(v0, x0)` and `(v1, x1)`

@@ -1,9 +1,7 @@
 //! LPS25H pressure and temperature sensor (the Sense HAT's, address 0x5C).
 //!
 //! What is emulated, from the datasheet and the drivers that talk to the chip:
-//! - the ST register protocol: the first byte of a transaction is the register
-//!   address; with bit 7 set the pointer advances after every byte (reads and
-//!   writes), without it every byte is the same register;
+//! - the ST register protocol of [`super::st`];
 //! - WHO_AM_I 0xBD, RES_CONF 0x05, CTRL_REG1..4 at 0 after reset: the chip
 //!   starts powered down, with STATUS 0 and the power-on output values
 //!   PRESS_OUT = 00 80 2F (760 hPa) and TEMP_OUT = 0 (42.5 °C), which is what
@@ -25,14 +23,14 @@
 //! Writes to read-only registers are ignored, as on the chip. STATUS is always
 //! computed: an override of 0x27 is ignored.
 
-use super::{SimChip, SimDeviceSpec, StRegisters};
+use super::st::{Mode, StCore, StModel, StRegisters};
+#[cfg(test)]
+use super::st::{CTRL_REG1, CTRL_REG2, STATUS};
+use super::{SimChip, SimDeviceSpec};
 use std::time::{Duration, Instant};
 
 const WHO_AM_I: u8 = 0x0F;
 const RES_CONF: u8 = 0x10;
-const CTRL_REG1: u8 = 0x20;
-const CTRL_REG2: u8 = 0x21;
-const STATUS: u8 = 0x27;
 /// PRESS_OUT_XL, _L, _H (0x28..=0x2A).
 const PRESS_OUT: u8 = 0x28;
 /// TEMP_OUT_L, _H (0x2B, 0x2C).
@@ -43,53 +41,47 @@ const RES_CONF_DEFAULT: u8 = 0x05;
 /// PRESS_OUT after reset: 0x2F8000 / 4096 = 760 hPa.
 const PRESS_OUT_DEFAULT: [u8; 3] = [0x00, 0x80, 0x2F];
 
-/// Registers the host may write: REF_P, RES_CONF, CTRL_REG1..4,
-/// INTERRUPT_CFG, FIFO_CTRL, THS_P, RPDS.
-fn writable(reg: u8) -> bool {
-    matches!(reg, 0x08..=0x0A | 0x10 | 0x20..=0x24 | 0x2E | 0x30 | 0x31 | 0x39 | 0x3A)
-}
-
-const CTRL1_PD: u8 = 0x80;
 const CTRL1_ODR: u8 = 0x70;
-const CTRL2_BOOT: u8 = 0x80;
 const CTRL2_SWRESET: u8 = 0x04;
-const CTRL2_ONE_SHOT: u8 = 0x01;
 
 const DEFAULT_PRESSURE_HPA: f64 = 1013.25;
 const DEFAULT_TEMPERATURE_C: f64 = 21.5;
 
-/// How long a one-shot conversion takes at RES_CONF 0x05 (a few tens of ms).
-const ONE_SHOT_TIME: Duration = Duration::from_millis(40);
-
-/// Index of each output in [`Lps25h::ready`] and friends.
+/// Index of each output in the core: pressure (STATUS bit 1), temperature (bit 0).
 const PRESS: usize = 0;
-const TEMP: usize = 1;
 
-pub struct Lps25h {
-    regs: StRegisters,
-    /// The registers right after power-on, for SWRESET.
-    initial: StRegisters,
-    pressure_hpa: f64,
-    temperature_c: f64,
-    /// Outputs set by the config: returned as they are, never recomputed.
-    fixed: [bool; 2],
-    /// Start of the conversion each output waits for (power-on, rate change or
-    /// its last read); `None` while powered down.
-    since: [Option<Instant>; 2],
-    /// STATUS bits: a new value not yet read.
-    ready: [bool; 2],
-    /// A running one-shot conversion, started at this instant.
-    one_shot: Option<Instant>,
-    /// Register address byte of the last transaction, for a read without one.
-    pointer: u8,
-}
+static MODEL: StModel = StModel {
+    rate_bits: CTRL1_ODR,
+    powered_mode: |ctrl1| {
+        let period_ms = match (ctrl1 & CTRL1_ODR) >> 4 {
+            0 => return Mode::OneShot,
+            1 => 1000.0,
+            2 => 1000.0 / 7.0,
+            3 => 80.0,
+            4 => 40.0,
+            _ => return Mode::Idle,
+        };
+        Mode::Continuous(Duration::from_micros((period_ms * 1000.0) as u64))
+    },
+    outputs: [(PRESS_OUT, 3), (TEMP_OUT, 2)],
+    raw: |_, i, value| {
+        if i == PRESS {
+            (value * 4096.0).round().clamp(0.0, f64::from(0xFF_FFFF)) as i32
+        } else {
+            i32::from(
+                ((value - 42.5) * 480.0)
+                    .round()
+                    .clamp(f64::from(i16::MIN), f64::from(i16::MAX)) as i16,
+            )
+        }
+    },
+    // REF_P, RES_CONF, CTRL_REG3..4, INTERRUPT_CFG, FIFO_CTRL, THS_P, RPDS.
+    writable: |reg| matches!(reg, 0x08..=0x0A | 0x10 | 0x22..=0x24 | 0x2E | 0x30 | 0x31 | 0x39 | 0x3A),
+    boot: 0..0,
+    swreset: CTRL2_SWRESET,
+};
 
-enum Mode {
-    /// Powered down, or powered with a reserved rate.
-    Idle,
-    OneShot,
-    Continuous(Duration),
-}
+pub struct Lps25h(StCore);
 
 impl Lps25h {
     pub fn new(spec: &SimDeviceSpec) -> Result<Self, String> {
@@ -116,182 +108,18 @@ impl Lps25h {
         let p = PRESS_OUT as usize;
         regs.regs[p..p + 3].copy_from_slice(&PRESS_OUT_DEFAULT);
         regs.apply_overrides(&overrides);
-        regs.regs[STATUS as usize] = 0;
-        regs.regs[CTRL_REG2 as usize] &= !(CTRL2_BOOT | CTRL2_SWRESET | CTRL2_ONE_SHOT);
-        // Whether an override covers any of the registers lo..=hi.
-        let touched = |lo: u8, hi: u8| {
-            overrides.iter().any(|(r, b)| {
-                let start = usize::from(r & 0x7F);
-                start <= usize::from(hi) && start + b.len() > usize::from(lo)
-            })
-        };
-        let fixed = [touched(PRESS_OUT, PRESS_OUT + 2), touched(TEMP_OUT, TEMP_OUT + 1)];
-        let mut chip = Lps25h {
-            initial: regs.clone(),
+        Ok(Lps25h(StCore::new(
+            &MODEL,
             regs,
-            pressure_hpa,
-            temperature_c,
-            fixed,
-            since: [None; 2],
-            ready: [false; 2],
-            one_shot: None,
-            pointer: 0,
-        };
-        chip.power_on_state(now);
-        Ok(chip)
-    }
-
-    /// Timing right after power-on (or SWRESET): a config that sets CTRL_REG1
-    /// starts with the chip powered.
-    fn power_on_state(&mut self, now: Instant) {
-        let powered = self.regs.regs[CTRL_REG1 as usize] & CTRL1_PD != 0;
-        self.since = [powered.then_some(now); 2];
-        self.ready = [false; 2];
-        self.one_shot = None;
-    }
-
-    fn mode(&self) -> Mode {
-        let ctrl1 = self.regs.regs[CTRL_REG1 as usize];
-        if ctrl1 & CTRL1_PD == 0 {
-            return Mode::Idle;
-        }
-        let period_ms = match (ctrl1 & CTRL1_ODR) >> 4 {
-            0 => return Mode::OneShot,
-            1 => 1000.0,
-            2 => 1000.0 / 7.0,
-            3 => 80.0,
-            4 => 40.0,
-            _ => return Mode::Idle,
-        };
-        Mode::Continuous(Duration::from_micros((period_ms * 1000.0) as u64))
-    }
-
-    /// Completes the conversions due by `now`.
-    fn advance(&mut self, now: Instant) {
-        match self.mode() {
-            Mode::Idle => {}
-            Mode::Continuous(period) => {
-                for i in [PRESS, TEMP] {
-                    if self.since[i].is_some_and(|s| now >= s + period) {
-                        self.ready[i] = true;
-                        self.publish(i);
-                    }
-                }
-            }
-            Mode::OneShot => {
-                if self.one_shot.is_some_and(|s| now >= s + ONE_SHOT_TIME) {
-                    self.one_shot = None;
-                    self.regs.regs[CTRL_REG2 as usize] &= !CTRL2_ONE_SHOT;
-                    for i in [PRESS, TEMP] {
-                        self.ready[i] = true;
-                        self.publish(i);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Puts a fresh conversion of output `i` into its registers.
-    fn publish(&mut self, i: usize) {
-        if self.fixed[i] {
-            return;
-        }
-        if i == PRESS {
-            let raw = (self.pressure_hpa * 4096.0).round().clamp(0.0, f64::from(0xFF_FFFF)) as u32;
-            let p = PRESS_OUT as usize;
-            self.regs.regs[p..p + 3].copy_from_slice(&raw.to_le_bytes()[..3]);
-        } else {
-            let raw = ((self.temperature_c - 42.5) * 480.0)
-                .round()
-                .clamp(f64::from(i16::MIN), f64::from(i16::MAX)) as i16;
-            let t = TEMP_OUT as usize;
-            self.regs.regs[t..t + 2].copy_from_slice(&raw.to_le_bytes());
-        }
-    }
-
-    fn status(&self) -> u8 {
-        if self.regs.regs[CTRL_REG1 as usize] & CTRL1_PD == 0 {
-            return 0;
-        }
-        (u8::from(self.ready[PRESS]) << 1) | u8::from(self.ready[TEMP])
-    }
-
-    fn read_byte(&mut self, reg: u8, now: Instant) -> u8 {
-        let value = if reg == STATUS {
-            self.status()
-        } else {
-            self.regs.regs[reg as usize]
-        };
-        // Reading an output's high byte hands the value over: the next one
-        // is a conversion period away.
-        let output = match reg {
-            r if r == PRESS_OUT + 2 => Some(PRESS),
-            r if r == TEMP_OUT + 1 => Some(TEMP),
-            _ => None,
-        };
-        if let Some(i) = output {
-            self.ready[i] = false;
-            if self.since[i].is_some() {
-                self.since[i] = Some(now);
-            }
-        }
-        value
-    }
-
-    fn write_byte(&mut self, reg: u8, value: u8, now: Instant) {
-        match reg {
-            CTRL_REG1 => {
-                let old = self.regs.regs[CTRL_REG1 as usize];
-                self.regs.regs[CTRL_REG1 as usize] = value;
-                if value & CTRL1_PD == 0 {
-                    self.since = [None; 2];
-                    self.ready = [false; 2];
-                    self.one_shot = None;
-                } else if old & CTRL1_PD == 0 {
-                    self.since = [Some(now); 2];
-                    self.ready = [false; 2];
-                } else if (old ^ value) & CTRL1_ODR != 0 {
-                    // A new rate: conversions restart, data already there stays.
-                    self.since = [Some(now); 2];
-                }
-            }
-            CTRL_REG2 => {
-                if value & CTRL2_SWRESET != 0 {
-                    self.regs = self.initial.clone();
-                    self.power_on_state(now);
-                    return;
-                }
-                let mut value = value & !CTRL2_BOOT;
-                if value & CTRL2_ONE_SHOT != 0 {
-                    if matches!(self.mode(), Mode::OneShot) {
-                        self.one_shot.get_or_insert(now);
-                    } else {
-                        value &= !CTRL2_ONE_SHOT;
-                    }
-                }
-                self.regs.regs[CTRL_REG2 as usize] = value;
-            }
-            r if writable(r) => self.regs.regs[r as usize] = value,
-            // Read-only: WHO_AM_I, STATUS, outputs, ...
-            _ => {}
-        }
+            &overrides,
+            [pressure_hpa, temperature_c],
+            now,
+        )))
     }
 
     /// One transaction at time `now` (tests pass their own clock).
     fn transfer_at(&mut self, now: Instant, data: &[u8], read: &mut [u8]) {
-        self.advance(now);
-        let (addr, writes) = match data.split_first() {
-            Some((a, rest)) => (*a, rest),
-            None => (self.pointer, &[][..]),
-        };
-        let mut regs = StRegisters::sequence(addr, writes.len() + read.len());
-        for (&value, reg) in writes.iter().zip(regs.by_ref()) {
-            self.write_byte(reg, value, now);
-        }
-        for (slot, reg) in read.iter_mut().zip(regs) {
-            *slot = self.read_byte(reg, now);
-        }
-        self.pointer = addr;
+        self.0.transfer_at(now, data, read);
     }
 }
 

@@ -11,6 +11,7 @@
 mod bme280;
 mod hts221;
 mod lps25h;
+mod st;
 
 use super::{BusError, I2cBus};
 use serde::Deserialize;
@@ -121,42 +122,6 @@ impl I2cBus for SimBus {
         let chip = self.chips.get_mut(&address).ok_or(BusError::NoDevice)?;
         chip.transfer(data, read);
         Ok(())
-    }
-}
-
-/// A chip's 256 registers with the common auto-increment rule of ST sensors:
-/// a multi-byte access advances the register pointer only when bit 7 of the
-/// register address is set; the address itself is `reg & 0x7F`.
-#[derive(Clone)]
-pub struct StRegisters {
-    pub regs: [u8; 128],
-}
-
-impl StRegisters {
-    pub fn new() -> Self {
-        StRegisters { regs: [0; 128] }
-    }
-
-    /// The registers a transaction touches, in order: `len` of them starting
-    /// at `addr_byte & 0x7F`, all the same one when bit 7 is clear.
-    pub fn sequence(addr_byte: u8, len: usize) -> impl Iterator<Item = u8> {
-        let start = addr_byte & 0x7F;
-        let step = u8::from(addr_byte & 0x80 != 0);
-        (0..len).map(move |i| start.wrapping_add(step.wrapping_mul(i as u8)) & 0x7F)
-    }
-
-    pub fn apply_overrides(&mut self, overrides: &[(u8, Vec<u8>)]) {
-        for (reg, bytes) in overrides {
-            for (i, b) in bytes.iter().enumerate() {
-                self.regs[(*reg as usize + i) & 0x7F] = *b;
-            }
-        }
-    }
-}
-
-impl Default for StRegisters {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
