@@ -253,3 +253,80 @@ fn big_plugins_compile_in_the_background_at_startup() {
         .expect("no l1 sample");
     assert!(first < loaded_at, "l1 did not sample before httpjson was loaded");
 }
+
+/// A plugin built against a later `0.1.x` of the WIT (here `@0.1.99`, nothing
+/// else changed) loads: wasmtime matches its imports and its `sampling`
+/// export to this host's `0.1.0` by semver.
+#[test]
+fn plugin_built_against_a_later_minor_wit_loads() {
+    let dir = TestDir::new(&[fixture("nextminor_same")]);
+    let wasm = dir.plugins_dir().join("nextminor_same.wasm");
+    let out = dir.cli(&["plugin", "inspect", wasm.to_str().unwrap()]);
+    assert!(out.status.success(), "inspect failed:\n{}", out.all());
+    for expected in [
+        "nextminor.x",
+        "datalogger:plugin/host@0.1.99",
+        "datalogger:plugin/types@0.1.99",
+    ] {
+        assert!(
+            out.stdout.contains(expected),
+            "inspect output lacks {expected:?}:\n{}",
+            out.stdout
+        );
+    }
+
+    dir.write_config(json!({"items": [{"name": "x", "key": "nextminor.x", "interval": 1}]}));
+    let mut logger = dir.start();
+    let plugins = logger.api.get("/plugins").json();
+    let entry = plugin_entry(&plugins, "nextminor_same.wasm");
+    assert_eq!(entry["name"], "nextminor", "{entry}");
+    assert_eq!(entry["error"], json!(null), "{entry}");
+
+    let item = logger.wait_item_field("x", "last_value");
+    assert!(item["last_value"].as_f64().is_some_and(|v| v > 0.0), "{item}");
+    let rows = logger.wait_rows(&dir.db_path(), "x", 1);
+    assert_eq!(rows[0].measurement, "nextminor", "rows: {rows:?}");
+    drop(logger);
+
+    let check = dir.check();
+    assert!(check.status.success(), "check failed:\n{}", check.all());
+}
+
+/// A plugin built against a later `0.1.x` that imports a function this host
+/// does not have (`host.uptime-ns`) is refused at load, and the error names
+/// the missing import.
+#[test]
+fn plugin_importing_a_function_the_host_lacks_is_refused() {
+    let dir = TestDir::new(&[system_wasm(), fixture("nextminor_extra")]);
+    dir.write_config(json!({"items": [{"name": "load1", "key": "system.loadavg1", "interval": 1}]}));
+    let mut logger = dir.start();
+
+    let plugins = logger.api.get("/plugins").json();
+    let entry = plugin_entry(&plugins, "nextminor_extra.wasm");
+    assert_eq!(entry["name"], json!(null), "{entry}");
+    let error = entry["error"].as_str().unwrap_or_else(|| panic!("no error: {entry}"));
+    for expected in ["datalogger:plugin/host@0.1.99", "uptime-ns"] {
+        assert!(error.contains(expected), "error lacks {expected:?}: {entry}");
+    }
+    assert!(
+        plugins.as_array().unwrap().iter().all(|p| p["name"] != "nextminor"),
+        "{plugins}"
+    );
+    // The other plugin is unaffected.
+    logger.wait_item_field("load1", "last_value");
+    drop(logger);
+
+    let check = dir.check();
+    assert!(
+        !check.status.success(),
+        "check passed despite the refused plugin:\n{}",
+        check.all()
+    );
+    for expected in ["nextminor_extra.wasm", "uptime-ns"] {
+        assert!(
+            check.all().contains(expected),
+            "check output lacks {expected:?}:\n{}",
+            check.all()
+        );
+    }
+}

@@ -283,12 +283,10 @@ impl Registry {
                     ),
                 )
             })?;
-        let pre = self.sandbox.prepare(&component).map_err(|e| {
-            fail(
-                sha,
-                format!("not a datalogger collector (world datalogger:plugin/collector@0.1.0): {e:#}"),
-            )
-        })?;
+        let pre = self
+            .sandbox
+            .prepare(&component)
+            .map_err(|e| fail(sha, link_error(&e)))?;
         let label = file.file_name().and_then(|n| n.to_str()).unwrap_or("plugin");
         let info = self
             .sandbox
@@ -416,6 +414,28 @@ fn wasm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Why a compiled component cannot be linked, worded for its likely cause: a
+/// plugin that imports a `datalogger:plugin` function this host lacks was
+/// built against a newer WIT; anything else is not a collector at all.
+pub(crate) fn link_error(e: &wasmtime::Error) -> String {
+    let text = format!("{e:#}");
+    if text.contains("datalogger:plugin/") && text.contains("implementation is missing") {
+        format!(
+            "built against a newer datalogger:plugin WIT than this host ({}): it imports something this host does not provide; \
+             rebuild it against this host's wit/datalogger.wit or upgrade the logger ({text})",
+            crate::plugins::WIT_PACKAGE
+        )
+    } else {
+        format!(
+            "not a datalogger collector (world {}/collector): {text}",
+            crate::plugins::WIT_PACKAGE
+        )
+    }
+}
+
+/// The WIT package this host implements.
+pub const WIT_PACKAGE: &str = "datalogger:plugin@0.1.0";
+
 /// Longest name, version, description or unit `describe()` may give.
 const MAX_DESCRIBE_TEXT: usize = 4096;
 
@@ -466,14 +486,14 @@ pub fn inspect(file: &Path, cache_dir: Option<&Path>) -> anyhow::Result<(types::
         }
         None => wasmtime::component::Component::new(sandbox.engine(), &bytes)?,
     };
-    let imports = component
+    let imports: Vec<String> = component
         .component_type()
         .imports(sandbox.engine())
         .map(|(name, _)| name.to_string())
         .collect();
     let pre = sandbox
         .prepare(&component)
-        .map_err(|e| anyhow::anyhow!("not a datalogger collector: {e:#}"))?;
+        .map_err(|e| anyhow::anyhow!("{}\nimports:\n  {}", link_error(&e), imports.join("\n  ")))?;
     let label = file.file_name().and_then(|n| n.to_str()).unwrap_or("plugin");
     let info = sandbox.describe(label, &pre)?;
     check_info(&info).map_err(anyhow::Error::msg)?;

@@ -50,7 +50,7 @@ pub fn run(
     };
     let pre = sandbox
         .prepare(&component)
-        .map_err(|e| anyhow::anyhow!("not a datalogger collector: {e:#}"))?;
+        .map_err(|e| anyhow::anyhow!(super::link_error(&e)))?;
     let label = file.file_name().and_then(|n| n.to_str()).unwrap_or("plugin");
     let info = sandbox.describe(label, &pre)?;
     super::check_info(&info).map_err(anyhow::Error::msg)?;
