@@ -79,8 +79,27 @@ pub fn fixture(name: &str) -> PathBuf {
 }
 
 /// A port that was free a moment ago.
+///
+/// Chosen below the kernel's ephemeral range (`ip_local_port_range`), so a
+/// socket another test binds to port 0 meanwhile cannot be given the same
+/// port before the logger binds it; a counter per process plus the process id
+/// spread parallel tests and test binaries apart.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let ephemeral_low = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<usize>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000usize, ephemeral_low.max(12_000));
+    let span = high - low;
+    let start = std::process::id() as usize * 97;
+    for _ in 0..span {
+        let port = (low + (start + NEXT.fetch_add(1, Ordering::SeqCst)) % span) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {low}..{high}");
 }
 
 // ---------------------------------------------------------------- waiting
