@@ -1,6 +1,6 @@
 //! Component glue: the [`Plugin`] on top of the pure logic in `ping`.
 
-use crate::ping::{self, Stats, Value};
+use crate::ping;
 use datalogger_sdk::{log, CapError, Info, Key, Plugin, Point, SampleError};
 
 const PING: &str = "net.ping";
@@ -40,14 +40,7 @@ impl Plugin for Net {
         }
         let target = ping::target(arg).map_err(SampleError::BadArgument)?;
         let fields = match datalogger_sdk::ping::echo(target, ping::COUNT, ping::TIMEOUT_MS, ping::INTERVAL_MS) {
-            Ok(s) => ping::fields(&Stats {
-                transmitted: s.transmitted,
-                received: s.received,
-                min_ms: s.min_ms,
-                avg_ms: s.avg_ms,
-                max_ms: s.max_ms,
-                stddev_ms: s.stddev_ms,
-            }),
+            Ok(stats) => ping::fields(&stats),
             Err(CapError::Unavailable(m) | CapError::Invalid(m)) if ping::is_unresolved_name(target, &m) => {
                 // Telegraf's answer for an unknown host is a sample with
                 // result_code 1, not an error: like "no reply" it is a reading,
@@ -58,10 +51,6 @@ impl Plugin for Net {
             }
             Err(e) => return Err(sample_error(target, e)),
         };
-        let fields = fields.into_iter().map(|(name, value)| match value {
-            Value::Int(v) => (name, datalogger_sdk::Value::Int(v)),
-            Value::Float(v) => (name, datalogger_sdk::Value::Float(v)),
-        });
         Ok(vec![Point::new(MEASUREMENT).tag(TARGET_TAG, target).fields(fields)])
     }
 }

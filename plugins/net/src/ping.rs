@@ -18,23 +18,10 @@ pub const INTERVAL_MS: u32 = 200;
 /// Longest host name DNS allows (253 characters in text form).
 const MAX_NAME_LEN: usize = 253;
 
-/// A field value, mirroring the two WIT cases this plugin uses.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Value {
-    Int(i64),
-    Float(f64),
-}
-
-/// What the host's `ping.echo` answered (the WIT `echo-stats`).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Stats {
-    pub transmitted: u32,
-    pub received: u32,
-    pub min_ms: Option<f64>,
-    pub avg_ms: Option<f64>,
-    pub max_ms: Option<f64>,
-    pub stddev_ms: Option<f64>,
-}
+/// What the host's `ping.echo` answered, and the field values built from it:
+/// the SDK's own types, which are plain Rust natively.
+pub use datalogger_sdk::ping::Stats;
+pub use datalogger_sdk::Value;
 
 /// `result_code` values, as Telegraf's ping input reports them.
 pub const RESULT_OK: i64 = 0;
@@ -202,7 +189,7 @@ mod tests {
     }
 
     fn get(fields: &[(&'static str, Value)], name: &str) -> Option<Value> {
-        fields.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+        fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
     }
 
     #[test]
