@@ -62,7 +62,7 @@ impl Host for CallState {
             .parse()
             .map_err(|_| CapError::Failed("the configured ssdp_target is not an address".into()))?;
         let listen = self.remaining_for(Some(timeout_ms.min(MAX_SEARCH_MS)), Duration::ZERO)?;
-        self.waiting(|| search(target, &search_target, listen))
+        self.waiting(|_| search(target, &search_target, listen))
             .map_err(|e| CapError::Unavailable(format!("SSDP search via {target}: {e}")))
     }
 }

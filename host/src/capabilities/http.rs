@@ -57,12 +57,12 @@ impl Host for CallState {
     fn send(&mut self, req: Request) -> Result<Response, CapError> {
         let target = Target::parse(&req)?;
         let label = format!("http {} {}", req.method, req.url);
-        let addrs = self.resolve_allowed(&target, &label)?;
+        let addrs = self.waiting(|s| s.resolve_allowed(&target, &label))?;
         let timeout = self.remaining_for(req.timeout_ms, Duration::from_millis(self.caps.http.timeout_ms))?;
         let bytes = encode_request(&req, &target)?;
         let cap = self.caps.http.max_response_bytes;
         let head_only = req.method.eq_ignore_ascii_case("HEAD");
-        self.waiting(|| exchange(&addrs, &bytes, timeout, cap, head_only))
+        self.waiting(|_| exchange(&addrs, &bytes, timeout, cap, head_only))
             .map_err(|e| e.into_cap_error(&label, timeout))
     }
 }

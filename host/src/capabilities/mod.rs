@@ -185,12 +185,12 @@ impl CallState {
         types::CapError::NotGranted(message)
     }
 
-    /// Runs a blocking capability operation, counting its time as waiting
-    /// (not against the CPU deadline). Operations bound themselves by
-    /// `remaining_for`.
-    fn waiting<T>(&mut self, op: impl FnOnce() -> T) -> T {
+    /// Runs a blocking capability operation (a lookup, a transfer, a
+    /// request), counting its time as waiting, not against the CPU deadline.
+    /// Operations bound themselves by `remaining_for`.
+    fn waiting<T>(&mut self, op: impl FnOnce(&mut Self) -> T) -> T {
         let start = Instant::now();
-        let out = op();
+        let out = op(self);
         self.clock.waited += start.elapsed();
         out
     }

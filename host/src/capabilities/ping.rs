@@ -93,7 +93,7 @@ impl Host for CallState {
         if !may_allow(&self.grants.ping, &target, None) {
             return Err(self.not_granted(format!("ping {target}")));
         }
-        let ip = self.waiting(|| resolve(&target))?;
+        let ip = self.waiting(|_| resolve(&target))?;
         if !any_allows(&self.grants.ping, &target, ip, None) {
             let shown = if ip.to_string() == target {
                 target.clone()
@@ -117,11 +117,10 @@ impl Host for CallState {
                 budget.as_millis()
             )));
         }
-        let caps = self.caps.clone();
         let client = self
-            .waiting(|| caps.pingers.client(ip))
+            .waiting(|s| s.caps.pingers.client(ip))
             .map_err(CapError::Unavailable)?;
-        let rtts = self.waiting(|| series(client, ip, req.count, interval, per_reply))?;
+        let rtts = self.waiting(|_| series(client, ip, req.count, interval, per_reply))?;
         Ok(stats(req.count, &rtts))
     }
 }

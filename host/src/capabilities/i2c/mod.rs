@@ -169,8 +169,7 @@ impl Host for CallState {
             )));
         }
         let mut buf = vec![0u8; len as usize];
-        let caps = self.caps.clone();
-        self.waiting(|| caps.i2c.transfer(bus, address, &[register], &mut buf))?;
+        self.waiting(|s| s.caps.i2c.transfer(bus, address, &[register], &mut buf))?;
         Ok(buf)
     }
 
@@ -185,8 +184,7 @@ impl Host for CallState {
         let mut bytes = Vec::with_capacity(data.len() + 1);
         bytes.push(register);
         bytes.extend_from_slice(&data);
-        let caps = self.caps.clone();
-        self.waiting(|| caps.i2c.transfer(bus, address, &bytes, &mut []))
+        self.waiting(|s| s.caps.i2c.transfer(bus, address, &bytes, &mut []))
     }
 }
 
