@@ -471,21 +471,30 @@ fn check_info(info: &types::PluginInfo) -> Result<(), String> {
     Ok(())
 }
 
-/// Compiles one file (through the cache in `cache_dir`, if given) and
-/// describes it, for `plugin inspect`.
-pub fn inspect(file: &Path, cache_dir: Option<&Path>) -> anyhow::Result<(types::PluginInfo, Vec<String>)> {
-    let caps = Arc::new(crate::capabilities::Capabilities::defaults());
-    let sandbox = Sandbox::new(crate::config::SandboxSettings::default(), caps)?;
-    let bytes = std::fs::read(file)?;
-    let component = match cache_dir {
+/// One plugin file opened outside the registry, for the plugin commands.
+pub struct Opened {
+    pub info: types::PluginInfo,
+    pub pre: CollectorPre<CallState>,
+    pub origin: Origin,
+    /// What the component imports, e.g. `datalogger:plugin/http@0.1.0`.
+    pub imports: Vec<String>,
+}
+
+/// Compiles one file (through the cache in `cache_dir`, if given), links it
+/// and describes it: what `plugin inspect` shows and `plugin test` runs. A
+/// file that does not link is reported with its imports.
+pub fn open_file(sandbox: &Sandbox, file: &Path, cache_dir: Option<&Path>) -> anyhow::Result<Opened> {
+    let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let (component, origin) = match cache_dir {
         Some(dir) => {
-            let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-            CodeCache::new(dir, sandbox.engine())
-                .load_or_compile(sandbox.engine(), &bytes, &sha256)?
-                .0
+            let sha256 = hex::encode(Sha256::digest(&bytes));
+            CodeCache::new(dir, sandbox.engine()).load_or_compile(sandbox.engine(), &bytes, &sha256)
         }
-        None => wasmtime::component::Component::new(sandbox.engine(), &bytes)?,
-    };
+        None => wasmtime::component::Component::new(sandbox.engine(), &bytes)
+            .map(|c| (c, Origin::Compiled))
+            .map_err(anyhow::Error::from),
+    }
+    .map_err(|e| anyhow::anyhow!("not a valid WebAssembly component: {e:#}"))?;
     let imports: Vec<String> = component
         .component_type()
         .imports(sandbox.engine())
@@ -497,5 +506,18 @@ pub fn inspect(file: &Path, cache_dir: Option<&Path>) -> anyhow::Result<(types::
     let label = file.file_name().and_then(|n| n.to_str()).unwrap_or("plugin");
     let info = sandbox.describe(label, &pre)?;
     check_info(&info).map_err(anyhow::Error::msg)?;
-    Ok((info, imports))
+    Ok(Opened {
+        info,
+        pre,
+        origin,
+        imports,
+    })
+}
+
+/// `plugin inspect`: the plugin's description and imports, with no grants.
+pub fn inspect(file: &Path, cache_dir: Option<&Path>) -> anyhow::Result<(types::PluginInfo, Vec<String>)> {
+    let caps = Arc::new(crate::capabilities::Capabilities::defaults());
+    let sandbox = Sandbox::new(crate::config::SandboxSettings::default(), caps)?;
+    let opened = open_file(&sandbox, file, cache_dir)?;
+    Ok((opened.info, opened.imports))
 }

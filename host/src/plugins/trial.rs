@@ -3,7 +3,7 @@
 //! sandbox, with the same capabilities, as under `datalogger run`; it gets only
 //! the grants given on the command line.
 
-use super::cache::{CodeCache, Origin};
+use super::cache::Origin;
 use super::sandbox::{Poll, Sandbox};
 use crate::capabilities::Capabilities;
 use crate::config::{Grants, SandboxSettings};
@@ -35,25 +35,8 @@ pub fn run(
     cache_dir: Option<&Path>,
 ) -> anyhow::Result<Trial> {
     let sandbox = Sandbox::new(settings, Arc::new(caps))?;
-    let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
     let started = Instant::now();
-    let (component, origin) = match cache_dir {
-        Some(dir) => {
-            let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-            CodeCache::new(dir, sandbox.engine()).load_or_compile(sandbox.engine(), &bytes, &sha256)?
-        }
-        None => (
-            wasmtime::component::Component::new(sandbox.engine(), &bytes)
-                .map_err(|e| anyhow::anyhow!("not a valid WebAssembly component: {e:#}"))?,
-            Origin::Compiled,
-        ),
-    };
-    let pre = sandbox
-        .prepare(&component)
-        .map_err(|e| anyhow::anyhow!(super::link_error(&e)))?;
-    let label = file.file_name().and_then(|n| n.to_str()).unwrap_or("plugin");
-    let info = sandbox.describe(label, &pre)?;
-    super::check_info(&info).map_err(anyhow::Error::msg)?;
+    let super::Opened { info, pre, origin, .. } = super::open_file(&sandbox, file, cache_dir)?;
     let load_time = started.elapsed();
 
     let Some(key_info) = info.keys.iter().find(|k| k.name == key) else {
