@@ -2,6 +2,7 @@
 //! `plugin test`.
 
 use clap::{Parser, Subcommand};
+use datalogger::capabilities::{BusGrant, Capabilities, Grants, I2cSettings};
 use datalogger::{app, config, plugins};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -284,22 +285,20 @@ fn plugin_test(args: TestArgs) -> ExitCode {
         None => None,
     };
     let mut settings = base.as_ref().map(|c| c.sandbox.clone()).unwrap_or_default();
-    let mut i2c = base.as_ref().map(|c| c.i2c.clone()).unwrap_or_default();
-    let http = base.as_ref().map(|c| c.http.clone()).unwrap_or_default();
-    let discovery = base.as_ref().map(|c| c.discovery.clone()).unwrap_or_default();
+    let mut capabilities = base.as_ref().map(|c| c.capabilities.clone()).unwrap_or_default();
     let i2c_json = args.i2c.as_deref().or(args.sensehat.then_some(SENSEHAT_BUS));
     if let Some(json) = i2c_json {
-        match serde_json::from_str::<datalogger::capabilities::I2cSettings>(json) {
-            Ok(s) => i2c = s,
+        match serde_json::from_str::<I2cSettings>(json) {
+            Ok(s) => capabilities.i2c = s,
             Err(e) => return usage(format!("--i2c: {e}; e.g. {SENSEHAT_BUS}")),
         }
-        if let Some(problem) = i2c.check().into_iter().next() {
+        if let Some(problem) = capabilities.i2c.check().into_iter().next() {
             return usage(format!("--i2c: {problem}"));
         }
     }
-    let mut extra = config::Grants::default();
+    let mut extra = Grants::default();
     if let Some(json) = &args.grant {
-        match serde_json::from_str::<config::Grants>(json) {
+        match serde_json::from_str::<Grants>(json) {
             Ok(g) => extra = g,
             Err(e) => {
                 return usage(format!(
@@ -309,7 +308,7 @@ fn plugin_test(args: TestArgs) -> ExitCode {
         }
     }
     if args.sensehat {
-        extra.i2c.push(datalogger::capabilities::I2cGrant {
+        extra.i2c.0.push(BusGrant {
             bus: 1,
             addresses: Some(vec![0x5C, 0x5F]),
         });
@@ -319,10 +318,10 @@ fn plugin_test(args: TestArgs) -> ExitCode {
     let file = args.file.clone();
     let from_config = args.grant.is_none() && !args.sensehat;
     let grants_for = move |name: &str| match &base {
-        Some(c) if from_config => c.grants_for(name, &file),
+        Some(c) if from_config => c.plugins.grants_for(name, &file),
         _ => extra.clone(),
     };
-    let caps = datalogger::capabilities::Capabilities::new(i2c, http, discovery);
+    let caps = Capabilities::new(capabilities);
     let cache = if args.no_cache {
         None
     } else {

@@ -33,11 +33,14 @@ const fn script(path: &'static str, text: &'static str) -> File {
 
 pub const LANGUAGES: [&str; 4] = ["rust", "python", "js", "c"];
 
+// The list is made by `build.rs` from `plugins/sdk/`.
+include!(concat!(env!("OUT_DIR"), "/sdk_files.rs"));
+
 fn template(lang: &str) -> Option<Vec<File>> {
     Some(match lang {
-        // The SDK is not on crates.io: the project gets it as source, beside
-        // the plugin, at the version this host was built with.
-        "rust" => vec![
+        // The SDK is not in the Rust crate registry: the project gets it as
+        // source, beside the plugin, at the version this host was built with.
+        "rust" => [
             file("Cargo.toml", include_str!("../templates/rust/Cargo.toml")),
             file(
                 ".cargo/config.toml",
@@ -46,25 +49,11 @@ fn template(lang: &str) -> Option<Vec<File>> {
             file(".gitignore", include_str!("../templates/rust/gitignore")),
             file("src/lib.rs", include_str!("../templates/rust/src/lib.rs")),
             script("build.sh", include_str!("../templates/rust/build.sh")),
-            file("sdk/Cargo.toml", include_str!("../../plugins/sdk/Cargo.toml")),
-            file("sdk/src/lib.rs", include_str!("../../plugins/sdk/src/lib.rs")),
-            file("sdk/src/error.rs", include_str!("../../plugins/sdk/src/error.rs")),
-            file("sdk/src/info.rs", include_str!("../../plugins/sdk/src/info.rs")),
-            file("sdk/src/point.rs", include_str!("../../plugins/sdk/src/point.rs")),
-            file("sdk/src/sys.rs", include_str!("../../plugins/sdk/src/sys.rs")),
-            file("sdk/src/export.rs", include_str!("../../plugins/sdk/src/export.rs")),
-            file("sdk/src/cache.rs", include_str!("../../plugins/sdk/src/cache.rs")),
-            file(
-                "sdk/src/discovery.rs",
-                include_str!("../../plugins/sdk/src/discovery.rs"),
-            ),
-            file("sdk/src/host.rs", include_str!("../../plugins/sdk/src/host.rs")),
-            file("sdk/src/http.rs", include_str!("../../plugins/sdk/src/http.rs")),
-            file("sdk/src/i2c.rs", include_str!("../../plugins/sdk/src/i2c.rs")),
-            file("sdk/src/log.rs", include_str!("../../plugins/sdk/src/log.rs")),
-            file("sdk/src/ping.rs", include_str!("../../plugins/sdk/src/ping.rs")),
             file("sdk/wit/datalogger.wit", WIT),
-        ],
+        ]
+        .into_iter()
+        .chain(SDK_FILES.iter().map(|(path, text)| file(path, text)))
+        .collect(),
         "python" => vec![
             file("app.py", include_str!("../templates/python/app.py")),
             script("build.sh", include_str!("../templates/python/build.sh")),
@@ -168,6 +157,23 @@ mod tests {
                 .unwrap_err()
                 .contains("already exists"));
         }
+    }
+
+    #[test]
+    fn the_rust_project_gets_every_sdk_source_file() {
+        let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/sdk/src");
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("p");
+        create("greeter", "rust", &project).unwrap();
+        let mut count = 0;
+        for entry in std::fs::read_dir(&sdk).unwrap().flatten() {
+            let name = entry.file_name();
+            let copied = std::fs::read_to_string(project.join("sdk/src").join(&name)).unwrap();
+            assert_eq!(copied, std::fs::read_to_string(entry.path()).unwrap(), "{name:?}");
+            count += 1;
+        }
+        assert!(count >= 10, "only {count} SDK files");
+        assert!(project.join("sdk/Cargo.toml").is_file());
     }
 
     #[test]

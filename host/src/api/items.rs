@@ -3,9 +3,9 @@
 //! config file under one lock, so the file always matches what runs.
 
 use super::{ApiError, AppState};
-use crate::config::{item_fields, parse_item, ItemSpec};
 use crate::sample::rfc3339_ns;
-use crate::scheduler::ItemHandle;
+use crate::sources::items::{item_fields, parse_item, ItemSpec};
+use crate::sources::poll::ItemHandle;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -134,7 +134,8 @@ fn view(handle: &ItemHandle) -> Value {
         "tags": spec.tags,
         "last_value": status.last_sample.as_ref().map_or(Value::Null, |s| s.primary_value()),
         "last_sample": status.last_sample.as_ref().map(|s| s.to_json()),
-        "last_error": status.last_error,
+        "last_error": status.last_error.as_ref().map(|e| &e.message),
+        "last_error_kind": status.last_error.as_ref().map(|e| e.kind),
         "next_poll_time": status.next_poll_ns.filter(|_| spec.enabled).map(rfc3339_ns),
         "url": format!("/items/{}", percent_encode(&spec.name)),
         "stats": {

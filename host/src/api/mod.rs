@@ -9,7 +9,8 @@ mod plugins;
 
 use crate::config::ConfigFile;
 use crate::plugins::Registry;
-use crate::scheduler::Scheduler;
+use crate::sinks::OutputHandle;
+use crate::sources::poll::Scheduler;
 use crate::store::Store;
 use axum::extract::Request;
 use axum::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
@@ -26,7 +27,7 @@ pub struct AppState {
     pub scheduler: Arc<Scheduler>,
     pub registry: Arc<Registry>,
     pub store: Store,
-    pub outputs: Arc<Vec<Arc<crate::outputs::OutputHandle>>>,
+    pub outputs: Arc<Vec<Arc<OutputHandle>>>,
     /// Serialises every change, so concurrent requests never lose an update
     /// and the file is written by one request at a time.
     pub config_file: Arc<tokio::sync::Mutex<ConfigFile>>,

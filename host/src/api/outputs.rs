@@ -12,6 +12,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError
         let status = handle.status();
         let spec = &handle.spec;
         let store_error = |e: anyhow::Error| ApiError::internal(format!("reading the store failed: {e:#}"));
+        let sink = spec.sink.config();
         let (mut backlog, first_ts) = state.store.backlog(status.position).await.map_err(store_error)?;
         if spec.items.is_some() || spec.measurements.is_some() {
             // Only what this output will send (a scan; filtered outputs only).
@@ -28,11 +29,10 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError
                 .map_err(store_error)?;
         }
         let age_s = first_ts.map(|ts| ((crate::sample::now_ns() - ts).max(0) / 1_000_000_000) as u64);
-        out.push(json!({
+        let mut shown = json!({
             "name": spec.name,
-            "type": spec.kind(),
-            "url": spec.url(),
-            "schema": format!("{:?}", spec.schema).to_lowercase(),
+            "type": sink.kind(),
+            "url": sink.url(),
             "state": status.state,
             "last_error": status.last_error,
             "last_rejection": status.last_rejection,
@@ -42,7 +42,12 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError
             "batches_rejected": status.batches_rejected,
             "points_dropped": status.points_dropped,
             "position": status.position,
-        }));
+        });
+        // The sink's own settings worth showing, e.g. the schema.
+        if let Value::Object(fields) = &mut shown {
+            fields.extend(sink.details());
+        }
+        out.push(shown);
     }
     Ok(Json(Value::Array(out)))
 }

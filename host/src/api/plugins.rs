@@ -43,6 +43,7 @@ pub async fn list(State(state): State<AppState>) -> Json<Value> {
                 "keys": keys,
                 "grants": p.grants.to_json(),
                 "error": null,
+                "error_kind": null,
             })
         })
         .collect();
@@ -54,6 +55,7 @@ pub async fn list(State(state): State<AppState>) -> Json<Value> {
             "sha256": f.sha256,
             "keys": [],
             "error": f.reason,
+            "error_kind": f.kind,
             "failed_at": rfc3339(f.failed_at),
         })
     }));

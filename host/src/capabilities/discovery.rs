@@ -3,10 +3,10 @@
 //! goes to the multicast group by default; the config can point it at a
 //! unicast address (tests, or networks where multicast does not pass).
 
-use super::CallState;
-use crate::plugins::bindings::datalogger::plugin::discovery::{Host, SsdpResponse};
-use crate::plugins::bindings::types::CapError;
-use serde::Deserialize;
+use super::{CallState, Grant};
+use crate::wit::datalogger::plugin::discovery::{Host, SsdpResponse};
+use crate::wit::types::CapError;
+use serde::{Deserialize, Serialize};
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,20 @@ pub const SSDP_MULTICAST: &str = "239.255.255.250:1900";
 const MAX_SEARCH_MS: u32 = 10_000;
 /// Answers kept from one search; a LAN has a few dozen UPnP devices.
 const MAX_RESPONSES: usize = 256;
+
+/// The grant `"discovery": true`: the plugin may send SSDP searches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct DiscoveryGrant(pub bool);
+
+impl Grant for DiscoveryGrant {
+    fn summary(&self) -> Vec<String> {
+        match self.0 {
+            true => vec!["ssdp discovery".into()],
+            false => Vec::new(),
+        }
+    }
+}
 
 /// The config's `"discovery"` section.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -47,7 +61,7 @@ impl DiscoverySettings {
 
 impl Host for CallState {
     fn ssdp_search(&mut self, search_target: String, timeout_ms: u32) -> Result<Vec<SsdpResponse>, CapError> {
-        if !self.grants.discovery {
+        if !self.grants.discovery.0 {
             return Err(self.not_granted(format!("SSDP search for {search_target}")));
         }
         if search_target.is_empty() || search_target.len() > 256 || search_target.chars().any(char::is_control) {

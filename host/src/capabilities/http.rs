@@ -7,11 +7,11 @@
 //! status comes back with its body (a SOAP fault is an HTTP 500 whose body the
 //! plugin needs). The response head is parsed by `httparse`.
 
-use super::net_rule::{any_allows, may_allow};
-use super::CallState;
-use crate::plugins::bindings::datalogger::plugin::http::{Header, Host, Request, Response};
-use crate::plugins::bindings::types::CapError;
-use serde::Deserialize;
+use super::net_rule::{any_allows, may_allow, NetRule};
+use super::{CallState, Grant};
+use crate::wit::datalogger::plugin::http::{Header, Host, Request, Response};
+use crate::wit::types::CapError;
+use serde::{Deserialize, Serialize};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -20,6 +20,21 @@ use std::time::{Duration, Instant};
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Largest request body a plugin may send.
 const MAX_REQUEST_BODY: usize = 1 << 20;
+
+/// The grant `"http": ["192.168.1.0/24", "node.lan:80"]`: where `send` may
+/// connect (rules in `net_rule.rs`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct HttpGrant(pub Vec<NetRule>);
+
+impl Grant for HttpGrant {
+    fn summary(&self) -> Vec<String> {
+        match self.0.is_empty() {
+            true => Vec::new(),
+            false => vec![format!("http to {}", NetRule::list(&self.0))],
+        }
+    }
+}
 
 /// The config's `"http"` section.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -71,7 +86,7 @@ impl CallState {
     /// Resolves the target and keeps the addresses the grant allows; the
     /// connection goes to one of exactly these addresses.
     fn resolve_allowed(&self, t: &Target, label: &str) -> Result<Vec<SocketAddr>, CapError> {
-        let rules = &self.grants.http;
+        let rules = &self.grants.http.0;
         // No name lookup for a target no rule could allow.
         if !may_allow(rules, &t.host, Some(t.port)) {
             return Err(self.not_granted(format!("http to {}:{}", t.host, t.port)));

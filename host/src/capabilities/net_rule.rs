@@ -57,6 +57,11 @@ impl NetRule {
         })
     }
 
+    /// Rules as a grant lists them: `10.0.0.0/8, node.lan:80`.
+    pub fn list(rules: &[NetRule]) -> String {
+        rules.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")
+    }
+
     /// Whether a connection to `ip:port`, asked for by the name `host`, is allowed.
     pub fn allows(&self, host: &str, ip: IpAddr, port: Option<u16>) -> bool {
         let port_ok = |p: &Option<u16>| p.is_none() || *p == port;

@@ -5,10 +5,11 @@
 //! raw socket (root or CAP_NET_RAW). surge-ping is async; its receive task runs
 //! on a small runtime of its own so a ping works from any thread.
 
-use super::net_rule::{any_allows, may_allow};
-use super::CallState;
-use crate::plugins::bindings::datalogger::plugin::ping::{EchoRequest, EchoStats, Host};
-use crate::plugins::bindings::types::CapError;
+use super::net_rule::{any_allows, may_allow, NetRule};
+use super::{CallState, Grant};
+use crate::wit::datalogger::plugin::ping::{EchoRequest, EchoStats, Host};
+use crate::wit::types::CapError;
+use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -19,6 +20,21 @@ const MAX_TIMEOUT_MS: u32 = 30_000;
 /// Shortest pause between two echo requests.
 const MIN_INTERVAL_MS: u32 = 10;
 const PAYLOAD: [u8; 56] = [0; 56];
+
+/// The grant `"ping": ["any"]`: which targets `echo` may ping (the same rules
+/// as `http`, ports aside).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct PingGrant(pub Vec<NetRule>);
+
+impl Grant for PingGrant {
+    fn summary(&self) -> Vec<String> {
+        match self.0.is_empty() {
+            true => Vec::new(),
+            false => vec![format!("ping to {}", NetRule::list(&self.0))],
+        }
+    }
+}
 
 /// The shared sockets, created on first use; a failed creation is retried on
 /// the next ping (the operator may have fixed the permission meanwhile).
@@ -79,7 +95,7 @@ fn not_permitted(e: &std::io::Error) -> String {
 
 impl Host for CallState {
     fn echo(&mut self, req: EchoRequest) -> Result<EchoStats, CapError> {
-        if self.grants.ping.is_empty() {
+        if self.grants.ping.0.is_empty() {
             return Err(self.not_granted(format!("ping {}", req.target)));
         }
         if req.count == 0 || req.count > MAX_COUNT || req.timeout_ms == 0 || req.timeout_ms > MAX_TIMEOUT_MS {
@@ -90,11 +106,11 @@ impl Host for CallState {
         }
         let target = req.target.trim().to_string();
         // No name lookup for a target no rule could allow.
-        if !may_allow(&self.grants.ping, &target, None) {
+        if !may_allow(&self.grants.ping.0, &target, None) {
             return Err(self.not_granted(format!("ping {target}")));
         }
         let ip = self.waiting(|_| resolve(&target))?;
-        if !any_allows(&self.grants.ping, &target, ip, None) {
+        if !any_allows(&self.grants.ping.0, &target, ip, None) {
             let shown = if ip.to_string() == target {
                 target.clone()
             } else {
@@ -118,7 +134,7 @@ impl Host for CallState {
             )));
         }
         let client = self
-            .waiting(|s| s.caps.pingers.client(ip))
+            .waiting(|s| s.caps.ping.client(ip))
             .map_err(CapError::Unavailable)?;
         let rtts = self.waiting(|_| series(client, ip, req.count, interval, per_reply))?;
         Ok(stats(req.count, &rtts))

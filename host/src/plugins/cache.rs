@@ -65,7 +65,7 @@ impl CodeCache {
 
     fn store(&self, entry: &Path, component: &Component) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
-        crate::config::write_atomically(entry, &component.serialize()?)?;
+        crate::atomic_file::write_atomically(entry, &component.serialize()?)?;
         Ok(())
     }
 }

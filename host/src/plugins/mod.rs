@@ -5,19 +5,18 @@
 //! A file that fails at any step is recorded with its reason and skipped; it
 //! never stops the host.
 
-pub mod bindings;
 mod cache;
 mod sandbox;
 pub mod trial;
 pub mod watch;
 
 pub use cache::{CodeCache, Origin};
-pub use sandbox::{bounded, CallError, MemoryCap, Poll, Sandbox};
+pub use sandbox::{Call, CallError, CallErrorKind, MemoryCap, Poll, Sandbox, SandboxSettings};
 
-use crate::capabilities::CallState;
-use crate::config::Grants;
+use crate::capabilities::Grants;
 use crate::sample::Sample;
-use bindings::{types, CollectorPre};
+use crate::wit::{types, CollectorPre, WIT_PACKAGE};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -35,7 +34,7 @@ pub struct Plugin {
     /// This plugin's share of the concurrent calls: a plugin whose calls hang
     /// until their deadline can hold at most half the pool, never all of it.
     pub permits: Arc<tokio::sync::Semaphore>,
-    pre: CollectorPre<CallState>,
+    pre: CollectorPre<Call>,
 }
 
 impl Plugin {
@@ -48,13 +47,38 @@ impl Plugin {
     }
 }
 
+/// The plugin a key belongs to: the part before the first dot.
+pub fn plugin_of_key(key: &str) -> &str {
+    key.split('.').next().unwrap_or(key)
+}
+
 /// A file that did not load, and why.
 #[derive(Debug, Clone)]
 pub struct LoadFailure {
     pub file: PathBuf,
     pub sha256: Option<String>,
+    pub kind: LoadFailureKind,
     pub reason: String,
     pub failed_at: SystemTime,
+}
+
+/// Which step a plugin file failed at (`error_kind` in `GET /plugins`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadFailureKind {
+    /// Not a WebAssembly component, or one that does not compile.
+    Invalid,
+    /// A component, but not of the `collector` world.
+    NotCollector,
+    /// A collector built against a newer WIT: it imports what this host lacks.
+    NewerWit,
+    /// `describe()` trapped, timed out or returned an error.
+    Describe,
+    /// `describe()` answered with an unusable name or keys.
+    BadDescription,
+    /// Another file already provides this plugin name. Not final: retried on
+    /// every rescan, since the other file may go away.
+    NameTaken,
 }
 
 /// Which grants a plugin gets, by its name and file.
@@ -161,9 +185,7 @@ impl Registry {
                 .values()
                 .any(|p| p.file == file && p.sha256 == sha256);
             let failed_before = self.failures.read().unwrap().iter().any(|f| {
-                f.file == file
-                    && f.sha256.as_deref() == Some(sha256.as_str())
-                    && !f.reason.contains("already provided by")
+                f.file == file && f.sha256.as_deref() == Some(sha256.as_str()) && f.kind != LoadFailureKind::NameTaken
             });
             if loaded {
                 // Back to the content that is serving: an error about a newer,
@@ -214,6 +236,7 @@ impl Registry {
                     failures.push(LoadFailure {
                         file: file.into(),
                         sha256: Some(plugin.sha256.clone()),
+                        kind: LoadFailureKind::NameTaken,
                         reason,
                         failed_at: SystemTime::now(),
                     });
@@ -264,35 +287,35 @@ impl Registry {
     }
 
     fn build(&self, file: &Path, bytes: &[u8], sha256: String) -> Result<(Plugin, Origin), LoadFailure> {
-        let fail = |sha: Option<&str>, reason: String| LoadFailure {
+        let fail = |kind: LoadFailureKind, reason: String| LoadFailure {
             file: file.to_path_buf(),
-            sha256: sha.map(String::from),
+            sha256: Some(sha256.clone()),
+            kind,
             reason,
             failed_at: SystemTime::now(),
         };
-        let sha = Some(sha256.as_str());
         let (component, origin) = self
             .cache
             .load_or_compile(self.sandbox.engine(), bytes, &sha256)
             .map_err(|e| {
                 fail(
-                    sha,
+                    LoadFailureKind::Invalid,
                     format!(
                         "not a valid WebAssembly component: {}",
                         sandbox::one_line(&format!("{e:#}"))
                     ),
                 )
             })?;
-        let pre = self
-            .sandbox
-            .prepare(&component)
-            .map_err(|e| fail(sha, link_error(&e)))?;
+        let pre = self.sandbox.prepare(&component).map_err(|e| {
+            let (kind, reason) = link_error(&e);
+            fail(kind, reason)
+        })?;
         let label = file.file_name().and_then(|n| n.to_str()).unwrap_or("plugin");
         let info = self
             .sandbox
             .describe(label, &pre)
-            .map_err(|e| fail(sha, format!("describe() failed: {e}")))?;
-        check_info(&info).map_err(|e| fail(sha, e))?;
+            .map_err(|e| fail(LoadFailureKind::Describe, format!("describe() failed: {e}")))?;
+        check_info(&info).map_err(|e| fail(LoadFailureKind::BadDescription, e))?;
         let grants = Arc::new((self.grants_for)(&info.name, file));
         let share = (self.sandbox.settings.max_concurrent_calls as usize / 2).max(1);
         let plugin = Plugin {
@@ -320,7 +343,7 @@ impl Registry {
     }
 
     fn lookup(&self, key: &str, verb: &str) -> Result<Arc<Plugin>, String> {
-        let name = crate::config::plugin_of_key(key);
+        let name = plugin_of_key(key);
         let plugins = self.plugins.read().unwrap();
         match plugins.get(name) {
             Some(p) if p.serves(key) => Ok(p.clone()),
@@ -417,24 +440,20 @@ fn wasm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// Why a compiled component cannot be linked, worded for its likely cause: a
 /// plugin that imports a `datalogger:plugin` function this host lacks was
 /// built against a newer WIT; anything else is not a collector at all.
-pub(crate) fn link_error(e: &wasmtime::Error) -> String {
+/// (wasmtime reports both as text only.)
+fn link_error(e: &wasmtime::Error) -> (LoadFailureKind, String) {
     let text = format!("{e:#}");
     if text.contains("datalogger:plugin/") && text.contains("implementation is missing") {
-        format!(
-            "built against a newer datalogger:plugin WIT than this host ({}): it imports something this host does not provide; \
-             rebuild it against this host's wit/datalogger.wit or upgrade the logger ({text})",
-            crate::plugins::WIT_PACKAGE
-        )
+        let reason = format!(
+            "built against a newer datalogger:plugin WIT than this host ({WIT_PACKAGE}): it imports something this host does not provide; \
+             rebuild it against this host's wit/datalogger.wit or upgrade the logger ({text})"
+        );
+        (LoadFailureKind::NewerWit, reason)
     } else {
-        format!(
-            "not a datalogger collector (world {}/collector): {text}",
-            crate::plugins::WIT_PACKAGE
-        )
+        let reason = format!("not a datalogger collector (world {WIT_PACKAGE}/collector): {text}");
+        (LoadFailureKind::NotCollector, reason)
     }
 }
-
-/// The WIT package this host implements.
-pub const WIT_PACKAGE: &str = "datalogger:plugin@0.1.0";
 
 /// Longest name, version, description or unit `describe()` may give.
 const MAX_DESCRIBE_TEXT: usize = 4096;
@@ -474,7 +493,7 @@ fn check_info(info: &types::PluginInfo) -> Result<(), String> {
 /// One plugin file opened outside the registry, for the plugin commands.
 pub struct Opened {
     pub info: types::PluginInfo,
-    pub pre: CollectorPre<CallState>,
+    pub pre: CollectorPre<Call>,
     pub origin: Origin,
     /// What the component imports, e.g. `datalogger:plugin/http@0.1.0`.
     pub imports: Vec<String>,
@@ -502,7 +521,7 @@ pub fn open_file(sandbox: &Sandbox, file: &Path, cache_dir: Option<&Path>) -> an
         .collect();
     let pre = sandbox
         .prepare(&component)
-        .map_err(|e| anyhow::anyhow!("{}\nimports:\n  {}", link_error(&e), imports.join("\n  ")))?;
+        .map_err(|e| anyhow::anyhow!("{}\nimports:\n  {}", link_error(&e).1, imports.join("\n  ")))?;
     let label = file.file_name().and_then(|n| n.to_str()).unwrap_or("plugin");
     let info = sandbox.describe(label, &pre)?;
     check_info(&info).map_err(anyhow::Error::msg)?;
@@ -516,8 +535,8 @@ pub fn open_file(sandbox: &Sandbox, file: &Path, cache_dir: Option<&Path>) -> an
 
 /// `plugin inspect`: the plugin's description and imports, with no grants.
 pub fn inspect(file: &Path, cache_dir: Option<&Path>) -> anyhow::Result<(types::PluginInfo, Vec<String>)> {
-    let caps = Arc::new(crate::capabilities::Capabilities::defaults());
-    let sandbox = Sandbox::new(crate::config::SandboxSettings::default(), caps)?;
+    let caps = Arc::new(crate::capabilities::Capabilities::new(Default::default()));
+    let sandbox = Sandbox::new(SandboxSettings::default(), caps)?;
     let opened = open_file(&sandbox, file, cache_dir)?;
     Ok((opened.info, opened.imports))
 }

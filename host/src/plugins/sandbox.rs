@@ -8,10 +8,10 @@
 //! state can never reach the next call, and memory stays bounded by
 //! `max_concurrent_calls × memory cap` however many items there are.
 
-use super::bindings::{types, CollectorPre};
-use crate::capabilities::{self, CallState, Capabilities};
-use crate::config::{Grants, SandboxSettings};
+use crate::capabilities::{self, CallState, Capabilities, Grants};
 use crate::sample::{FieldValue, Sample};
+use crate::wit::{bounded, types, CollectorPre};
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +27,52 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 const MAX_TABLE_ELEMENTS: usize = 200_000;
 /// Memory per pool slot reset in place rather than returned to the kernel.
 const KEEP_RESIDENT_BYTES: usize = 2 << 20;
+
+/// Limits every plugin call runs under.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxSettings {
+    /// Linear-memory cap per instance. Python/JS plugins need at least ~16 MiB.
+    pub memory_mib: u32,
+    /// CPU deadline of one `sample` or `describe` call: the plugin's own
+    /// running time, not counting waits on capabilities (network, I2C).
+    pub call_timeout_ms: u64,
+    /// Longest a call may wait on capabilities in all (network, I2C); a call
+    /// lasts at most this plus `call_timeout_ms`.
+    pub call_wall_timeout_ms: u64,
+    /// Largest result a call may return (sum of names, tags and values).
+    pub max_result_bytes: usize,
+    /// Plugin calls running at once; also the size of the instance pool.
+    pub max_concurrent_calls: u32,
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        SandboxSettings {
+            memory_mib: 64,
+            call_timeout_ms: 5000,
+            call_wall_timeout_ms: 30_000,
+            max_result_bytes: 1 << 20,
+            max_concurrent_calls: 64,
+        }
+    }
+}
+
+impl SandboxSettings {
+    /// Problems with the `"sandbox"` section.
+    pub fn check(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.call_wall_timeout_ms < self.call_timeout_ms {
+            problems.push("\"sandbox\": call_wall_timeout_ms must be at least call_timeout_ms".into());
+        }
+        if self.memory_mib < 1 || self.call_timeout_ms < 10 || self.max_concurrent_calls < 1 {
+            problems.push(
+                "\"sandbox\": memory_mib must be >= 1, call_timeout_ms >= 10 and max_concurrent_calls >= 1".into(),
+            );
+        }
+        problems
+    }
+}
 
 /// Why a plugin call produced no samples. The text is what `last_error` shows.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -51,6 +97,45 @@ pub enum CallError {
     InvalidResult { plugin: String, reason: String },
     #[error("host error: {0}")]
     Host(String),
+    /// The plugin failed after a capability refused it something it was not
+    /// granted; shown as the plugin reported it.
+    #[error(transparent)]
+    NotGranted(Box<CallError>),
+}
+
+/// What kind of failure a `CallError` is, as the API names it (`last_error_kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallErrorKind {
+    BadArgument,
+    Unavailable,
+    Timeout,
+    Failed,
+    Deadline,
+    OutOfMemory,
+    Trap,
+    ResultTooLarge,
+    InvalidResult,
+    Host,
+    NotGranted,
+}
+
+impl CallError {
+    pub fn kind(&self) -> CallErrorKind {
+        match self {
+            CallError::BadArgument(_) => CallErrorKind::BadArgument,
+            CallError::Unavailable(_) => CallErrorKind::Unavailable,
+            CallError::Timeout(_) => CallErrorKind::Timeout,
+            CallError::Failed(_) => CallErrorKind::Failed,
+            CallError::Deadline { .. } => CallErrorKind::Deadline,
+            CallError::OutOfMemory { .. } => CallErrorKind::OutOfMemory,
+            CallError::Trap { .. } => CallErrorKind::Trap,
+            CallError::ResultTooLarge { .. } => CallErrorKind::ResultTooLarge,
+            CallError::InvalidResult { .. } => CallErrorKind::InvalidResult,
+            CallError::Host(_) => CallErrorKind::Host,
+            CallError::NotGranted(_) => CallErrorKind::NotGranted,
+        }
+    }
 }
 
 /// Denies memory growth past the cap and remembers that it did, so a trap that
@@ -74,6 +159,19 @@ impl ResourceLimiter for MemoryCap {
     }
 }
 
+/// The data of one call's `Store`: the capabilities' call state and the
+/// memory cap the sandbox enforces.
+pub struct Call {
+    pub state: CallState,
+    limits: MemoryCap,
+}
+
+impl wasmtime_wasi::WasiView for Call {
+    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
+        self.state.ctx()
+    }
+}
+
 /// One poll of an item: which item, its key and arg, and the tick it is for.
 pub struct Poll<'a> {
     pub item: &'a Arc<str>,
@@ -85,7 +183,7 @@ pub struct Poll<'a> {
 
 pub struct Sandbox {
     engine: Engine,
-    linker: Linker<CallState>,
+    linker: Linker<Call>,
     pub settings: SandboxSettings,
     caps: Arc<Capabilities>,
 }
@@ -102,7 +200,7 @@ impl Sandbox {
         };
         start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
-        capabilities::add_to_linker(&mut linker)?;
+        capabilities::add_to_linker(&mut linker, |call: &mut Call| &mut call.state)?;
         Ok(Sandbox {
             engine,
             linker,
@@ -117,7 +215,7 @@ impl Sandbox {
 
     /// Links a compiled component against the host; fails when it is not a
     /// `collector` (imports we do not provide, or no `sampling` export).
-    pub fn prepare(&self, component: &Component) -> wasmtime::Result<CollectorPre<CallState>> {
+    pub fn prepare(&self, component: &Component) -> wasmtime::Result<CollectorPre<Call>> {
         let pre = self.linker.instantiate_pre(component)?;
         CollectorPre::new(pre)
     }
@@ -127,15 +225,15 @@ impl Sandbox {
         plugin: &Arc<str>,
         item: Option<Arc<str>>,
         grants: &Arc<Grants>,
-    ) -> (Store<CallState>, Arc<AtomicBool>) {
+    ) -> (Store<Call>, Arc<AtomicBool>) {
         let hit = Arc::new(AtomicBool::new(false));
-        let cap = MemoryCap {
+        let limits = MemoryCap {
             max_bytes: self.memory_cap_bytes(),
             hit: hit.clone(),
         };
         let wall = Duration::from_millis(self.settings.call_wall_timeout_ms);
-        let state = CallState::new(plugin.clone(), item, grants.clone(), self.caps.clone(), cap, wall);
-        let mut store = Store::new(&self.engine, state);
+        let state = CallState::new(plugin.clone(), item, grants.clone(), self.caps.clone(), wall);
+        let mut store = Store::new(&self.engine, Call { state, limits });
         store.limiter(|s| &mut s.limits);
         let cpu = Duration::from_millis(self.settings.call_timeout_ms);
         store.set_epoch_deadline(ticks(cpu));
@@ -144,7 +242,7 @@ impl Sandbox {
         // time. Waits are cut to `call_wall_timeout_ms` by the capabilities, so
         // a call lasts at most the sum of the two.
         store.epoch_deadline_callback(move |ctx| {
-            let left = cpu.saturating_sub(ctx.data().clock.running());
+            let left = cpu.saturating_sub(ctx.data().state.clock.running());
             if left.is_zero() {
                 Err(Trap::Interrupt.into())
             } else {
@@ -159,13 +257,13 @@ impl Sandbox {
     }
 
     /// Runs `describe()` in a fresh instance, with no grants.
-    pub fn describe(&self, file_label: &str, pre: &CollectorPre<CallState>) -> Result<types::PluginInfo, CallError> {
+    pub fn describe(&self, file_label: &str, pre: &CollectorPre<Call>) -> Result<types::PluginInfo, CallError> {
         let label: Arc<str> = Arc::from(file_label);
         let (mut store, hit) = self.new_store(&label, None, &Arc::new(Grants::default()));
         let result = pre
             .instantiate(&mut store)
             .and_then(|c| c.datalogger_plugin_sampling().call_describe(&mut store));
-        let printed = store.data_mut().take_stdio();
+        let printed = store.data_mut().state.take_stdio();
         result.map_err(|e| self.classify(file_label, e, &hit, &printed))
     }
 
@@ -175,7 +273,7 @@ impl Sandbox {
         &self,
         plugin: &Arc<str>,
         grants: &Arc<Grants>,
-        pre: &CollectorPre<CallState>,
+        pre: &CollectorPre<Call>,
         poll: Poll<'_>,
     ) -> Result<Vec<Sample>, CallError> {
         let Poll {
@@ -188,9 +286,12 @@ impl Sandbox {
         let result = pre
             .instantiate(&mut store)
             .and_then(|c| c.datalogger_plugin_sampling().call_sample(&mut store, key, arg));
-        let printed = store.data_mut().take_stdio();
+        let printed = store.data_mut().state.take_stdio();
         let samples = match result {
             Err(e) => return Err(self.classify(plugin, e, &hit, &printed)),
+            Ok(Err(e)) if store.data().state.refused.get() => {
+                return Err(CallError::NotGranted(Box::new(plugin_error(e))))
+            }
             Ok(Err(e)) => return Err(plugin_error(e)),
             Ok(Ok(samples)) => samples,
         };
@@ -304,18 +405,6 @@ fn start_epoch_ticker(engine: &Engine) {
             }
         })
         .expect("spawn epoch ticker thread");
-}
-
-/// Longest plugin-supplied message kept (errors, log lines): a plugin must not
-/// be able to flood the log or the API with one string.
-pub const MAX_MESSAGE_CHARS: usize = 1024;
-
-/// A plugin's text, cut to `MAX_MESSAGE_CHARS`.
-pub fn bounded(message: String) -> String {
-    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
-        Some((i, _)) => format!("{}… (cut)", &message[..i]),
-        None => message,
-    }
 }
 
 fn plugin_error(e: types::SampleError) -> CallError {
@@ -436,12 +525,5 @@ mod tests {
         for case in cases {
             assert!(convert_sample(case.clone(), 0).is_err(), "{case:?} was accepted");
         }
-    }
-
-    #[test]
-    fn long_plugin_messages_are_cut() {
-        let cut = bounded("x".repeat(5000));
-        assert!(cut.chars().count() < MAX_MESSAGE_CHARS + 10);
-        assert_eq!(bounded("short".into()), "short");
     }
 }

@@ -4,11 +4,12 @@
 //! the grants given on the command line.
 
 use super::cache::Origin;
+use super::sandbox::SandboxSettings;
 use super::sandbox::{Poll, Sandbox};
 use crate::capabilities::Capabilities;
-use crate::config::{Grants, SandboxSettings};
-use crate::plugins::bindings::types::PluginInfo;
+use crate::capabilities::Grants;
 use crate::sample::Sample;
+use crate::wit::types::PluginInfo;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -5,15 +5,20 @@
 //! serving, and is tried again on its next write (the rescan compares hashes).
 
 use super::Registry;
-use notify_debouncer_mini::{new_debouncer, notify::RecursiveMode, DebounceEventResult};
+use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
+use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::task::JoinHandle;
 
 /// Quiet time after the last event before the folder is rescanned.
 const DEBOUNCE: Duration = Duration::from_millis(300);
 
+/// Watching stops when this is dropped.
+pub struct Watcher(#[allow(dead_code)] Debouncer<RecommendedWatcher>);
+
 /// Starts watching; the watcher lives as long as the returned guard.
-pub fn watch(registry: Arc<Registry>) -> anyhow::Result<impl Drop> {
+pub fn watch(registry: Arc<Registry>) -> anyhow::Result<Watcher> {
     let dir = registry.dir().to_path_buf();
     let handle = tokio::runtime::Handle::current();
     let mut debouncer = new_debouncer(DEBOUNCE, move |result: DebounceEventResult| {
@@ -31,11 +36,11 @@ pub fn watch(registry: Arc<Registry>) -> anyhow::Result<impl Drop> {
     })?;
     debouncer.watcher().watch(&dir, RecursiveMode::NonRecursive)?;
     tracing::info!("watching {} for plugin changes", dir.display());
-    Ok(debouncer)
+    Ok(Watcher(debouncer))
 }
 
 /// Rescans every `every` (for folders whose events are unreliable, e.g. NFS).
-pub fn rescan_periodically(registry: Arc<Registry>, every: Duration) {
+pub fn rescan_periodically(registry: Arc<Registry>, every: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
         ticks.tick().await;
@@ -44,5 +49,5 @@ pub fn rescan_periodically(registry: Arc<Registry>, every: Duration) {
             let registry = registry.clone();
             let _ = tokio::task::spawn_blocking(move || registry.rescan()).await;
         }
-    });
+    })
 }

@@ -9,10 +9,10 @@
 mod linux;
 pub mod sim;
 
-use super::CallState;
-use crate::plugins::bindings::datalogger::plugin::i2c::Host;
-use crate::plugins::bindings::types::CapError;
-use serde::Deserialize;
+use super::{CallState, Grant};
+use crate::wit::datalogger::plugin::i2c::Host;
+use crate::wit::types::CapError;
+use serde::{Deserialize, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -34,20 +34,53 @@ pub trait I2cBus: Send {
     fn transfer(&mut self, address: u8, data: &[u8], read: &mut [u8]) -> Result<(), BusError>;
 }
 
-/// The grant `{"bus": 1, "addresses": ["0x5c", "0x5f"]}`; no `addresses`
-/// means every device on that bus.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// The grant `"i2c": [{"bus": 1, "addresses": ["0x5c", "0x5f"]}]`: buses and
+/// the device addresses on them a plugin may talk to.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct I2cGrant(pub Vec<BusGrant>);
+
+/// One bus of an `i2c` grant; no `addresses` means every device on that bus.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct I2cGrant {
+pub struct BusGrant {
     pub bus: u8,
-    #[serde(default, deserialize_with = "address::optional_list")]
+    #[serde(
+        default,
+        deserialize_with = "address::optional_list",
+        serialize_with = "hex_list",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub addresses: Option<Vec<u8>>,
 }
 
 impl I2cGrant {
     fn allows(&self, bus: u8, address: u8) -> bool {
-        self.bus == bus && self.addresses.as_ref().is_none_or(|a| a.contains(&address))
+        self.0
+            .iter()
+            .any(|g| g.bus == bus && g.addresses.as_ref().is_none_or(|a| a.contains(&address)))
     }
+}
+
+impl Grant for I2cGrant {
+    fn summary(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|g| match &g.addresses {
+                Some(a) => {
+                    let a: Vec<String> = a.iter().map(|a| format!("{a:#04x}")).collect();
+                    format!("i2c bus {} at {}", g.bus, a.join(", "))
+                }
+                None => format!("i2c bus {} (all addresses)", g.bus),
+            })
+            .collect()
+    }
+}
+
+/// Addresses as the config spells them: `["0x5c", "0x5f"]`.
+fn hex_list<S: Serializer>(addresses: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    let hex: Vec<String> = addresses.iter().flatten().map(|a| format!("{a:#04x}")).collect();
+    hex.serialize(s)
 }
 
 /// The config's `"i2c"` section: `{"buses": [{"bus": 1, "simulated": [chips...]}]}`.
@@ -153,7 +186,7 @@ impl CallState {
                 "{address:#04x} is not a 7-bit I2C address (0x00..=0x7f)"
             )));
         }
-        if !self.grants.i2c.iter().any(|g| g.allows(bus, address)) {
+        if !self.grants.i2c.allows(bus, address) {
             return Err(self.not_granted(format!("i2c {what} on bus {bus} address {address:#04x}")));
         }
         Ok(())

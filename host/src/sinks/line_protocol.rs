@@ -4,9 +4,64 @@
 //! spaces; tag keys, tag values and field keys also escape `=`; string field
 //! values escape `"` and `\`. Newlines cannot appear anywhere in a line, so they
 //! are written as the two characters `\n`. Timestamps are nanoseconds.
+//!
+//! Shared by the InfluxDB sinks: `encode_rows` shapes stored rows in a
+//! `Schema` and encodes them.
 
 use crate::sample::FieldValue;
+use crate::store::Row;
+use serde::Deserialize;
 use std::fmt::Write;
+
+/// How rows are shaped into points (an InfluxDB sink's `"schema"`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schema {
+    /// measurement = the sample's, tags = the sample's plus `item=<name>`.
+    #[default]
+    Default,
+    /// What the Python logger wrote: measurement `rpdemo`, field key = item
+    /// name, value = the primary field, no tags.
+    Rpdemo,
+}
+
+impl Schema {
+    pub fn name(self) -> &'static str {
+        match self {
+            Schema::Default => "default",
+            Schema::Rpdemo => "rpdemo",
+        }
+    }
+}
+
+/// The rows as line protocol, one line each, in `schema`.
+pub fn encode_rows(rows: &[&Row], schema: Schema, unsigned: Unsigned) -> String {
+    let mut body = String::with_capacity(rows.len() * 80);
+    for row in rows {
+        let s = &row.sample;
+        let line = match schema {
+            Schema::Default => Line {
+                measurement: &s.measurement,
+                tags: s
+                    .tags
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .chain([("item", row.item.as_str())])
+                    .collect(),
+                fields: s.fields.iter().map(|(k, v)| (k.as_str(), v)).collect(),
+                timestamp_ns: s.timestamp_ns,
+            },
+            Schema::Rpdemo => Line {
+                measurement: "rpdemo",
+                tags: Vec::new(),
+                fields: vec![(row.item.as_str(), &s.fields[0].1)],
+                timestamp_ns: s.timestamp_ns,
+            },
+        };
+        encode(&line, unsigned, &mut body);
+    }
+    body
+}
 
 /// How one point is written; both schemas feed the same encoder.
 pub struct Line<'a> {
@@ -91,6 +146,37 @@ fn escape(s: &str, special: &[char], out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sample::Sample;
+    use std::collections::BTreeMap;
+
+    fn row(item: &str, measurement: &str, ts: i64) -> Row {
+        Row {
+            seq: 1,
+            item: item.into(),
+            sample: Sample {
+                measurement: measurement.into(),
+                tags: BTreeMap::from([("host".into(), "pi".into())]),
+                fields: vec![
+                    ("load1".into(), FieldValue::Float(0.5)),
+                    ("n".into(), FieldValue::Int(2)),
+                ],
+                timestamp_ns: ts,
+            },
+        }
+    }
+
+    #[test]
+    fn default_schema_adds_the_item_tag() {
+        let body = encode_rows(&[&row("l1", "system", 7)], Schema::Default, Unsigned::Supported);
+        assert_eq!(body, "system,host=pi,item=l1 load1=0.5,n=2i 7\n");
+    }
+
+    #[test]
+    fn rpdemo_schema_writes_what_the_python_logger_wrote() {
+        let rows = [row("l1", "system", 7), row("l2", "system", 8)];
+        let body = encode_rows(&[&rows[0], &rows[1]], Schema::Rpdemo, Unsigned::Supported);
+        assert_eq!(body, "rpdemo l1=0.5 7\nrpdemo l2=0.5 8\n");
+    }
 
     fn one(measurement: &str, tags: &[(&str, &str)], fields: &[(&str, FieldValue)], unsigned: Unsigned) -> String {
         let line = Line {

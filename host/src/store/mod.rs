@@ -3,19 +3,46 @@
 //! own position in `output_positions` and reads onward from there, so several
 //! outputs forward independently and resume after a restart.
 //!
-//! One writer thread owns the write connection and commits whatever has queued
-//! up in one transaction (thousands of samples a second on a Pi's SD card).
-//! Reads use their own connection (WAL mode lets them run beside the writer).
+//! Samples are written by one thread (`writer.rs`), which commits whatever has
+//! queued up in one transaction. Everything else goes through a `Store`'s own
+//! connection (WAL mode lets it run beside the writer): reads, and the small
+//! bookkeeping writes of an output — its position and set-aside batches —
+//! which wait out the writer's lock (`busy_timeout`) like any SQLite writer.
 //!
 //! SQLite (via rusqlite, bundled) because the file can be inspected with the
 //! `sqlite3` shell and survives power loss; see ARCHITECTURE.md.
 
-use crate::sample::{FieldValue, Sample};
+mod codec;
+mod writer;
+
+use crate::sample::Sample;
+use codec::{readable, row_from_sql};
 use rusqlite::{params, Connection, OptionalExtension};
-use std::collections::BTreeMap;
-use std::path::Path;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
+use writer::Command;
+
+pub const DEFAULT_STORE_PATH: &str = "data/datalogger.db";
+
+/// The `"store"` section.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    pub path: PathBuf,
+    /// Samples older than this are pruned (and not stored). 0 keeps everything.
+    pub retention_days: u32,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            path: DEFAULT_STORE_PATH.into(),
+            retention_days: 30,
+        }
+    }
+}
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS samples (
@@ -64,21 +91,10 @@ pub struct Row {
     pub sample: Sample,
 }
 
-enum Command {
-    Append {
-        item: String,
-        samples: Vec<Sample>,
-        done: oneshot::Sender<Result<usize, String>>,
-    },
-    Prune {
-        done: oneshot::Sender<Result<usize, String>>,
-    },
-}
-
 #[derive(Clone)]
 pub struct Store {
     tx: mpsc::Sender<Command>,
-    reader: Arc<Mutex<Connection>>,
+    conn: Arc<Mutex<Connection>>,
     path: Arc<Path>,
 }
 
@@ -91,26 +107,26 @@ impl Store {
         }
         let writer = open_connection(path)?;
         writer.execute_batch(SCHEMA)?;
-        let reader = open_connection(path)?;
+        let conn = open_connection(path)?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let retention_ns = retention_days as i64 * 86_400 * 1_000_000_000;
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run_writer(writer, rx, retention_ns))?;
+            .spawn(move || writer::run_writer(writer, rx, retention_ns))?;
         Ok(Store {
             tx,
-            reader: Arc::new(Mutex::new(reader)),
+            conn: Arc::new(Mutex::new(conn)),
             path: Arc::from(path),
         })
     }
 
-    /// The same store with a read connection of its own, so a busy reader (an
+    /// The same store with a connection of its own, so a busy reader (an
     /// output catching up on a backlog) never waits for another (the API).
-    pub fn with_own_reader(&self) -> anyhow::Result<Store> {
-        let reader = open_connection(&self.path)?;
+    pub fn with_own_connection(&self) -> anyhow::Result<Store> {
+        let conn = open_connection(&self.path)?;
         Ok(Store {
             tx: self.tx.clone(),
-            reader: Arc::new(Mutex::new(reader)),
+            conn: Arc::new(Mutex::new(conn)),
             path: self.path.clone(),
         })
     }
@@ -144,7 +160,7 @@ impl Store {
     /// The newest `limit` samples of an item, newest first.
     pub async fn recent(&self, item: &str, limit: usize) -> anyhow::Result<Vec<Sample>> {
         let item = item.to_string();
-        self.read(move |c| {
+        self.on_own_connection(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT seq, item, measurement, tags, fields, field_types, ts_ns FROM samples
                  WHERE item = ?1 ORDER BY ts_ns DESC, seq DESC LIMIT ?2",
@@ -158,7 +174,7 @@ impl Store {
     /// Up to `limit` rows after sequence number `after`, oldest first: what an
     /// output reads from its position.
     pub async fn read_after(&self, after: i64, limit: usize) -> anyhow::Result<Vec<Row>> {
-        self.read(move |c| {
+        self.on_own_connection(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT seq, item, measurement, tags, fields, field_types, ts_ns FROM samples
                  WHERE seq > ?1 ORDER BY seq LIMIT ?2",
@@ -172,7 +188,7 @@ impl Store {
     /// An output's durable position (0 when it has none yet).
     pub async fn position(&self, output: &str) -> anyhow::Result<i64> {
         let output = output.to_string();
-        self.read(move |c| {
+        self.on_own_connection(move |c| {
             let seq = c
                 .query_row("SELECT seq FROM output_positions WHERE output = ?1", [output], |r| {
                     r.get(0)
@@ -186,7 +202,7 @@ impl Store {
     /// Moves an output's position forward, after its batch was acknowledged.
     pub async fn set_position(&self, output: &str, seq: i64) -> anyhow::Result<()> {
         let output = output.to_string();
-        self.read(move |c| {
+        self.on_own_connection(move |c| {
             c.execute(
                 "INSERT INTO output_positions (output, seq) VALUES (?1, ?2)
                  ON CONFLICT (output) DO UPDATE SET seq = MAX(seq, excluded.seq)",
@@ -199,7 +215,7 @@ impl Store {
 
     /// The lowest and highest sequence numbers in the log ((0, 0) when empty).
     pub async fn bounds(&self) -> anyhow::Result<(i64, i64)> {
-        self.read(|c| Ok(c.query_row(BOUNDS_SQL, [], |r| Ok((r.get(0)?, r.get(1)?)))?))
+        self.on_own_connection(|c| Ok(c.query_row(BOUNDS_SQL, [], |r| Ok((r.get(0)?, r.get(1)?)))?))
             .await
     }
 
@@ -213,7 +229,7 @@ impl Store {
         measurements: Option<&[String]>,
     ) -> anyhow::Result<u64> {
         let (items, measurements) = (items.map(<[String]>::to_vec), measurements.map(<[String]>::to_vec));
-        self.read(move |c| {
+        self.on_own_connection(move |c| {
             let mut sql = String::from("SELECT COUNT(*) FROM samples WHERE seq > ? AND seq <= ?");
             let mut args: Vec<rusqlite::types::Value> = vec![after.into(), upto.into()];
             for (column, list) in [("item", &items), ("measurement", &measurements)] {
@@ -239,7 +255,7 @@ impl Store {
     /// oldest are ever deleted, so the count is the distance to the newest one
     /// (no scan of the backlog).
     pub async fn backlog(&self, after: i64) -> anyhow::Result<(u64, Option<i64>)> {
-        self.read(move |c| {
+        self.on_own_connection(move |c| {
             let (min, max): (i64, i64) = c.query_row(BOUNDS_SQL, [], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let first: Option<i64> = c
                 .query_row(
@@ -263,7 +279,7 @@ impl Store {
         body: &str,
     ) -> anyhow::Result<()> {
         let (output, message, body) = (output.to_string(), message.to_string(), body.to_string());
-        self.read(move |c| {
+        self.on_own_connection(move |c| {
             c.execute(
                 "INSERT INTO rejected_batches (output, first_seq, last_seq, status, message, body, at_ns)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -274,12 +290,12 @@ impl Store {
         .await
     }
 
-    async fn read<T: Send + 'static>(
+    async fn on_own_connection<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
-        let reader = self.reader.clone();
-        tokio::task::spawn_blocking(move || f(&reader.lock().unwrap())).await?
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || f(&conn.lock().unwrap())).await?
     }
 }
 
@@ -293,167 +309,11 @@ fn open_connection(path: &Path) -> anyhow::Result<Connection> {
     Ok(c)
 }
 
-fn run_writer(mut conn: Connection, mut rx: mpsc::Receiver<Command>, retention_ns: i64) {
-    let mut batch = Vec::new();
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < 1024 {
-            match rx.try_recv() {
-                Ok(cmd) => batch.push(cmd),
-                Err(_) => break,
-            }
-        }
-        let cutoff = (retention_ns > 0).then(|| crate::sample::now_ns() - retention_ns);
-        // Everything queued goes in one transaction; each caller gets its own answer.
-        let mut answers = Vec::new();
-        let result = (|| -> rusqlite::Result<()> {
-            let tx = conn.transaction()?;
-            for cmd in batch.drain(..) {
-                match cmd {
-                    Command::Append { item, samples, done } => {
-                        answers.push((done, insert(&tx, &item, &samples, cutoff)?));
-                    }
-                    Command::Prune { done } => {
-                        let n = match cutoff {
-                            Some(c) => tx.execute("DELETE FROM samples WHERE ts_ns < ?1", [c])?,
-                            None => 0,
-                        };
-                        answers.push((done, n));
-                    }
-                }
-            }
-            tx.commit()
-        })();
-        match result {
-            Ok(()) => answers.into_iter().for_each(|(done, n)| {
-                let _ = done.send(Ok(n));
-            }),
-            Err(e) => {
-                tracing::error!("store write failed: {e}");
-                answers.into_iter().for_each(|(done, _)| {
-                    let _ = done.send(Err(format!("store write failed: {e}")));
-                });
-            }
-        }
-    }
-}
-
-fn insert(tx: &rusqlite::Transaction, item: &str, samples: &[Sample], cutoff: Option<i64>) -> rusqlite::Result<usize> {
-    let mut stmt = tx.prepare_cached(
-        // Not INSERT OR IGNORE: an ignored insert would still use up an
-        // AUTOINCREMENT number, and outputs rely on sequence numbers without gaps.
-        "INSERT INTO samples (item, measurement, tags, fields, field_types, ts_ns)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6
-         WHERE NOT EXISTS (SELECT 1 FROM samples WHERE item = ?1 AND measurement = ?2 AND tags = ?3 AND ts_ns = ?6)",
-    )?;
-    let mut added = 0;
-    for s in samples {
-        if cutoff.is_some_and(|c| s.timestamp_ns < c) {
-            continue;
-        }
-        let (fields, types) = encode_fields(&s.fields);
-        let tags = serde_json::to_string(&s.tags).unwrap_or_default();
-        added += stmt.execute(params![item, s.measurement, tags, fields, types, s.timestamp_ns])?;
-    }
-    Ok(added)
-}
-
-fn encode_fields(fields: &[(String, FieldValue)]) -> (String, String) {
-    let mut map = serde_json::Map::new();
-    let mut types = String::with_capacity(fields.len());
-    for (name, value) in fields {
-        types.push(match value {
-            FieldValue::Float(_) => 'f',
-            FieldValue::Int(_) => 'i',
-            FieldValue::Uint(_) => 'u',
-            FieldValue::Boolean(_) => 'b',
-            FieldValue::Text(_) => 's',
-        });
-        map.insert(name.clone(), value.to_json());
-    }
-    (serde_json::Value::Object(map).to_string(), types)
-}
-
-/// Reads the fields JSON straight into typed values, guided by the type
-/// letters (no intermediate JSON map: this is the hot path of forwarding).
-fn decode_fields(json: &str, types: &str) -> Result<Vec<(String, FieldValue)>, String> {
-    use serde::de::{DeserializeSeed, Error, MapAccess, Visitor};
-
-    struct Fields<'a>(&'a [u8]);
-
-    impl<'de> DeserializeSeed<'de> for Fields<'_> {
-        type Value = Vec<(String, FieldValue)>;
-        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_map(self)
-        }
-    }
-
-    impl<'de> Visitor<'de> for Fields<'_> {
-        type Value = Vec<(String, FieldValue)>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("an object of fields")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::with_capacity(self.0.len());
-            while let Some(name) = map.next_key::<String>()? {
-                let value = match self.0.get(out.len()) {
-                    Some(b'f') => FieldValue::Float(map.next_value()?),
-                    Some(b'i') => FieldValue::Int(map.next_value()?),
-                    Some(b'u') => FieldValue::Uint(map.next_value()?),
-                    Some(b'b') => FieldValue::Boolean(map.next_value()?),
-                    Some(b's') => FieldValue::Text(map.next_value()?),
-                    _ => return Err(A::Error::custom(format!("field {name} has no valid type letter"))),
-                };
-                out.push((name, value));
-            }
-            Ok(out)
-        }
-    }
-
-    let mut de = serde_json::Deserializer::from_str(json);
-    Fields(types.as_bytes()).deserialize(&mut de).map_err(|e| e.to_string())
-}
-
-/// Collects rows, skipping (and logging) any that cannot be decoded, so one
-/// damaged row never blocks an item's history or an output's progress.
-fn readable(rows: impl Iterator<Item = rusqlite::Result<anyhow::Result<Row>>>) -> anyhow::Result<Vec<Row>> {
-    let mut out = Vec::new();
-    for row in rows {
-        match row? {
-            Ok(r) => out.push(r),
-            Err(e) => tracing::error!("skipping an unreadable stored sample: {e:#}"),
-        }
-    }
-    Ok(out)
-}
-
-fn row_from_sql(r: &rusqlite::Row) -> rusqlite::Result<anyhow::Result<Row>> {
-    let seq: i64 = r.get(0)?;
-    let item: String = r.get(1)?;
-    let measurement: String = r.get(2)?;
-    let tags: String = r.get(3)?;
-    let fields: String = r.get(4)?;
-    let types: String = r.get(5)?;
-    let timestamp_ns: i64 = r.get(6)?;
-    Ok((|| {
-        let tags: BTreeMap<String, String> = serde_json::from_str(&tags)?;
-        let fields = decode_fields(&fields, &types).map_err(|e| anyhow::anyhow!("sample {seq}: {e}"))?;
-        Ok(Row {
-            seq,
-            item,
-            sample: Sample {
-                measurement,
-                tags,
-                fields,
-                timestamp_ns,
-            },
-        })
-    })())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sample::FieldValue;
+    use std::collections::BTreeMap;
 
     fn sample(ts: i64, v: f64) -> Sample {
         Sample {

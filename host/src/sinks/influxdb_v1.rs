@@ -3,11 +3,59 @@
 //! Timestamps are sent in nanoseconds, the API's default: `precision=us` is read
 //! as nanoseconds by InfluxDB 1.6, so we never pass a precision.
 
-use super::{classify, error_message, parse_retry_after, Secret, Sink, WriteResult};
-use crate::outputs::line_protocol::Unsigned;
+use super::line_protocol::{encode_rows, Schema, Unsigned};
+use super::settings::check_http_url;
+use super::{classify, error_message, forwarder, parse_retry_after, OutputHandle, OutputSpec, Secret};
+use super::{Sink, SinkConfig, WriteResult};
+use crate::store::{Row, Store};
 use reqwest::header::{CONTENT_ENCODING, RETRY_AFTER};
+use serde::Deserialize;
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
+
+fn yes() -> bool {
+    true
+}
+
+/// `{"type": "influxdb", "url", "database", "username", "password",
+/// "retention_policy", "gzip", "schema"}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub url: String,
+    pub database: String,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub retention_policy: Option<String>,
+    #[serde(default = "yes")]
+    pub gzip: bool,
+    #[serde(default)]
+    pub schema: Schema,
+}
+
+impl SinkConfig for Settings {
+    fn kind(&self) -> &'static str {
+        "influxdb"
+    }
+
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn check(&self) -> Result<(), String> {
+        check_http_url(&self.url)
+    }
+
+    fn details(&self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::from_iter([("schema".into(), self.schema.name().into())])
+    }
+
+    fn start(&self, spec: &OutputSpec, store: Store) -> anyhow::Result<Arc<OutputHandle>> {
+        let sink = InfluxV1::new(self, Duration::from_millis(spec.timeout_ms))?;
+        Ok(forwarder::spawn(spec.clone(), sink, store))
+    }
+}
 
 pub struct InfluxV1 {
     client: reqwest::Client,
@@ -16,21 +64,15 @@ pub struct InfluxV1 {
     database: String,
     auth: Option<(String, Option<Secret>)>,
     gzip: bool,
+    schema: Schema,
 }
 
 impl InfluxV1 {
-    pub fn new(
-        url: &str,
-        database: &str,
-        retention_policy: Option<&str>,
-        auth: Option<(String, Option<Secret>)>,
-        gzip: bool,
-        timeout: Duration,
-    ) -> anyhow::Result<Self> {
-        let base = reqwest::Url::parse(url)?;
+    pub fn new(settings: &Settings, timeout: Duration) -> anyhow::Result<Self> {
+        let base = reqwest::Url::parse(&settings.url)?;
         let mut write_url = base.join("write")?;
-        write_url.query_pairs_mut().append_pair("db", database);
-        if let Some(rp) = retention_policy {
+        write_url.query_pairs_mut().append_pair("db", &settings.database);
+        if let Some(rp) = &settings.retention_policy {
             write_url.query_pairs_mut().append_pair("rp", rp);
         }
         let client = reqwest::Client::builder().timeout(timeout).build()?;
@@ -38,9 +80,10 @@ impl InfluxV1 {
             client,
             write_url,
             query_url: base.join("query")?,
-            database: database.into(),
-            auth,
-            gzip,
+            database: settings.database.clone(),
+            auth: settings.username.clone().map(|u| (u, settings.password.clone())),
+            gzip: settings.gzip,
+            schema: settings.schema,
         })
     }
 
@@ -62,6 +105,8 @@ fn create_database(name: &str) -> String {
 }
 
 impl Sink for InfluxV1 {
+    type Batch = String;
+
     async fn prepare(&self) -> Result<(), String> {
         let response = self
             .request(&self.query_url)
@@ -84,7 +129,16 @@ impl Sink for InfluxV1 {
         }
     }
 
-    async fn write(&self, body: String) -> WriteResult {
+    fn encode(&self, rows: &[&Row]) -> String {
+        // 1.x rejects the `u` suffix.
+        encode_rows(rows, self.schema, Unsigned::AsInteger)
+    }
+
+    fn as_text(&self, batch: &String) -> String {
+        batch.clone()
+    }
+
+    async fn write(&self, body: &String) -> WriteResult {
         let mut request = self.request(&self.write_url);
         request = if self.gzip {
             let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -98,7 +152,7 @@ impl Sink for InfluxV1 {
                 }
             }
         } else {
-            request.body(body)
+            request.body(body.clone())
         };
         let response = match request.send().await {
             Ok(r) => r,
@@ -113,10 +167,6 @@ impl Sink for InfluxV1 {
         let retry_after = parse_retry_after(response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()));
         let text = response.text().await.unwrap_or_default();
         classify(status, error_message(&text), retry_after)
-    }
-
-    fn unsigned(&self) -> Unsigned {
-        Unsigned::AsInteger
     }
 }
 

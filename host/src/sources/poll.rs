@@ -1,4 +1,4 @@
-//! The scheduler: one lightweight task per enabled item that wakes on wall-clock
+//! The poll source (the scheduler): one lightweight task per enabled item that wakes on wall-clock
 //! multiples of the item's interval, takes a sample on a blocking thread, and
 //! hands the result to the store.
 //!
@@ -9,10 +9,11 @@
 //! - Timestamps: a sample without its own timestamp gets the scheduled tick
 //!   time (`Sandbox::sample`), so series line up across items and restarts.
 
-use crate::config::ItemSpec;
-use crate::plugins::Registry;
+use super::items::ItemSpec;
+use crate::plugins::{CallError, CallErrorKind, Registry};
 use crate::sample::{now_ns, Sample};
 use crate::store::Store;
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -22,11 +23,58 @@ use tokio::task::JoinHandle;
 
 const NS_PER_S: i64 = 1_000_000_000;
 
+/// What kind of failure an item's last poll was (`last_error_kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ItemErrorKind {
+    /// The plugin call failed: how.
+    Call(CallErrorKind),
+    Other(OtherKind),
+}
+
+/// Failures before or after the plugin call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OtherKind {
+    /// No loaded plugin serves the key (not loaded yet, removed, or the key dropped).
+    UnknownKey,
+    /// The samples could not be stored.
+    Store,
+    /// The host itself failed (a task or semaphore).
+    Host,
+}
+
+/// Why an item's last poll produced nothing: a kind to match on and the
+/// operator's message (`last_error`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemError {
+    pub kind: ItemErrorKind,
+    pub message: String,
+}
+
+impl ItemError {
+    fn other(kind: OtherKind, message: String) -> Self {
+        ItemError {
+            kind: ItemErrorKind::Other(kind),
+            message,
+        }
+    }
+}
+
+impl From<CallError> for ItemError {
+    fn from(e: CallError) -> Self {
+        ItemError {
+            kind: ItemErrorKind::Call(e.kind()),
+            message: e.to_string(),
+        }
+    }
+}
+
 /// What the API shows about an item beyond its spec.
 #[derive(Debug, Clone, Default)]
 pub struct ItemStatus {
     pub last_sample: Option<Sample>,
-    pub last_error: Option<String>,
+    pub last_error: Option<ItemError>,
     pub next_poll_ns: Option<i64>,
     pub polls: u64,
     pub errors: u64,
@@ -219,24 +267,25 @@ async fn run_item(handle: Arc<ItemHandle>, ctx: Arc<Context>) {
     }
 }
 
-async fn take_sample(ctx: &Arc<Context>, spec: &ItemSpec, tick: i64, has_sampled: bool) -> Result<Vec<Sample>, String> {
+async fn take_sample(
+    ctx: &Arc<Context>,
+    spec: &ItemSpec,
+    tick: i64,
+    has_sampled: bool,
+) -> Result<Vec<Sample>, ItemError> {
     let plugin = match has_sampled {
-        true => ctx.registry.plugin_for_running_item(&spec.key)?,
-        false => ctx.registry.plugin_for_key(&spec.key)?,
-    };
-    let _plugin_share = plugin
-        .permits
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|e| e.to_string())?;
-    let _permit = ctx.permits.acquire().await.map_err(|e| e.to_string())?;
+        true => ctx.registry.plugin_for_running_item(&spec.key),
+        false => ctx.registry.plugin_for_key(&spec.key),
+    }
+    .map_err(|e| ItemError::other(OtherKind::UnknownKey, e))?;
+    let host_error = |e: tokio::sync::AcquireError| ItemError::other(OtherKind::Host, e.to_string());
+    let _plugin_share = plugin.permits.clone().acquire_owned().await.map_err(host_error)?;
+    let _permit = ctx.permits.acquire().await.map_err(host_error)?;
     let registry = ctx.registry.clone();
     let (item, key, arg) = (Arc::<str>::from(spec.name.as_str()), spec.key.clone(), spec.arg.clone());
     let mut samples = tokio::task::spawn_blocking(move || registry.sample(&plugin, &item, &key, arg.as_deref(), tick))
         .await
-        .map_err(|e| format!("host error: sampling task failed: {e}"))?
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| ItemError::other(OtherKind::Host, format!("host error: sampling task failed: {e}")))??;
     // The item's own tags are added to every sample (the operator's word wins).
     for s in &mut samples {
         s.tags.extend(spec.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -246,12 +295,12 @@ async fn take_sample(ctx: &Arc<Context>, spec: &ItemSpec, tick: i64, has_sampled
 
 /// Stores samples and updates the status; logs an error only when it changes,
 /// so a failing item logs once, not once a tick.
-async fn record(handle: &ItemHandle, store: &Store, result: Result<Vec<Sample>, String>) {
+async fn record(handle: &ItemHandle, store: &Store, result: Result<Vec<Sample>, ItemError>) {
     let name = &handle.spec.name;
     let result = match result {
         Ok(samples) => match store.append(name, samples.clone()).await {
             Ok(_) => Ok(samples),
-            Err(e) => Err(format!("store: {e:#}")),
+            Err(e) => Err(ItemError::other(OtherKind::Store, format!("store: {e:#}"))),
         },
         Err(e) => Err(e),
     };
@@ -268,8 +317,8 @@ async fn record(handle: &ItemHandle, store: &Store, result: Result<Vec<Sample>, 
         }
         Err(e) => {
             status.errors += 1;
-            if status.last_error.as_deref() != Some(e.as_str()) {
-                tracing::warn!(item = %name, key = %handle.spec.key, "{e}");
+            if status.last_error.as_ref() != Some(&e) {
+                tracing::warn!(item = %name, key = %handle.spec.key, "{}", e.message);
             }
             status.last_error = Some(e);
         }

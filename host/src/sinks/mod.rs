@@ -1,21 +1,32 @@
-//! Outputs: store-and-forward from the embedded store to time-series databases.
+//! Sinks: where samples go after the store (today InfluxDB 1.x and the v2
+//! write API, in one file each).
 //!
-//! Every output is a peer behind the `Sink` trait (one file each); the shared
-//! `forwarder` reads the store from the output's own durable position, encodes
-//! line protocol in the output's schema, and advances the position only after
-//! the server acknowledged the batch. Adding another database is one new file.
+//! A sink receives typed rows (`store::Row`) and does its own encoding; the
+//! shared `forwarder` reads the store from the output's own durable position,
+//! filters, batches, retries with backoff, splits or sets aside what the
+//! server refuses, bounds the backlog, and advances the position only after
+//! the server acknowledged a batch.
+//!
+//! To add a sink: one file with its `Settings` (implementing `SinkConfig`)
+//! and its `Sink`, one variant in `SinkSettings` and its arm in
+//! `SinkSettings::config` below, and its tests.
 
 mod forwarder;
 pub mod influxdb_v1;
 pub mod influxdb_v2;
 pub mod line_protocol;
-pub mod settings;
+mod secret;
+mod settings;
 
-pub use forwarder::{spawn, OutputHandle, OutputStatus};
-pub use settings::{OutputSpec, Schema, Secret, Target};
+pub use forwarder::{spawn, OutputHandle, OutputState, OutputStatus};
+pub use line_protocol::Schema;
+pub use secret::Secret;
+pub use settings::{parse_outputs, OutputSpec};
 
-use line_protocol::Unsigned;
+use crate::store::{Row, Store};
+use serde::Deserialize;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What a server said to one write.
@@ -36,15 +47,56 @@ pub enum WriteResult {
     MissingDatabase,
 }
 
-/// A database that takes line protocol.
+/// A destination for stored rows.
 pub trait Sink: Send + Sync + 'static {
+    /// One batch in the sink's wire format, encoded once and kept for retries.
+    type Batch: Send + Sync + 'static;
     /// Makes the target ready (e.g. creates the database). Called at start
     /// and whenever a write reports `MissingDatabase`.
     fn prepare(&self) -> impl Future<Output = Result<(), String>> + Send;
-    /// Sends one batch of line protocol.
-    fn write(&self, body: String) -> impl Future<Output = WriteResult> + Send;
-    /// Whether the server takes the `u` (unsigned) suffix.
-    fn unsigned(&self) -> Unsigned;
+    /// Encodes rows the output selected (never empty).
+    fn encode(&self, rows: &[&Row]) -> Self::Batch;
+    /// Sends one batch.
+    fn write(&self, batch: &Self::Batch) -> impl Future<Output = WriteResult> + Send;
+    /// The batch as text, kept in the store's `rejected_batches` when the
+    /// server refuses it.
+    fn as_text(&self, batch: &Self::Batch) -> String;
+}
+
+/// What every sink's settings provide; implemented in the sink's own file.
+pub trait SinkConfig: Send + Sync {
+    /// The `"type"` that selects it.
+    fn kind(&self) -> &'static str;
+    /// Where it writes, for the log and `GET /outputs` (no secrets).
+    fn url(&self) -> &str;
+    /// Problems serde cannot see (URL schemes and the like).
+    fn check(&self) -> Result<(), String>;
+    /// Settings `GET /outputs` shows besides type and url (no secrets).
+    fn details(&self) -> serde_json::Map<String, serde_json::Value>;
+    /// Builds the sink and starts forwarding to it.
+    fn start(&self, spec: &OutputSpec, store: Store) -> anyhow::Result<Arc<OutputHandle>>;
+}
+
+/// Each sink's own settings, selected by the output's `"type"`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SinkSettings {
+    /// InfluxDB 1.x `/write` API.
+    Influxdb(influxdb_v1::Settings),
+    /// The `/api/v2/write` API (InfluxDB 1.8+, 2.x, 3.x, Cloud, VictoriaMetrics).
+    InfluxdbV2(influxdb_v2::Settings),
+}
+
+impl SinkSettings {
+    /// Appended to a config error in an output, so the fix is at hand.
+    pub const HINT: &'static str = "an output needs \"name\" and \"type\" (\"influxdb\" with url and database, or \"influxdb_v2\" with url, org, bucket and token)";
+
+    pub fn config(&self) -> &dyn SinkConfig {
+        match self {
+            SinkSettings::Influxdb(s) => s,
+            SinkSettings::InfluxdbV2(s) => s,
+        }
+    }
 }
 
 /// Sorts an HTTP status into what the forwarder does next; shared by sinks.

@@ -1,0 +1,169 @@
+//! The state of one plugin call, which every capability's `Host` impl sees:
+//! the plugin's grants, a WASI context with no preopens, no environment and no
+//! network, the call's clock, and what the call asked for and was refused.
+//!
+//! Time spent waiting on a capability (a device, the network) does not count
+//! against the plugin's CPU deadline, but every wait is bounded by what is
+//! left of the call's wall-clock budget.
+
+use super::{host, Capabilities, Grants};
+use crate::wit::types;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// Bytes of stdout/stderr kept per call; plugins should log through `host.log`.
+const STDIO_CAPTURE_BYTES: usize = 16 * 1024;
+
+/// (plugin, item, what) refusals already logged: once each, not every poll.
+#[derive(Default)]
+pub(super) struct Refusals(Mutex<HashSet<(String, String, String)>>);
+
+/// The call's time budget: CPU (wasm) time is limited by the deadline, the
+/// whole call including capability waits by `wall`.
+pub struct CallClock {
+    pub started: Instant,
+    pub wall: Duration,
+    /// Time spent inside capability calls so far.
+    pub waited: Duration,
+}
+
+impl CallClock {
+    pub fn new(wall: Duration) -> Self {
+        CallClock {
+            started: Instant::now(),
+            wall,
+            waited: Duration::ZERO,
+        }
+    }
+
+    /// Wall time left for this call.
+    pub fn remaining(&self) -> Duration {
+        self.wall.saturating_sub(self.started.elapsed())
+    }
+
+    /// Time the plugin's own code has run (wall time minus capability waits).
+    pub fn running(&self) -> Duration {
+        self.started.elapsed().saturating_sub(self.waited)
+    }
+}
+
+/// The capability side of one plugin call's `Store`.
+pub struct CallState {
+    pub plugin: Arc<str>,
+    /// The item being sampled (`None` for `describe`).
+    pub item: Option<Arc<str>>,
+    pub grants: Arc<Grants>,
+    pub caps: Arc<Capabilities>,
+    pub clock: CallClock,
+    /// Whether a capability refused this call something it was not granted,
+    /// so the caller can tell a "not granted" failure from any other.
+    pub refused: std::cell::Cell<bool>,
+    pub(super) log: host::LogBudget,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    stdout: MemoryOutputPipe,
+}
+
+impl CallState {
+    pub fn new(
+        plugin: Arc<str>,
+        item: Option<Arc<str>>,
+        grants: Arc<Grants>,
+        caps: Arc<Capabilities>,
+        wall: Duration,
+    ) -> Self {
+        let stdout = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
+        // No preopens, no env, no args, no sockets: nothing ambient.
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stdout.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        CallState {
+            plugin,
+            item,
+            grants,
+            caps,
+            clock: CallClock::new(wall),
+            refused: std::cell::Cell::new(false),
+            log: host::LogBudget::default(),
+            wasi,
+            table: ResourceTable::new(),
+            stdout,
+        }
+    }
+
+    /// Logs what the plugin printed to stdout/stderr (at debug: a plugin that
+    /// prints on every call would flood the log) and returns it, so a crash
+    /// can be reported with the plugin's last words (e.g. a panic message).
+    pub fn take_stdio(&mut self) -> String {
+        let text = String::from_utf8_lossy(&self.stdout.contents()).into_owned();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            tracing::debug!(plugin = %self.plugin, "stdout: {line}");
+        }
+        self.log.report_dropped(&self.plugin);
+        text
+    }
+
+    /// The error every capability returns for something not granted. The
+    /// refusal is logged once per plugin, item and target; the item's
+    /// `last_error` shows it on every poll.
+    pub(super) fn not_granted(&self, what: impl std::fmt::Display) -> types::CapError {
+        self.refused.set(true);
+        let what = what.to_string();
+        let message = format!(
+            "capability not granted to plugin {}: {what}; grant it under \"plugins\": {{\"{}\": {{...}}}} in the config",
+            self.plugin, self.plugin
+        );
+        if let Some(item) = &self.item {
+            let key = (self.plugin.to_string(), item.to_string(), what);
+            if self.caps.refusals.0.lock().unwrap().insert(key) {
+                tracing::warn!(plugin = %self.plugin, item = %item, "{message} (logged once per item)");
+            }
+        }
+        types::CapError::NotGranted(message)
+    }
+
+    /// Runs a blocking capability operation (a lookup, a transfer, a
+    /// request), counting its time as waiting, not against the CPU deadline.
+    /// Operations bound themselves by `remaining_for`.
+    pub(super) fn waiting<T>(&mut self, op: impl FnOnce(&mut Self) -> T) -> T {
+        let start = Instant::now();
+        let out = op(self);
+        self.clock.waited += start.elapsed();
+        out
+    }
+
+    /// The timeout for one capability operation: what the plugin asked for
+    /// (or `default`), cut to what is left of the call's wall-clock budget.
+    /// `Err` when nothing is left.
+    pub(super) fn remaining_for(&self, asked_ms: Option<u32>, default: Duration) -> Result<Duration, types::CapError> {
+        let asked = asked_ms.map_or(default, |ms| Duration::from_millis(ms.into()));
+        let left = self.clock.remaining();
+        if left.is_zero() {
+            return Err(types::CapError::Timeout(format!(
+                "plugin {} used up its call's wall-clock budget of {} ms",
+                self.plugin,
+                self.clock.wall.as_millis()
+            )));
+        }
+        Ok(asked.min(left))
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for CallState {}

@@ -1,0 +1,430 @@
+//! The store-and-forward loop shared by every sink.
+//!
+//! Each output reads the store from its own durable position, sends a batch,
+//! and moves the position only after the server acknowledged it. So delivery
+//! is at-least-once, a re-sent point lands on the same series and timestamp
+//! (no duplicates in the database), and a restart resumes where it stopped.
+//! One output's trouble never slows sampling or another output: each runs in
+//! its own task and only reads the store.
+//!
+//! One round (`Forwarder::round`): bound the backlog, take the next batch
+//! (read and encoded while the previous write was in flight, when full),
+//! send it, and act on the answer.
+
+use super::{OutputSpec, Sink, WriteResult};
+use crate::sample::now_ns;
+use crate::store::{Row, Store};
+use serde::Serialize;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Wait after an authentication or configuration error: retrying fast cannot help.
+const MISCONFIGURED_WAIT: Duration = Duration::from_secs(30);
+
+/// Where an output stands, as `GET /outputs` shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputState {
+    #[default]
+    Starting,
+    /// The server answered the last write (accepted, or refused the data).
+    Connected,
+    /// The last attempt failed; `last_error` says why.
+    Failing,
+}
+
+/// What `GET /outputs` shows.
+#[derive(Debug, Clone, Default)]
+pub struct OutputStatus {
+    pub state: OutputState,
+    pub last_error: Option<String>,
+    /// Why the last set-aside batch was refused (kept after later successes).
+    pub last_rejection: Option<String>,
+    pub position: i64,
+    pub points_written: u64,
+    pub batches_rejected: u64,
+    pub points_dropped: u64,
+}
+
+pub struct OutputHandle {
+    pub spec: OutputSpec,
+    status: Mutex<OutputStatus>,
+}
+
+impl OutputHandle {
+    pub fn status(&self) -> OutputStatus {
+        self.status.lock().unwrap().clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut OutputStatus)) {
+        f(&mut self.status.lock().unwrap());
+    }
+
+    /// Records a failure; logs it only when it differs from the last one, so
+    /// an output that stays down logs once, not once a retry.
+    fn failing(&self, error: String) {
+        let mut status = self.status.lock().unwrap();
+        if status.last_error.as_deref() != Some(error.as_str()) {
+            tracing::warn!(output = %self.spec.name, "{error}");
+        }
+        status.state = OutputState::Failing;
+        status.last_error = Some(error);
+    }
+}
+
+/// Starts forwarding to one sink.
+pub fn spawn<S: Sink>(spec: OutputSpec, sink: S, store: Store) -> Arc<OutputHandle> {
+    let handle = Arc::new(OutputHandle {
+        spec,
+        status: Mutex::new(OutputStatus::default()),
+    });
+    tokio::spawn(Forwarder::new(handle.clone(), sink, store).run());
+    handle
+}
+
+/// Rows read from the store for one write, and the sink's encoding of those
+/// the output takes.
+struct Batch<B> {
+    first_seq: i64,
+    last_seq: i64,
+    /// Rows read, filtered out or not (a 413 halves this).
+    rows: usize,
+    /// Rows encoded: what a successful write delivers.
+    points: u64,
+    /// Sequence numbers of rows older than `max_backlog_age_days`, left out.
+    too_old: Vec<i64>,
+    /// `None` when the output takes none of the rows.
+    encoded: Option<B>,
+}
+
+/// Which rows an output sends (its filters) and which of those are too old
+/// to send (`max_backlog_age_days`), as of `now`.
+fn select<'r>(spec: &OutputSpec, rows: &'r [Row], now: i64) -> (Vec<&'r Row>, Vec<i64>) {
+    let cutoff = now - spec.max_backlog_age_days as i64 * 86_400 * 1_000_000_000;
+    let mut selected = Vec::with_capacity(rows.len());
+    let mut too_old = Vec::new();
+    for row in rows.iter().filter(|r| spec.selects(r)) {
+        if spec.max_backlog_age_days > 0 && row.sample.timestamp_ns < cutoff {
+            too_old.push(row.seq);
+        } else {
+            selected.push(row);
+        }
+    }
+    (selected, too_old)
+}
+
+/// One output's forwarding state.
+struct Forwarder<S: Sink> {
+    handle: Arc<OutputHandle>,
+    sink: S,
+    store: Store,
+    /// The last sequence number delivered (or given up on).
+    position: i64,
+    backoff: Duration,
+    /// Rows per batch: `batch_size`, halved after a 413, doubled back after successes.
+    batch_limit: usize,
+    /// The next full batch, read and encoded while the last write was in flight.
+    prefetched: Option<Batch<S::Batch>>,
+    /// Too-old rows up to here are already counted (a batch is read again after a retry).
+    too_old_counted_upto: i64,
+}
+
+impl<S: Sink> Forwarder<S> {
+    fn new(handle: Arc<OutputHandle>, sink: S, store: Store) -> Self {
+        let batch_limit = handle.spec.batch_size;
+        Forwarder {
+            handle,
+            sink,
+            store,
+            position: 0,
+            backoff: FIRST_BACKOFF,
+            batch_limit,
+            prefetched: None,
+            too_old_counted_upto: 0,
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.handle.spec.name
+    }
+
+    async fn run(mut self) {
+        self.position = loop {
+            match self.store.position(self.name()).await {
+                Ok(p) => break p,
+                Err(e) => {
+                    self.handle.failing(format!("cannot read the output's position: {e:#}"));
+                    tokio::time::sleep(FIRST_BACKOFF).await;
+                }
+            }
+        };
+        self.too_old_counted_upto = self.position;
+        if let Err(e) = self.sink.prepare().await {
+            self.handle.failing(e);
+        }
+        loop {
+            self.round().await;
+        }
+    }
+
+    async fn round(&mut self) {
+        let position = self.position;
+        self.handle.update(|s| s.position = position);
+        if let Err(e) = self.enforce_backlog_bounds().await {
+            self.store_failed(e).await;
+            return;
+        }
+        let batch = match self.prefetched.take() {
+            Some(ready) => ready,
+            None => match self.read_batch().await {
+                Ok(Some(batch)) => batch,
+                Ok(None) => return,
+                Err(e) => {
+                    self.store_failed(e).await;
+                    return;
+                }
+            },
+        };
+        self.count_too_old(&batch);
+        let Some(encoded) = &batch.encoded else {
+            self.finish(batch.last_seq).await;
+            return;
+        };
+        let (result, next) = tokio::join!(self.sink.write(encoded), self.read_full_batch(batch.last_seq));
+        self.on_answer(result, batch, next).await;
+    }
+
+    /// Acts on the server's answer to `batch`.
+    async fn on_answer(&mut self, result: WriteResult, batch: Batch<S::Batch>, next: Option<Batch<S::Batch>>) {
+        match result {
+            WriteResult::Written => {
+                self.finish(batch.last_seq).await;
+                self.prefetched = next; // only full batches: a partial one waits for more
+                self.handle.update(|s| {
+                    s.state = OutputState::Connected;
+                    s.last_error = None;
+                    s.points_written += batch.points;
+                });
+                self.backoff = FIRST_BACKOFF;
+                self.batch_limit = (self.batch_limit * 2).min(self.handle.spec.batch_size);
+            }
+            WriteResult::MissingDatabase => {
+                if let Err(e) = self.sink.prepare().await {
+                    self.handle.failing(e);
+                    self.back_off(None).await;
+                }
+            }
+            WriteResult::Retry { reason, after } => {
+                self.handle.failing(reason);
+                self.back_off(after).await;
+            }
+            WriteResult::TooLarge if batch.rows > 1 => {
+                self.batch_limit = (batch.rows / 2).max(1);
+                tracing::info!(
+                    output = self.name(),
+                    "server said the batch is too large; sending {} points at a time",
+                    self.batch_limit
+                );
+            }
+            WriteResult::TooLarge => {
+                self.set_aside(&batch, 413, "a single point is too large").await;
+                self.finish(batch.last_seq).await;
+            }
+            WriteResult::Rejected { status, message } => {
+                self.set_aside(&batch, status, &message).await;
+                self.finish(batch.last_seq).await;
+            }
+            WriteResult::Misconfigured { status, message } => {
+                self.handle.failing(format!(
+                    "output {}: the server refused the write (HTTP {status}: {message}); check the url, credentials, database or bucket; retrying every {}s",
+                    self.name(),
+                    MISCONFIGURED_WAIT.as_secs()
+                ));
+                tokio::time::sleep(MISCONFIGURED_WAIT).await;
+            }
+        }
+    }
+
+    /// Waits before retrying: `after` when the server said, else the backoff
+    /// (with jitter), which then doubles up to `MAX_BACKOFF`.
+    async fn back_off(&mut self, after: Option<Duration>) {
+        tokio::time::sleep(after.unwrap_or_else(|| jitter(self.backoff))).await;
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+    }
+
+    async fn store_failed(&self, e: anyhow::Error) {
+        self.handle.failing(format!("store: {e:#}"));
+        tokio::time::sleep(FIRST_BACKOFF).await;
+    }
+
+    /// The next batch after the position; a short one is given up to one
+    /// flush interval to fill. `None` when there is nothing to send.
+    async fn read_batch(&self) -> anyhow::Result<Option<Batch<S::Batch>>> {
+        let mut rows = self.store.read_after(self.position, self.batch_limit).await?;
+        if rows.len() < self.batch_limit {
+            tokio::time::sleep(Duration::from_millis(self.handle.spec.flush_interval_ms)).await;
+            if let Ok(more) = self.store.read_after(self.position, self.batch_limit).await {
+                rows = more;
+            }
+        }
+        Ok(self.encode(rows))
+    }
+
+    /// The batch after `after` if it is full (read while a write is in flight).
+    async fn read_full_batch(&self, after: i64) -> Option<Batch<S::Batch>> {
+        let rows = self
+            .store
+            .read_after(after, self.batch_limit)
+            .await
+            .ok()
+            .filter(|r| r.len() == self.batch_limit)?;
+        self.encode(rows)
+    }
+
+    fn encode(&self, rows: Vec<Row>) -> Option<Batch<S::Batch>> {
+        let (first_seq, last_seq) = (rows.first()?.seq, rows.last()?.seq);
+        let (selected, too_old) = select(&self.handle.spec, &rows, now_ns());
+        Some(Batch {
+            first_seq,
+            last_seq,
+            rows: rows.len(),
+            points: selected.len() as u64,
+            too_old,
+            encoded: (!selected.is_empty()).then(|| self.sink.encode(&selected)),
+        })
+    }
+
+    /// Done with a batch (written, set aside, or nothing to send): moves the
+    /// durable position. If saving it fails the batch is simply sent again
+    /// later (harmless: the database keeps one point per series and timestamp).
+    async fn finish(&mut self, seq: i64) {
+        if let Err(e) = self.store.set_position(self.name(), seq).await {
+            tracing::error!(output = self.name(), "cannot save the output's position: {e:#}");
+        }
+        self.position = seq;
+        self.handle.update(|s| s.position = seq);
+    }
+
+    /// Counts and logs the batch's samples that are too old to send, the first
+    /// time they are seen.
+    fn count_too_old(&mut self, batch: &Batch<S::Batch>) {
+        let upto = self.too_old_counted_upto;
+        let new = batch.too_old.iter().filter(|seq| **seq > upto).count() as u64;
+        self.too_old_counted_upto = upto.max(batch.too_old.iter().copied().max().unwrap_or(0));
+        if new > 0 {
+            tracing::warn!(
+                output = self.name(),
+                "dropped {new} undelivered samples older than {} days (max_backlog_age_days)",
+                self.handle.spec.max_backlog_age_days
+            );
+            self.handle.update(|s| s.points_dropped += new);
+        }
+    }
+
+    /// Keeps a refused batch in the store's `rejected_batches` and goes on.
+    async fn set_aside(&self, batch: &Batch<S::Batch>, status: u16, message: &str) {
+        let name = self.name();
+        let (first, last) = (batch.first_seq, batch.last_seq);
+        tracing::error!(
+            output = name,
+            "the server rejected samples {first}..={last} (HTTP {status}: {message}); the batch is set aside in the store's rejected_batches table and forwarding goes on"
+        );
+        let text = batch.encoded.as_ref().map(|b| self.sink.as_text(b)).unwrap_or_default();
+        if let Err(e) = self.store.set_aside(name, (first, last), status, message, &text).await {
+            tracing::error!(output = name, "cannot keep the rejected batch: {e:#}");
+        }
+        self.handle.update(|s| {
+            // The server answered: it is reachable, the data was the problem.
+            s.state = OutputState::Connected;
+            s.batches_rejected += 1;
+            s.last_rejection = Some(format!("HTTP {status}: {message}"));
+        });
+    }
+
+    /// Drops the oldest undelivered samples beyond `max_backlog_points`, and
+    /// counts samples the store's retention removed before they were delivered.
+    /// Only samples this output would have sent are counted as dropped.
+    async fn enforce_backlog_bounds(&mut self) -> anyhow::Result<()> {
+        let spec = &self.handle.spec;
+        let position = self.position;
+        let (min_seq, max_seq) = self.store.bounds().await?;
+        let mut dropped = 0;
+        let mut new = position;
+        if min_seq > 0 && position < min_seq - 1 {
+            // Removed by retention: what was there is gone, so it cannot be counted
+            // by output; the distance is exact because sequence numbers have no gaps.
+            dropped += (min_seq - 1 - position) as u64;
+            new = min_seq - 1;
+        }
+        let limit = spec.max_backlog_points as i64;
+        if max_seq - new > limit {
+            let cut = max_seq - limit;
+            dropped += self
+                .store
+                .count_range(new, cut, spec.items.as_deref(), spec.measurements.as_deref())
+                .await?;
+            new = cut;
+        }
+        if new != position {
+            tracing::warn!(
+                output = %spec.name,
+                "dropped {dropped} undelivered samples: the backlog exceeded {limit} points (max_backlog_points) or the store's retention removed them"
+            );
+            self.handle.update(|s| s.points_dropped += dropped);
+            self.store.set_position(&spec.name, new).await?;
+            self.position = new;
+            self.prefetched = None;
+            self.handle.update(|s| s.position = new);
+        }
+        Ok(())
+    }
+}
+
+/// ±25 % so that many loggers do not retry in lockstep.
+fn jitter(d: Duration) -> Duration {
+    d.mul_f64(0.75 + fastrand::f64() * 0.5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::{FieldValue, Sample};
+    use std::collections::BTreeMap;
+
+    fn row(seq: i64, item: &str, measurement: &str, ts: i64) -> Row {
+        Row {
+            seq,
+            item: item.into(),
+            sample: Sample {
+                measurement: measurement.into(),
+                tags: BTreeMap::new(),
+                fields: vec![("v".into(), FieldValue::Float(0.5))],
+                timestamp_ns: ts,
+            },
+        }
+    }
+
+    #[test]
+    fn filters_and_age_limit() {
+        let now = now_ns();
+        let mut s = OutputSpec::rpdemo("db");
+        s.items = Some(vec!["keep".into()]);
+        s.max_backlog_age_days = 1;
+        let rows = [
+            row(1, "keep", "m", now),
+            row(2, "other", "m", now),
+            row(3, "keep", "m", now - 2 * 86_400_000_000_000),
+        ];
+        let (selected, too_old) = select(&s, &rows, now);
+        assert_eq!(selected.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(too_old, vec![3]);
+        s.items = None;
+        s.measurements = Some(vec!["x".into()]);
+        assert!(select(&s, &rows, now).0.is_empty());
+        s.measurements = None;
+        s.max_backlog_age_days = 0;
+        assert_eq!(select(&s, &rows, now).0.len(), 3, "0 days keeps everything");
+    }
+}

@@ -1,0 +1,12 @@
+//! Sources: where samples come from. Each source stamps samples and appends
+//! them to the store under the name of the item (or stream) they belong to.
+//!
+//! - `poll`: the scheduler; every configured item is sampled through its
+//!   plugin at its own whole-second interval, aligned to the wall clock.
+//! - `items`: the poll item model, shared by the config loader and the REST API.
+//!
+//! To add a source: one module here that appends to `store::Store`, started
+//! from `app.rs`.
+
+pub mod items;
+pub mod poll;
