@@ -1,10 +1,8 @@
 //! Config files: clear errors for bad ones, and the legacy rpdemo format.
 
-mod common;
-
 use std::fs;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 /// Runs both `check` and `run` on the dir's config; both must fail.

@@ -1,9 +1,7 @@
 //! The plugin author's commands: `datalogger plugin test FILE KEY [ARG]` runs
 //! one sample with the grants given on the command line and prints the points.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn points(stdout: &str) -> Vec<Value> {

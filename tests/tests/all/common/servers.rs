@@ -350,6 +350,7 @@ impl Victoria {
             .wait_ready(|| into_resp(agent.get(&health).call()).is_some_and(|r| r.status == 200));
     }
 
+    #[allow(dead_code)] // no test stops VictoriaMetrics yet; kept to match `Influx::stop`
     pub fn stop(&mut self) {
         self.process.kill();
     }

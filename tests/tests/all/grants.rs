@@ -3,10 +3,8 @@
 //! tried to reach, nothing leaves the host for a refused call, and the log
 //! shows a refusal once per item rather than once per poll.
 
-mod common;
-
-use common::http_fake::{HttpFake, Response};
-use common::*;
+use crate::common::http_fake::{HttpFake, Response};
+use crate::common::*;
 use serde_json::{json, Value};
 use std::net::UdpSocket;
 

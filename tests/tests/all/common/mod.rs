@@ -1,7 +1,6 @@
 //! Shared helpers: locating the binary and plugins, temp dirs with a config,
 //! a `Logger` process that is killed on drop, a small HTTP client and a
 //! read-only view of the SQLite store.
-#![allow(dead_code)] // each test file uses a different subset
 
 pub mod http_fake;
 pub mod servers;

@@ -4,13 +4,11 @@
 //! JSON, a bad arg, and no http grant. The second run of the logger loads the
 //! plugin from the compiled-code cache.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::http_fake::{HttpFake, Response, Routes};
-use common::*;
+use crate::common::http_fake::{HttpFake, Response, Routes};
+use crate::common::*;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Value};
 

@@ -1,8 +1,6 @@
 //! The standard system plugin, sampled on wall-clock ticks into the store.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 /// Min and max of each of the first three columns of /proc/loadavg seen so far.

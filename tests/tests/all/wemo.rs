@@ -8,16 +8,14 @@
 //! where it found a device (in the host's per-plugin cache) and looks again
 //! only when the device has moved.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::http_fake::{Handler, HttpFake, Request, RequestLog, Response};
-use common::*;
+use crate::common::http_fake::{Handler, HttpFake, Request, RequestLog, Response};
+use crate::common::*;
 use serde_json::{json, Value};
 
 const BASICEVENT: &str = "urn:Belkin:service:basicevent:1";

@@ -1,10 +1,8 @@
 //! The sandbox: misbehaving plugin calls are contained, and plugins get no
 //! authority beyond their grants.
 
-mod common;
-
-use common::http_fake::{HttpFake, Response};
-use common::*;
+use crate::common::http_fake::{HttpFake, Response};
+use crate::common::*;
 use serde_json::{json, Value};
 
 fn item(name: &str, key: &str, arg: Option<&str>) -> Value {

@@ -6,11 +6,9 @@
 //! sample goes through chip id → calibration → forced measurement → wait for
 //! the status → data → integer compensation.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 fn item(name: &str, key: &str, arg: Option<&str>) -> Value {

@@ -2,9 +2,7 @@
 //! powered down, so every first sample goes through the plugin's
 //! identify → start → wait-for-data-ready → calibrate → convert path.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::path::Path;
 

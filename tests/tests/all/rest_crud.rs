@@ -1,12 +1,10 @@
 //! The REST API: item CRUD, validation, persistence to the config file.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::thread::sleep;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 const ITEM_FIELDS: [&str; 12] = [

@@ -3,14 +3,12 @@
 //! Every sample in the store must arrive exactly once, with its tags, field
 //! types and timestamp, across server outages and logger restarts.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use common::servers::{Influx, Victoria, VmSeries};
-use common::*;
+use crate::common::servers::{Influx, Victoria, VmSeries};
+use crate::common::*;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Value};
 

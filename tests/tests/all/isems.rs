@@ -3,12 +3,10 @@
 //! and serves its lines at /csv.log, a node that refuses connections, and a
 //! router with a log too long to take whole.
 
-mod common;
-
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::http_fake::{HttpFake, Response, Routes};
-use common::*;
+use crate::common::http_fake::{HttpFake, Response, Routes};
+use crate::common::*;
 use serde_json::{json, Value};
 
 const LOG_PATH: &str = "/ISEMS/ffopenmppt.log";

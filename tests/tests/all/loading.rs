@@ -1,14 +1,12 @@
 //! Loading plugins: bad files are skipped with a reason, compiled code is
 //! cached, `plugin inspect` works, and stamped samples are stored once.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 

@@ -2,9 +2,7 @@
 //! capability (the tests run as root, or with ping_group_range opened), stored
 //! with Telegraf's field names; and the grant limiting which targets it may ping.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -3,10 +3,8 @@
 //! checks (any status is a sample), statistics of a JSON array, typed errors,
 //! the host's refusal without a grant, and the compiled-code cache on restart.
 
-mod common;
-
-use common::http_fake::{HttpFake, Response};
-use common::*;
+use crate::common::http_fake::{HttpFake, Response};
+use crate::common::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -1,0 +1,25 @@
+//! The end-to-end suite: one test binary that drives the real datalogger
+//! binary, one module per area, shared helpers in `common`.
+//!
+//! Run: `cargo build --release -p datalogger && cargo test --release -p datalogger-e2e`
+//! (plugins built first by `scripts/build-plugins`; set `DATALOGGER_BIN` to test
+//! another binary). One area: `cargo test --release -p datalogger-e2e -- outputs::`.
+
+mod common;
+
+mod config;
+mod example_c;
+mod example_js;
+mod example_python;
+mod grants;
+mod hot_reload;
+mod isems;
+mod loadavg;
+mod loading;
+mod outputs;
+mod ping;
+mod plugin_cli;
+mod rest_crud;
+mod sandbox;
+mod sensehat;
+mod wemo;
