@@ -78,6 +78,8 @@ fn ungranted_capabilities_are_refused_naming_plugin_and_target() {
     for (name, names) in expected {
         let error = logger.wait_error(name);
         assert_refused(name, &error, names);
+        // Whatever case the plugin reported, the host knows it refused the call.
+        assert_eq!(logger.item(name)["last_error_kind"], json!("not_granted"), "{name}");
         if ["http", "ping", "i2c", "ssdp"].contains(&name) {
             // The fixture reports the capability error's case.
             assert!(
@@ -134,6 +136,7 @@ fn a_grant_for_one_target_does_not_cover_another() {
 
     let error = logger.wait_error("http_other_port");
     assert_refused("http_other_port", &error, &["plugin misbehave", &other.address()]);
+    assert_eq!(logger.item("http_other_port")["last_error_kind"], json!("not_granted"));
     assert_eq!(other.connections(), 0, "a refused http call reached the server");
 
     // WHO_AM_I of the simulated HTS221.

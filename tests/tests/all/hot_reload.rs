@@ -452,6 +452,7 @@ fn delete_and_restore() {
         error.contains("versioned.value"),
         "error does not name the key: {error:?}"
     );
+    assert_eq!(logger.item("v")["last_error_kind"], "unknown_key");
     let list = plugins(&logger.api);
     assert!(
         !list.iter().any(|p| p["name"] == "versioned"),
@@ -551,6 +552,10 @@ fn duplicate_name_refused() {
         .as_str()
         .unwrap();
     assert!(error.contains("already provided by"), "unclear error: {error:?}");
+    assert_eq!(
+        failure(&list, "versioned_copy.wasm").unwrap()["error_kind"],
+        "name_taken"
+    );
 
     let served = loaded(&list, "versioned").unwrap_or_else(|| panic!("versioned not loaded: {list:#?}"));
     assert_eq!(

@@ -81,13 +81,14 @@ fn bad_plugin_files_are_skipped_with_a_reason() {
         assert!(loadavg1.get(field).is_some(), "key lacks {field:?}: {loadavg1}");
     }
 
-    for (file, reason) in [
-        ("corrupt.wasm", "not a valid WebAssembly component"),
-        ("wrongworld.wasm", "not a datalogger collector"),
-        ("badinit.wasm", "describe() failed"),
+    for (file, reason, kind) in [
+        ("corrupt.wasm", "not a valid WebAssembly component", "invalid"),
+        ("wrongworld.wasm", "not a datalogger collector", "not_collector"),
+        ("badinit.wasm", "describe() failed", "describe"),
     ] {
         let entry = plugin_entry(&plugins, file);
         assert_eq!(entry["name"], json!(null), "{entry}");
+        assert_eq!(entry["error_kind"], json!(kind), "{entry}");
         assert!(
             entry["failed_at"].as_str().is_some_and(|t| t.ends_with('Z')),
             "no failure time: {entry}"
@@ -302,6 +303,7 @@ fn plugin_importing_a_function_the_host_lacks_is_refused() {
     let plugins = logger.api.get("/plugins").json();
     let entry = plugin_entry(&plugins, "nextminor_extra.wasm");
     assert_eq!(entry["name"], json!(null), "{entry}");
+    assert_eq!(entry["error_kind"], json!("newer_wit"), "{entry}");
     let error = entry["error"].as_str().unwrap_or_else(|| panic!("no error: {entry}"));
     for expected in ["datalogger:plugin/host@0.1.99", "uptime-ns"] {
         assert!(error.contains(expected), "error lacks {expected:?}: {entry}");

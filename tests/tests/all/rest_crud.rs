@@ -1,4 +1,7 @@
 //! The REST API: item CRUD, validation, persistence to the config file.
+//!
+//! CRUD and validation run the host library in-process (`App::build` /
+//! `App::serve`); the tests that kill the logger and restart it spawn the binary.
 
 use std::collections::BTreeSet;
 use std::thread::sleep;
@@ -7,7 +10,7 @@ use std::time::Duration;
 use crate::common::*;
 use serde_json::{json, Value};
 
-const ITEM_FIELDS: [&str; 12] = [
+const ITEM_FIELDS: [&str; 13] = [
     "name",
     "key",
     "arg",
@@ -17,6 +20,7 @@ const ITEM_FIELDS: [&str; 12] = [
     "last_value",
     "last_sample",
     "last_error",
+    "last_error_kind",
     "next_poll_time",
     "url",
     "stats",
@@ -50,7 +54,7 @@ fn config_item(dir: &TestDir, name: &str) -> Value {
 #[test]
 fn items_can_be_listed_created_updated_and_deleted() {
     let dir = seeded_dir();
-    let mut logger = dir.start();
+    let mut logger = dir.start_in_process();
     let api = logger.api.clone();
     let db = dir.db_path();
 
@@ -167,7 +171,7 @@ fn items_can_be_listed_created_updated_and_deleted() {
 #[test]
 fn bad_requests_are_rejected_with_an_error() {
     let dir = seeded_dir();
-    let logger = dir.start();
+    let logger = dir.start_in_process();
     let api = &logger.api;
     let post = |body: Value| api.post("/items/", &body);
 
@@ -239,7 +243,7 @@ fn bad_requests_are_rejected_with_an_error() {
 fn keys_that_need_an_arg_are_refused_without_one() {
     let dir = TestDir::new(&[system_wasm(), fixture("misbehave")]);
     dir.write_config(json!({"items": []}));
-    let logger = dir.start();
+    let logger = dir.start_in_process();
     let api = &logger.api;
     let error = api
         .post(

@@ -48,6 +48,16 @@ fn misbehaving_calls_are_contained() {
     );
     assert!(wait_error(&mut logger, "trap").starts_with("trap:"));
     assert!(wait_error(&mut logger, "big").starts_with("result too large"));
+    for (name, kind) in [
+        ("loop", "deadline"),
+        ("hog", "out_of_memory"),
+        ("trap", "trap"),
+        ("big", "result_too_large"),
+    ] {
+        let item = logger.item(name);
+        assert_eq!(item["last_error_kind"], json!(kind), "{name}: {item}");
+    }
+    assert_eq!(logger.item("ok")["last_error_kind"], json!(null));
 
     // After the traps (the trap item fails every second), the same plugin still
     // serves "ok", and neither it nor the system plugin is slowed down by the

@@ -1,6 +1,6 @@
 //! Shared helpers: locating the binary and plugins, temp dirs with a config,
-//! a `Logger` process that is killed on drop, a small HTTP client and a
-//! read-only view of the SQLite store.
+//! a `Logger` (a process killed on drop, or the host library served
+//! in-process), a small HTTP client and a read-only view of the SQLite store.
 
 pub mod http_fake;
 pub mod servers;
@@ -190,6 +190,14 @@ impl TestDir {
         Logger::start(&args, self.path(), self.port, &[], &format!("run{n}"))
     }
 
+    /// The logger of the current config built and served in this test
+    /// process (`App::build` + `App::serve`), stopped when dropped. For tests
+    /// that only talk to the API and the store: it has no stderr to read and
+    /// cannot be killed like a process.
+    pub fn start_in_process(&self) -> Logger {
+        Logger::in_process(&self.config_path(), self.port)
+    }
+
     /// Runs a one-shot command (`check`, `plugin inspect`) in this dir.
     pub fn cli(&self, args: &[&str]) -> CliOutput {
         run_cli(args, self.path())
@@ -254,15 +262,78 @@ fn command(args: &[&str], cwd: &Path) -> Command {
     cmd
 }
 
-/// A running `datalogger run`; killed when dropped. Its stdout and stderr go
-/// to `<tag>.stdout` / `<tag>.stderr` in the working dir.
+/// A running logger: `datalogger run` in a process of its own, killed when
+/// dropped (its stdout and stderr go to `<tag>.stdout` / `<tag>.stderr` in
+/// the working dir), or the host library served on a thread of this process.
 pub struct Logger {
-    child: Child,
-    stderr_path: PathBuf,
+    runner: Runner,
     pub api: Api,
 }
 
+enum Runner {
+    Process { child: Child, stderr_path: PathBuf },
+    InProcess(InProcessApp),
+}
+
+/// An `App` served on its own runtime thread until `stop` fires.
+struct InProcessApp {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<(), String>>>,
+}
+
+impl InProcessApp {
+    /// Whether `serve` has returned, and with what.
+    fn ended(&mut self) -> Option<String> {
+        if !self.thread.as_ref()?.is_finished() {
+            return None;
+        }
+        let result = self.thread.take()?.join();
+        Some(match result {
+            Ok(Ok(())) => "stopped".into(),
+            Ok(Err(e)) => format!("failed: {e}"),
+            Err(_) => "panicked".into(),
+        })
+    }
+}
+
 impl Logger {
+    /// Builds the app from `config` and serves it on 127.0.0.1:`port` from a
+    /// thread with its own Tokio runtime; waits until GET /health answers.
+    pub fn in_process(config: &Path, port: u16) -> Logger {
+        let (config, doc) = datalogger::config::load(config).unwrap_or_else(|e| panic!("config: {e}"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async move {
+                let app = datalogger::app::App::build(config, doc)
+                    .await
+                    .map_err(|e| format!("{e:#}"))?;
+                let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let shutdown = async {
+                    let _ = stopped.await;
+                };
+                app.serve(listener, shutdown).await.map_err(|e| format!("{e:#}"))
+            })
+        });
+        let mut logger = Logger {
+            runner: Runner::InProcess(InProcessApp {
+                stop: Some(stop),
+                thread: Some(thread),
+            }),
+            api: Api::new(port),
+        };
+        logger.wait_until("GET /health to return 200", START_TIMEOUT, |api| {
+            (api.try_get("/health")?.status == 200).then_some(())
+        });
+        logger
+    }
+
     /// Spawns the binary and waits until GET /health returns 200.
     pub fn start(args: &[&str], cwd: &Path, port: u16, env: &[(&str, &str)], tag: &str) -> Logger {
         Self::start_with(args, cwd, port, env, tag, true)
@@ -284,8 +355,10 @@ impl Logger {
             .stdout(fs::File::create(cwd.join(format!("{tag}.stdout"))).unwrap())
             .stderr(fs::File::create(&stderr_path).unwrap());
         let mut logger = Logger {
-            child: cmd.spawn().unwrap(),
-            stderr_path,
+            runner: Runner::Process {
+                child: cmd.spawn().unwrap(),
+                stderr_path,
+            },
             api: Api::new(port),
         };
         // Up, and done compiling big plugins (which happens after the API is up).
@@ -310,11 +383,22 @@ impl Logger {
 
     /// Everything the logger has written to stderr so far.
     pub fn stderr(&self) -> String {
-        fs::read_to_string(&self.stderr_path).unwrap_or_default()
+        match &self.runner {
+            Runner::Process { stderr_path, .. } => fs::read_to_string(stderr_path).unwrap_or_default(),
+            Runner::InProcess(_) => panic!("an in-process logger has no stderr; start it with TestDir::start"),
+        }
     }
 
     pub fn is_running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
+        self.exited().is_none()
+    }
+
+    /// How the logger ended, if it has.
+    fn exited(&mut self) -> Option<String> {
+        match &mut self.runner {
+            Runner::Process { child, .. } => child.try_wait().unwrap().map(|status| status.to_string()),
+            Runner::InProcess(app) => app.ended(),
+        }
     }
 
     /// Like [`wait_until`], but fails at once if the logger died, and shows
@@ -322,7 +406,7 @@ impl Logger {
     pub fn wait_until<T>(&mut self, what: &str, timeout: Duration, mut poll: impl FnMut(&Api) -> Option<T>) -> T {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.exited() {
                 panic!(
                     "datalogger exited ({status}) while waiting for {what}; stderr:\n{}",
                     self.stderr_tail()
@@ -342,6 +426,9 @@ impl Logger {
     }
 
     fn stderr_tail(&self) -> String {
+        if let Runner::InProcess(_) = self.runner {
+            return "(in-process: no stderr)".into();
+        }
         let text = self.stderr();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
@@ -402,8 +489,21 @@ impl Logger {
 
 impl Drop for Logger {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.runner {
+            Runner::Process { child, .. } => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            // Graceful: serve returns, the items stop, the runtime ends with it.
+            Runner::InProcess(app) => {
+                if let Some(stop) = app.stop.take() {
+                    let _ = stop.send(());
+                }
+                if let Some(thread) = app.thread.take() {
+                    let _ = thread.join();
+                }
+            }
+        }
     }
 }
 
