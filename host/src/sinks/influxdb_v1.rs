@@ -4,7 +4,6 @@
 //! as nanoseconds by InfluxDB 1.6, so we never pass a precision.
 
 use super::line_protocol::{encode_rows, Schema, Unsigned};
-use super::settings::check_http_url;
 use super::{classify, error_message, forwarder, parse_retry_after, OutputHandle, OutputSpec, Secret};
 use super::{Sink, SinkConfig, WriteResult};
 use crate::store::{Row, Store};
@@ -13,10 +12,6 @@ use serde::Deserialize;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
-
-fn yes() -> bool {
-    true
-}
 
 /// `{"type": "influxdb", "url", "database", "username", "password",
 /// "retention_policy", "gzip", "schema"}`.
@@ -28,7 +23,7 @@ pub struct Settings {
     pub username: Option<String>,
     pub password: Option<Secret>,
     pub retention_policy: Option<String>,
-    #[serde(default = "yes")]
+    #[serde(default = "super::settings::yes")]
     pub gzip: bool,
     #[serde(default)]
     pub schema: Schema,
@@ -43,12 +38,11 @@ impl SinkConfig for Settings {
         &self.url
     }
 
-    fn check(&self) -> Result<(), String> {
-        check_http_url(&self.url)
-    }
-
     fn details(&self) -> serde_json::Map<String, serde_json::Value> {
-        serde_json::Map::from_iter([("schema".into(), self.schema.name().into())])
+        let mut shown = serde_json::Map::new();
+        shown.insert("database".into(), self.database.clone().into());
+        shown.insert("schema".into(), self.schema.name().into());
+        shown
     }
 
     fn start(&self, spec: &OutputSpec, store: Store) -> anyhow::Result<Arc<OutputHandle>> {

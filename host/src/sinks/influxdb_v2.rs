@@ -5,7 +5,6 @@
 //! cannot be honoured here; the forwarder's backoff applies instead.
 
 use super::line_protocol::{encode_rows, Schema, Unsigned};
-use super::settings::check_http_url;
 use super::{classify, error_message, forwarder, OutputHandle, OutputSpec, Secret};
 use super::{Sink, SinkConfig, WriteResult};
 use crate::store::{Row, Store};
@@ -13,10 +12,6 @@ use influxdb2::models::WriteDataPoint;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
-
-fn yes() -> bool {
-    true
-}
 
 /// `{"type": "influxdb_v2", "url", "org", "bucket", "token", "gzip", "schema"}`;
 /// VictoriaMetrics needs no token.
@@ -28,7 +23,7 @@ pub struct Settings {
     pub bucket: String,
     #[serde(default)]
     pub token: Secret,
-    #[serde(default = "yes")]
+    #[serde(default = "super::settings::yes")]
     pub gzip: bool,
     #[serde(default)]
     pub schema: Schema,
@@ -43,12 +38,11 @@ impl SinkConfig for Settings {
         &self.url
     }
 
-    fn check(&self) -> Result<(), String> {
-        check_http_url(&self.url)
-    }
-
     fn details(&self) -> serde_json::Map<String, serde_json::Value> {
-        serde_json::Map::from_iter([("schema".into(), self.schema.name().into())])
+        let shown = [("org", &self.org), ("bucket", &self.bucket)].map(|(k, v)| (k.to_string(), v.clone().into()));
+        let mut shown = serde_json::Map::from_iter(shown);
+        shown.insert("schema".into(), self.schema.name().into());
+        shown
     }
 
     fn start(&self, spec: &OutputSpec, store: Store) -> anyhow::Result<Arc<OutputHandle>> {

@@ -69,8 +69,11 @@ pub trait SinkConfig: Send + Sync {
     fn kind(&self) -> &'static str;
     /// Where it writes, for the log and `GET /outputs` (no secrets).
     fn url(&self) -> &str;
-    /// Problems serde cannot see (URL schemes and the like).
-    fn check(&self) -> Result<(), String>;
+    /// Problems serde cannot see; most sinks speak HTTP, so by default the
+    /// `url` must be http:// or https://.
+    fn check(&self) -> Result<(), String> {
+        settings::check_http_url(self.url())
+    }
     /// Settings `GET /outputs` shows besides type and url (no secrets).
     fn details(&self) -> serde_json::Map<String, serde_json::Value>;
     /// Builds the sink and starts forwarding to it.

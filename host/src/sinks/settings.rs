@@ -6,6 +6,11 @@ use super::{Schema, SinkSettings};
 use crate::store::Row;
 use serde::Deserialize;
 
+/// `#[serde(default = "...")]` for settings that default to on.
+pub(super) fn yes() -> bool {
+    true
+}
+
 fn default_batch_size() -> usize {
     5000
 }

@@ -270,6 +270,7 @@ fn influx_v1_receives_every_sample() {
         influx.databases()
     );
     assert_output_shape(&status, "influx", "influxdb", &influx.url(), "default");
+    assert_eq!(status["database"], "dl", "{status}");
     assert_eq!(status["state"], "connected", "{status}");
     assert_eq!(status["last_error"], Value::Null, "{status}");
     assert_eq!(num(&status, "batches_rejected"), 0, "{status}");
@@ -534,6 +535,8 @@ fn victoria_metrics_v2_gzip_on_and_off() {
     for (name, only) in [("vm_gzip", "l1"), ("vm_plain", "load")] {
         let status = wait_delivered(&mut logger, name, upto);
         assert_output_shape(&status, name, "influxdb_v2", &vm.url(), "default");
+        assert_eq!((&status["org"], &status["bucket"]), (&json!("o"), &json!("b")), "{status}");
+        assert!(status.get("token").is_none(), "the token is shown: {status}");
         assert_eq!(status["state"], "connected", "{status}");
         assert_eq!(status["last_error"], Value::Null, "{status}");
         // The item filter: this output wrote its item's samples and no others.
