@@ -1,7 +1,8 @@
 //! Generates the list of the Rust SDK's files that `datalogger plugin new
-//! --lang rust` copies into a new project (`scaffold.rs`), so a file added to
-//! `plugins/sdk/` is shipped without editing a hand-kept list. The SDK's `wit`
-//! symlink is left out: the scaffold writes the host's WIT there itself.
+//! --lang rust` copies into a new project (`scaffold.rs`): `Cargo.toml` and
+//! every `.rs` file under `plugins/sdk/src/`, so a new SDK module is shipped
+//! without editing a hand-kept list. The SDK's `wit` symlink is left out: the
+//! scaffold writes the host's WIT there itself.
 
 use std::path::{Path, PathBuf};
 

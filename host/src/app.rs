@@ -25,8 +25,16 @@ pub struct App {
     state: AppState,
     /// Hot reload: the watcher lives as long as the app.
     _watcher: Option<watch::Watcher>,
-    /// Pruning and periodic rescans, stopped with the app.
+    /// Pruning and periodic rescans, stopped when the app is dropped.
     background: Vec<JoinHandle<()>>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        for task in &self.background {
+            task.abort();
+        }
+    }
 }
 
 impl App {
@@ -105,14 +113,11 @@ impl App {
     ) -> anyhow::Result<()> {
         tracing::info!("REST API on http://{}", listener.local_addr()?);
         let scheduler = self.state.scheduler.clone();
-        axum::serve(listener, api::router(self.state))
+        axum::serve(listener, api::router(self.state.clone()))
             .with_graceful_shutdown(shutdown)
             .await?;
         tracing::info!("stopping: finishing samples in flight");
         scheduler.shutdown().await;
-        for task in self.background {
-            task.abort();
-        }
         Ok(())
     }
 }

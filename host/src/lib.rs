@@ -61,12 +61,22 @@ mod layers {
             return;
         }
         let text = std::fs::read_to_string(path).unwrap();
-        for (at, _) in text.match_indices("crate::") {
-            let name: String = text[at + 7..]
+        let ident = |s: &str| -> String {
+            s.trim_start()
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            found.push((path.display().to_string(), name));
+                .collect()
+        };
+        for (at, _) in text.match_indices("crate::") {
+            let rest = &text[at + 7..];
+            // `crate::{a, b::c}` names several modules.
+            let names: Vec<String> = match rest.strip_prefix('{') {
+                Some(group) => group.split('}').next().unwrap_or("").split(',').map(ident).collect(),
+                None => vec![ident(rest)],
+            };
+            for name in names.into_iter().filter(|n| !n.is_empty()) {
+                found.push((path.display().to_string(), name));
+            }
         }
     }
 

@@ -29,10 +29,13 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError
                 .map_err(store_error)?;
         }
         let age_s = first_ts.map(|ts| ((crate::sample::now_ns() - ts).max(0) / 1_000_000_000) as u64);
-        let mut shown = json!({
-            "name": spec.name,
-            "type": sink.kind(),
-            "url": sink.url(),
+        let mut shown = serde_json::Map::new();
+        shown.insert("name".into(), spec.name.clone().into());
+        shown.insert("type".into(), sink.kind().into());
+        shown.insert("url".into(), sink.url().into());
+        // The sink's own settings worth showing, e.g. the schema.
+        shown.extend(sink.details());
+        let counters = json!({
             "state": status.state,
             "last_error": status.last_error,
             "last_rejection": status.last_rejection,
@@ -43,11 +46,10 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError
             "points_dropped": status.points_dropped,
             "position": status.position,
         });
-        // The sink's own settings worth showing, e.g. the schema.
-        if let Value::Object(fields) = &mut shown {
-            fields.extend(sink.details());
+        if let Value::Object(counters) = counters {
+            shown.extend(counters);
         }
-        out.push(shown);
+        out.push(Value::Object(shown));
     }
     Ok(Json(Value::Array(out)))
 }

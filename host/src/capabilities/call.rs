@@ -59,9 +59,10 @@ pub struct CallState {
     pub grants: Arc<Grants>,
     pub caps: Arc<Capabilities>,
     pub clock: CallClock,
-    /// Whether a capability refused this call something it was not granted,
-    /// so the caller can tell a "not granted" failure from any other.
-    pub refused: std::cell::Cell<bool>,
+    /// What capabilities refused this call (`"capability not granted to
+    /// plugin P: what"`), so the caller can tell a failure caused by a refusal
+    /// from any other.
+    refusals: std::cell::RefCell<Vec<String>>,
     pub(super) log: host::LogBudget,
     wasi: WasiCtx,
     table: ResourceTable,
@@ -91,7 +92,7 @@ impl CallState {
             grants,
             caps,
             clock: CallClock::new(wall),
-            refused: std::cell::Cell::new(false),
+            refusals: std::cell::RefCell::new(Vec::new()),
             log: host::LogBudget::default(),
             wasi,
             table: ResourceTable::new(),
@@ -111,16 +112,24 @@ impl CallState {
         text
     }
 
+    /// Whether `text` (the plugin's error, or what it printed before it
+    /// crashed) reports one of this call's refusals. A refusal the plugin
+    /// coped with does not make a later, unrelated failure "not granted".
+    pub fn reports_refusal(&self, text: &str) -> bool {
+        self.refusals.borrow().iter().any(|r| text.contains(r.as_str()))
+    }
+
     /// The error every capability returns for something not granted. The
     /// refusal is logged once per plugin, item and target; the item's
     /// `last_error` shows it on every poll.
     pub(super) fn not_granted(&self, what: impl std::fmt::Display) -> types::CapError {
-        self.refused.set(true);
         let what = what.to_string();
+        let refusal = format!("capability not granted to plugin {}: {what}", self.plugin);
         let message = format!(
-            "capability not granted to plugin {}: {what}; grant it under \"plugins\": {{\"{}\": {{...}}}} in the config",
-            self.plugin, self.plugin
+            "{refusal}; grant it under \"plugins\": {{\"{}\": {{...}}}} in the config",
+            self.plugin
         );
+        self.refusals.borrow_mut().push(refusal);
         if let Some(item) = &self.item {
             let key = (self.plugin.to_string(), item.to_string(), what);
             if self.caps.refusals.0.lock().unwrap().insert(key) {
@@ -167,3 +176,28 @@ impl WasiView for CallState {
 }
 
 impl types::Host for CallState {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_failure_that_reports_a_refusal_counts_as_one() {
+        let caps = Arc::new(Capabilities::new(Default::default()));
+        let call = CallState::new(
+            Arc::from("wemo"),
+            None,
+            Arc::new(Grants::default()),
+            caps,
+            Duration::from_secs(1),
+        );
+        assert!(!call.reports_refusal("unavailable: capability not granted to plugin wemo: http to 10.0.0.9:80"));
+        let types::CapError::NotGranted(message) = call.not_granted("http to 10.0.0.9:80") else {
+            panic!("not a not-granted error")
+        };
+        assert!(message.contains("grant it under \"plugins\""), "{message}");
+        assert!(call.reports_refusal(&format!("unavailable: switch1: {message}")));
+        assert!(!call.reports_refusal("unavailable: switch1 did not answer"));
+        assert!(!call.reports_refusal("capability not granted to plugin wemo: http to 10.0.0.7:80"));
+    }
+}

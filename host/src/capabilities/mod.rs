@@ -6,9 +6,10 @@
 //!
 //! This module only composes the units: `Settings`, `Grants`, `Capabilities`
 //! (the shared state) and `add_to_linker`. A new capability is one new unit
-//! plus one field in each composite here. The per-call state they all see is
-//! `CallState` (`call.rs`); `shipped.rs` holds the standard plugins' default
-//! grants.
+//! plus, here, a field in each composite it has a part in, its section name
+//! in `Settings::SECTIONS` and its grant in `Grants::summary`. The per-call
+//! state they all see is `CallState` (`call.rs`); `shipped.rs` holds the
+//! standard plugins' default grants.
 
 mod call;
 mod discovery;

@@ -136,7 +136,11 @@ fn capability_sections(doc: &Map<String, Value>, problems: &mut Vec<String>) -> 
             Err(e) => problems.push(format!("\"{name}\": {e}")),
         }
     }
-    capabilities::Settings::deserialize(Value::Object(present)).unwrap_or_default()
+    // Each section parsed alone above, so together they parse too.
+    capabilities::Settings::deserialize(Value::Object(present)).unwrap_or_else(|e| {
+        problems.push(format!("capability settings: {e}"));
+        capabilities::Settings::default()
+    })
 }
 
 fn path_setting(doc: &Map<String, Value>, name: &str, default: &str, problems: &mut Vec<String>) -> PathBuf {
@@ -282,7 +286,7 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
             }
             None => Vec::new(),
         },
-        Some(v) => crate::sinks::parse_outputs(v, &mut problems),
+        Some(v) => crate::sinks::parse_outputs(v, &mut problems, &mut warnings),
     };
     /// Settings of the Python rpdemo logger that have no meaning here.
     const LEGACY: [&str; 1] = ["polling_threads"];
@@ -300,7 +304,10 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         "database",
         "outputs",
     ];
-    let known: Vec<&str> = OWN.into_iter().chain(capabilities::Settings::SECTIONS).collect();
+    // The capabilities' sections after "plugins", where they always stood (the
+    // first close match wins a "did you mean").
+    let (before, after) = OWN.split_at(9);
+    let known: Vec<&str> = [before, &capabilities::Settings::SECTIONS, after].concat();
     for key in obj.keys().filter(|k| !known.contains(&k.as_str())) {
         if LEGACY.contains(&key.as_str()) {
             notes.push(format!("ignoring legacy setting \"{key}\" (not needed by datalogger)"));

@@ -287,14 +287,23 @@ impl Sandbox {
             .instantiate(&mut store)
             .and_then(|c| c.datalogger_plugin_sampling().call_sample(&mut store, key, arg));
         let printed = store.data_mut().state.take_stdio();
-        let samples = match result {
-            Err(e) => return Err(self.classify(plugin, e, &hit, &printed)),
-            Ok(Err(e)) if store.data().state.refused.get() => {
-                return Err(CallError::NotGranted(Box::new(plugin_error(e))))
-            }
-            Ok(Err(e)) => return Err(plugin_error(e)),
-            Ok(Ok(samples)) => samples,
+        let failure = match result {
+            Err(e) => self.classify(plugin, e, &hit, &printed),
+            Ok(Err(e)) => plugin_error(e),
+            Ok(Ok(samples)) => return self.accept(plugin, samples, tick_ns),
         };
+        // A failure that reports a refusal (in its message or, for a crash,
+        // in what the plugin printed) was caused by a missing grant.
+        let state = &store.data().state;
+        let crashed = matches!(failure, CallError::Trap { .. });
+        match state.reports_refusal(&failure.to_string()) || (crashed && state.reports_refusal(&printed)) {
+            true => Err(CallError::NotGranted(Box::new(failure))),
+            false => Err(failure),
+        }
+    }
+
+    /// Checks and converts what a successful `sample` returned.
+    fn accept(&self, plugin: &Arc<str>, samples: Vec<types::Point>, tick_ns: i64) -> Result<Vec<Sample>, CallError> {
         let bytes: usize = samples.iter().map(wit_sample_size).sum();
         if bytes > self.settings.max_result_bytes {
             return Err(CallError::ResultTooLarge {

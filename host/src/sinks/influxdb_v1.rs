@@ -29,6 +29,19 @@ pub struct Settings {
     pub schema: Schema,
 }
 
+impl Settings {
+    /// The keys above, as the config spells them.
+    pub const FIELDS: &'static [&'static str] = &[
+        "url",
+        "database",
+        "username",
+        "password",
+        "retention_policy",
+        "gzip",
+        "schema",
+    ];
+}
+
 impl SinkConfig for Settings {
     fn kind(&self) -> &'static str {
         "influxdb"

@@ -29,6 +29,11 @@ pub struct Settings {
     pub schema: Schema,
 }
 
+impl Settings {
+    /// The keys above, as the config spells them.
+    pub const FIELDS: &'static [&'static str] = &["url", "org", "bucket", "token", "gzip", "schema"];
+}
+
 impl SinkConfig for Settings {
     fn kind(&self) -> &'static str {
         "influxdb_v2"

@@ -8,8 +8,9 @@
 //! the server acknowledged a batch.
 //!
 //! To add a sink: one file with its `Settings` (implementing `SinkConfig`)
-//! and its `Sink`, one variant in `SinkSettings` and its arm in
-//! `SinkSettings::config` below, and its tests.
+//! and its `Sink`, one variant in `SinkSettings` with its arm in
+//! `SinkSettings::config` and its entry in `SinkSettings::FIELDS` below, and
+//! its tests.
 
 mod forwarder;
 pub mod influxdb_v1;
@@ -94,6 +95,14 @@ impl SinkSettings {
     /// Appended to a config error in an output, so the fix is at hand.
     pub const HINT: &'static str = "an output needs \"name\" and \"type\" (\"influxdb\" with url and database, or \"influxdb_v2\" with url, org, bucket and token)";
 
+    /// Each type's own keys. Earlier versions accepted any type's keys on
+    /// every output and ignored those of other types; such configs still
+    /// load, with a warning (`settings::parse_outputs`).
+    pub const FIELDS: [(&'static str, &'static [&'static str]); 2] = [
+        ("influxdb", influxdb_v1::Settings::FIELDS),
+        ("influxdb_v2", influxdb_v2::Settings::FIELDS),
+    ];
+
     pub fn config(&self) -> &dyn SinkConfig {
         match self {
             SinkSettings::Influxdb(s) => s,
@@ -141,6 +150,23 @@ pub fn error_message(body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_lists_every_key_of_each_type() {
+        for (kind, fields) in SinkSettings::FIELDS {
+            // serde names every key a type takes when it meets an unknown one.
+            let probe = serde_json::json!({"type": kind, "zz_probe": 1});
+            let e = SinkSettings::deserialize(probe).unwrap_err().to_string();
+            for field in fields {
+                assert!(e.contains(&format!("`{field}`")), "{kind}: {field} is not a key: {e}");
+            }
+            assert_eq!(
+                e.matches('`').count(),
+                2 * (fields.len() + 1),
+                "{kind}: FIELDS misses a key: {e}"
+            );
+        }
+    }
 
     #[test]
     fn statuses_map_to_actions() {

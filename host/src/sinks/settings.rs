@@ -5,6 +5,20 @@
 use super::{Schema, SinkSettings};
 use crate::store::Row;
 use serde::Deserialize;
+use serde_json::Value;
+
+/// The keys every output takes, whatever its type.
+const COMMON: [&str; 9] = [
+    "name",
+    "type",
+    "batch_size",
+    "flush_interval_ms",
+    "timeout_ms",
+    "items",
+    "measurements",
+    "max_backlog_age_days",
+    "max_backlog_points",
+];
 
 /// `#[serde(default = "...")]` for settings that default to on.
 pub(super) fn yes() -> bool {
@@ -90,6 +104,7 @@ impl OutputSpec {
     }
 
     fn check(&self) -> Result<(), String> {
+        self.sink.config().check()?;
         if self.name.is_empty() {
             return Err("\"name\" must not be empty".into());
         }
@@ -99,12 +114,12 @@ impl OutputSpec {
         if self.flush_interval_ms == 0 || self.timeout_ms == 0 {
             return Err("\"flush_interval_ms\" and \"timeout_ms\" must be at least 1".into());
         }
-        self.sink.config().check()
+        Ok(())
     }
 }
 
-/// Parses the `"outputs"` list; every problem names the output.
-pub fn parse_outputs(value: &serde_json::Value, problems: &mut Vec<String>) -> Vec<OutputSpec> {
+/// Parses the `"outputs"` list; every problem and warning names the output.
+pub fn parse_outputs(value: &Value, problems: &mut Vec<String>, warnings: &mut Vec<String>) -> Vec<OutputSpec> {
     let Some(list) = value.as_array() else {
         problems.push("\"outputs\" must be a list of outputs, each {\"name\", \"type\", ...}".into());
         return Vec::new();
@@ -115,7 +130,8 @@ pub fn parse_outputs(value: &serde_json::Value, problems: &mut Vec<String>) -> V
             Some(n) => format!("output \"{n}\" (outputs[{i}])"),
             None => format!("outputs[{i}]"),
         };
-        match OutputSpec::deserialize(v) {
+        let v = drop_other_types_keys(v, |w| warnings.push(format!("{label}: {w}")));
+        match OutputSpec::deserialize(&v) {
             Ok(spec) => {
                 if let Err(e) = spec.check() {
                     problems.push(format!("{label}: {e}"));
@@ -127,10 +143,47 @@ pub fn parse_outputs(value: &serde_json::Value, problems: &mut Vec<String>) -> V
                     outputs.push(spec);
                 }
             }
-            Err(e) => problems.push(format!("{label}: {e}; {}", SinkSettings::HINT)),
+            Err(e) => problems.push(format!("{label}: {}; {}", explain(&e), SinkSettings::HINT)),
         }
     }
     outputs
+}
+
+/// The output without keys that only another type takes (which earlier
+/// versions ignored), each reported through `warn`.
+fn drop_other_types_keys(v: &Value, mut warn: impl FnMut(String)) -> Value {
+    let mut v = v.clone();
+    let kind = v.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
+    // An unknown type is the error to report, not its keys.
+    let Some((_, own)) = SinkSettings::FIELDS.iter().find(|(k, _)| *k == kind) else {
+        return v;
+    };
+    let Some(obj) = v.as_object_mut() else {
+        return v;
+    };
+    for (other, fields) in SinkSettings::FIELDS {
+        for field in fields.iter().filter(|f| !own.contains(f) && !COMMON.contains(f)) {
+            if obj.remove(*field).is_some() {
+                warn(format!(
+                    "ignoring \"{field}\", a setting of type {other} that a {kind} output does not use"
+                ));
+            }
+        }
+    }
+    v
+}
+
+/// serde's message, worded for the config: which key is missing, and every
+/// key an output may have (serde names only the type's own).
+fn explain(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    if let Some(field) = text.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+        return format!("\"{field}\" is required for this type");
+    }
+    if text.starts_with("unknown field") {
+        return format!("{text}; or one of the settings every output has: {}", COMMON.join(", "));
+    }
+    text
 }
 
 /// A sink's `"url"`: http or https.
@@ -153,7 +206,7 @@ mod tests {
         let file = dir.path().join("pw");
         std::fs::write(&file, "filepw\n").unwrap();
         let mut problems = Vec::new();
-        let outputs = parse_outputs(
+        let outputs = parse_outputs_ok(
             &json!([
                 {"name": "a", "type": "influxdb_v2", "url": "http://h:8428", "org": "o", "bucket": "b",
                  "token": {"env": "DL_TEST_TOKEN"}},
@@ -180,7 +233,7 @@ mod tests {
     #[test]
     fn bad_outputs_are_named() {
         let mut problems = Vec::new();
-        parse_outputs(
+        parse_outputs_ok(
             &json!([
                 {"name": "x", "type": "influxdb", "url": "localhost:8086", "database": "d"},
                 {"name": "y", "type": "graphite", "url": "http://h"},
@@ -204,8 +257,45 @@ mod tests {
             problems[1]
         );
         assert!(problems[2].contains("DL_TEST_SURELY_UNSET"), "{}", problems[2]);
-        assert!(problems[3].contains("colour"), "{}", problems[3]);
-        assert!(problems[4].contains("database"), "{}", problems[4]);
+        assert!(
+            problems[3].contains("colour") && problems[3].contains("batch_size"),
+            "{}",
+            problems[3]
+        );
+        assert!(
+            problems[4].contains("\"database\" is required for this type"),
+            "{}",
+            problems[4]
+        );
         assert!(problems[5].contains("batch_size"), "{}", problems[5]);
+    }
+
+    #[test]
+    fn another_types_keys_are_ignored_with_a_warning() {
+        let (mut problems, mut warnings) = (Vec::new(), Vec::new());
+        let outputs = parse_outputs(
+            &json!([{"name": "vm", "type": "influxdb_v2", "url": "http://h:8428", "org": "o", "bucket": "b",
+                     "database": "d", "retention_policy": "rp", "gzip": false}]),
+            &mut problems,
+            &mut warnings,
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(outputs.len(), 1);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[0].contains("output \"vm\"") && warnings[0].contains("ignoring \"database\""),
+            "{warnings:?}"
+        );
+        let SinkSettings::InfluxdbV2(v2) = &outputs[0].sink else {
+            panic!()
+        };
+        assert!(!v2.gzip, "a key both types share is kept");
+    }
+
+    fn parse_outputs_ok(value: &Value, problems: &mut Vec<String>) -> Vec<OutputSpec> {
+        let mut warnings = Vec::new();
+        let outputs = parse_outputs(value, problems, &mut warnings);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        outputs
     }
 }

@@ -317,7 +317,8 @@ async fn record(handle: &ItemHandle, store: &Store, result: Result<Vec<Sample>, 
         }
         Err(e) => {
             status.errors += 1;
-            if status.last_error.as_ref() != Some(&e) {
+            // Logged when the message changes, not on every failing tick.
+            if status.last_error.as_ref().map(|last| &last.message) != Some(&e.message) {
                 tracing::warn!(item = %name, key = %handle.spec.key, "{}", e.message);
             }
             status.last_error = Some(e);

@@ -535,7 +535,11 @@ fn victoria_metrics_v2_gzip_on_and_off() {
     for (name, only) in [("vm_gzip", "l1"), ("vm_plain", "load")] {
         let status = wait_delivered(&mut logger, name, upto);
         assert_output_shape(&status, name, "influxdb_v2", &vm.url(), "default");
-        assert_eq!((&status["org"], &status["bucket"]), (&json!("o"), &json!("b")), "{status}");
+        assert_eq!(
+            (&status["org"], &status["bucket"]),
+            (&json!("o"), &json!("b")),
+            "{status}"
+        );
         assert!(status.get("token").is_none(), "the token is shown: {status}");
         assert_eq!(status["state"], "connected", "{status}");
         assert_eq!(status["last_error"], Value::Null, "{status}");
