@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::show).fallback(wrong_method("GET")))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; see README.md for the API") })
         .layer(axum::middleware::from_fn(json_errors))
+        .layer(axum::middleware::from_fn(refuse_oversized))
         .with_state(state)
 }
 
@@ -76,6 +77,38 @@ fn wrong_method(
             .insert(ALLOW, axum::http::HeaderValue::from_static(allowed));
         std::future::ready(response)
     }
+}
+
+/// Largest request body: axum's default limit, which the `Bytes` extractor applies.
+const MAX_BODY_BYTES: u64 = 2 << 20;
+/// How much of an oversized body is read and thrown away before the 413.
+const DRAIN_BYTES: usize = 64 << 20;
+
+/// Answers 413 to a body declared larger than `MAX_BODY_BYTES`, after reading
+/// (and discarding) it: a server that answers and closes while the client is
+/// still sending resets the connection, and the client never sees the answer.
+async fn refuse_oversized(req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_none_or(|n| n <= MAX_BODY_BYTES) {
+        return next.run(req).await;
+    }
+    use futures::StreamExt;
+    let mut body = req.into_body().into_data_stream();
+    let mut read = 0;
+    while let Some(Ok(chunk)) = body.next().await {
+        read += chunk.len();
+        if read > DRAIN_BYTES {
+            break;
+        }
+    }
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the request body is larger than {MAX_BODY_BYTES} bytes; an item is a small JSON object"),
+    )
+    .into_response()
 }
 
 /// Makes every error answer JSON, including those axum produces itself before a
