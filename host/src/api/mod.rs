@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::show).fallback(wrong_method("GET")))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; see README.md for the API") })
         .layer(axum::middleware::from_fn(json_errors))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES as usize))
         .layer(axum::middleware::from_fn(refuse_oversized))
         .with_state(state)
 }
@@ -79,7 +80,8 @@ fn wrong_method(
     }
 }
 
-/// Largest request body: axum's default limit, which the `Bytes` extractor applies.
+/// Largest request body: the `Bytes` extractor's limit (`DefaultBodyLimit`) and
+/// `refuse_oversized`'s threshold, one number for both.
 const MAX_BODY_BYTES: u64 = 2 << 20;
 /// How much of an oversized body is read and thrown away before the 413.
 const DRAIN_BYTES: usize = 64 << 20;
@@ -104,11 +106,12 @@ async fn refuse_oversized(req: Request, next: Next) -> Response {
             break;
         }
     }
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("the request body is larger than {MAX_BODY_BYTES} bytes; an item is a small JSON object"),
-    )
-    .into_response()
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, too_large_message()).into_response()
+}
+
+/// The 413 message, whichever layer noticed the size.
+fn too_large_message() -> String {
+    format!("the request body is larger than {MAX_BODY_BYTES} bytes; an item is a small JSON object")
 }
 
 /// Makes every error answer JSON, including those axum produces itself before a
@@ -132,7 +135,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
         .unwrap_or_default();
     let message = match status {
         StatusCode::METHOD_NOT_ALLOWED => format!("{method} is not allowed on {path}"),
-        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large; an item is a small JSON object".to_string(),
+        StatusCode::PAYLOAD_TOO_LARGE => too_large_message(),
         _ if !text.is_empty() => text,
         _ => status.canonical_reason().unwrap_or("error").to_string(),
     };
