@@ -99,11 +99,6 @@ impl App {
         })
     }
 
-    /// What the API handlers see: the scheduler, registry, store and sinks.
-    pub fn state(&self) -> &AppState {
-        &self.state
-    }
-
     /// Serves the REST API on `listener` until `shutdown` resolves, then lets
     /// samples in flight finish and stops every item.
     pub async fn serve(
