@@ -80,7 +80,7 @@ fn template(lang: &str) -> Option<Vec<File>> {
 pub fn next_steps(name: &str, dir: &Path) -> String {
     format!(
         "created {dir}\nnext:\n  cd {dir} && ./build.sh\n  datalogger plugin inspect {name}.wasm\n  \
-         datalogger plugin test {name}.wasm {name}.hello\n  cp {name}.wasm <the logger's plugins folder>  # live within a second",
+         datalogger plugin test {name}.wasm {name}.hello\n  cp {name}.wasm <the logger's plugins folder>  # picked up within a second; Python/JS then compile for seconds",
         dir = dir.display()
     )
 }
