@@ -91,6 +91,7 @@ impl App {
             outputs,
             config_file: Arc::new(tokio::sync::Mutex::new(ConfigFile::new(config.path.clone(), doc))),
             started: std::time::Instant::now(),
+            guard: Arc::new(api::auth::Guard::new(&config.api)),
         };
         Ok(App {
             state,
@@ -106,7 +107,10 @@ impl App {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        tracing::info!("REST API on http://{}", listener.local_addr()?);
+        let address = listener.local_addr()?;
+        tracing::info!("REST API on http://{address}");
+        // Plugins must never reach this API (its own access rules aside).
+        self.state.registry.sandbox().capabilities().set_own_api(address);
         let scheduler = self.state.scheduler.clone();
         axum::serve(listener, api::router(self.state.clone()))
             .with_graceful_shutdown(shutdown)

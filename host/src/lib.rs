@@ -7,6 +7,7 @@
 //! → `store` → `sinks`, with `api` beside. Below `config`, no module imports
 //! `config`; each part defines its own settings and `config` composes them.
 
+pub mod access;
 pub mod api;
 pub mod app;
 pub mod atomic_file;
@@ -15,6 +16,7 @@ pub mod config;
 pub mod plugins;
 pub mod sample;
 pub mod scaffold;
+pub mod secret;
 pub mod sinks;
 pub mod sources;
 pub mod store;
@@ -28,21 +30,35 @@ pub mod wit;
 mod layers {
     use std::path::Path;
 
-    const ALLOWED: [(&str, &[&str]); 12] = [
+    const ALLOWED: [(&str, &[&str]); 14] = [
         ("wit", &[]),
         ("sample", &[]),
         ("atomic_file", &[]),
         ("scaffold", &[]),
+        ("secret", &[]),
+        ("access", &[]),
         ("capabilities", &["wit", "sample"]),
         ("plugins", &["capabilities", "wit", "sample", "atomic_file"]),
         ("store", &["sample"]),
-        ("sinks", &["store", "sample"]),
+        ("sinks", &["store", "sample", "secret"]),
         ("sources", &["plugins", "store", "sample"]),
         (
             "config",
-            &["capabilities", "plugins", "store", "sinks", "sources", "atomic_file"],
+            &[
+                "access",
+                "capabilities",
+                "plugins",
+                "store",
+                "sinks",
+                "sources",
+                "atomic_file",
+                "secret",
+            ],
         ),
-        ("api", &["config", "plugins", "sinks", "sources", "store", "sample"]),
+        (
+            "api",
+            &["access", "config", "plugins", "sinks", "sources", "store", "sample"],
+        ),
         (
             "app",
             &["api", "capabilities", "config", "plugins", "sinks", "sources", "store"],
@@ -104,6 +120,6 @@ mod layers {
             }
             modules += 1;
         }
-        assert!(modules >= 12, "only {modules} modules found in {}", src.display());
+        assert!(modules >= 14, "only {modules} modules found in {}", src.display());
     }
 }

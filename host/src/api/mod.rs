@@ -2,6 +2,7 @@
 //! One file per resource; errors are always `{"error": "..."}` with a message
 //! that says what to change.
 
+pub mod auth;
 mod health;
 mod items;
 mod outputs;
@@ -32,6 +33,8 @@ pub struct AppState {
     /// and the file is written by one request at a time.
     pub config_file: Arc<tokio::sync::Mutex<ConfigFile>>,
     pub started: std::time::Instant,
+    /// Token, origins and host names: checked before any handler (`auth`).
+    pub guard: Arc<auth::Guard>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -61,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::show).fallback(wrong_method("GET")))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; see README.md for the API") })
         .layer(axum::middleware::from_fn(json_errors))
+        .layer(axum::middleware::from_fn_with_state(state.guard.clone(), auth::guard))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES as usize))
         .layer(axum::middleware::from_fn(refuse_oversized))
         .with_state(state)

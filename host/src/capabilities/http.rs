@@ -7,7 +7,7 @@
 //! status comes back with its body (a SOAP fault is an HTTP 500 whose body the
 //! plugin needs). The response head is parsed by `httparse`.
 
-use super::net_rule::{any_allows, may_allow, NetRule};
+use super::net_rule::{any_allows, canonical, may_allow, NetRule};
 use super::{CallState, Grant};
 use crate::wit::datalogger::plugin::http::{Header, Host, Request, Response};
 use crate::wit::types::CapError;
@@ -98,6 +98,16 @@ impl CallState {
                 .map_err(|e| CapError::Unavailable(format!("{label}: cannot resolve {}: {e}", t.host)))?
                 .collect(),
         };
+        if let Some(own) = self
+            .caps
+            .own_api()
+            .filter(|own| addrs.iter().any(|a| is_own_api(*own, *a)))
+        {
+            return Err(self.not_granted(format!(
+                "http to {}:{} (the logger's own API at {own}, which no plugin may reach)",
+                t.host, t.port
+            )));
+        }
         let allowed: Vec<SocketAddr> = addrs
             .iter()
             .copied()
@@ -112,6 +122,22 @@ impl CallState {
         }
         Ok(allowed)
     }
+}
+
+/// Whether a connection to `target` would reach the API listening on `own`:
+/// the same port, and the same address, or any of this machine's addresses
+/// when the API listens on all of them (`0.0.0.0`, `[::]`).
+fn is_own_api(own: SocketAddr, target: SocketAddr) -> bool {
+    let (own_ip, ip) = (canonical(own.ip()), canonical(target.ip()));
+    if own.port() != target.port() {
+        return false;
+    }
+    // Connecting to 0.0.0.0 or [::] reaches this machine.
+    if ip == own_ip || ip.is_unspecified() {
+        return true;
+    }
+    // An address of this machine is one a socket can be bound to (no packet is sent).
+    own_ip.is_unspecified() && (ip.is_loopback() || std::net::UdpSocket::bind((ip, 0)).is_ok())
 }
 
 /// Where a request goes, from its URL.
@@ -550,6 +576,30 @@ mod tests {
         let bytes = encode_request(&req, &t).unwrap();
         let r = exchange(&[addr], &bytes, Duration::from_millis(200), 1024, false);
         assert!(matches!(r, Err(Failure::TimedOut)), "{r:?}");
+    }
+
+    #[test]
+    fn the_loggers_own_api_is_recognised_on_every_address_it_listens_on() {
+        let at = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let own = at("127.0.0.1:5000");
+        assert!(is_own_api(own, at("127.0.0.1:5000")));
+        assert!(is_own_api(own, at("[::ffff:127.0.0.1]:5000")));
+        assert!(is_own_api(own, at("0.0.0.0:5000")), "0.0.0.0 connects to this machine");
+        assert!(
+            !is_own_api(own, at("127.0.0.1:5001")),
+            "other loopback ports stay reachable"
+        );
+        assert!(
+            !is_own_api(own, at("127.0.0.2:5000")),
+            "not where a 127.0.0.1 listener answers"
+        );
+        let all = at("0.0.0.0:5000");
+        assert!(is_own_api(all, at("127.0.0.2:5000")));
+        assert!(is_own_api(at("[::]:5000"), at("[::1]:5000")));
+        assert!(
+            !is_own_api(all, at("192.0.2.1:5000")),
+            "a TEST-NET address is not this machine's"
+        );
     }
 
     #[test]

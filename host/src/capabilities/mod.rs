@@ -111,6 +111,8 @@ pub struct Capabilities {
     i2c: i2c::Buses,
     discovery: DiscoverySettings,
     refusals: call::Refusals,
+    /// Where the logger's own API listens, which no plugin may reach.
+    own_api: std::sync::RwLock<Option<std::net::SocketAddr>>,
 }
 
 impl Capabilities {
@@ -123,7 +125,19 @@ impl Capabilities {
             i2c: i2c::Buses::new(i2c),
             discovery,
             refusals: call::Refusals::default(),
+            own_api: std::sync::RwLock::new(None),
         }
+    }
+
+    /// Tells the capabilities where the logger's API listens: `http` refuses
+    /// it whatever a plugin is granted (the API would let a plugin change
+    /// items, and it trusts loopback clients).
+    pub fn set_own_api(&self, address: std::net::SocketAddr) {
+        *self.own_api.write().unwrap_or_else(|e| e.into_inner()) = Some(address);
+    }
+
+    fn own_api(&self) -> Option<std::net::SocketAddr> {
+        *self.own_api.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Lines for the startup log, e.g. the simulated buses.

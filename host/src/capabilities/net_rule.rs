@@ -74,7 +74,7 @@ impl NetRule {
 }
 
 /// IPv4-mapped IPv6 addresses are checked as the IPv4 address they are.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub(super) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
         v4 => v4,

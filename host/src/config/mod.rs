@@ -11,8 +11,10 @@ mod file;
 
 pub use file::ConfigFile;
 
+use crate::access::{self, RouteGroup};
 use crate::capabilities::{self, GrantTable, Grants};
 use crate::plugins::SandboxSettings;
+use crate::secret::Secret;
 use crate::sinks::OutputSpec;
 use crate::sources::items::{parse_item, ItemSpec};
 use crate::store::StoreSettings;
@@ -27,18 +29,84 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:5000";
 /// Overrides `api.listen`, e.g. to run a legacy config beside another service on :5000.
 pub const LISTEN_ENV: &str = "DATALOGGER_LISTEN";
 
-/// The `"api"` section.
+/// The `"api"` section. Who may do what is enforced by `api::auth`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiSettings {
     pub listen: String,
+    /// The API token; unset, the API asks for none.
+    pub token: Option<Secret>,
+    /// Route groups anyone may use without the token (never `manage`).
+    pub without_token: Vec<RouteGroup>,
+    /// Listen beyond loopback with no token: only when the operator says so.
+    pub allow_unauthenticated: bool,
+    /// Origins (`http://host:port`) whose web pages may use the API.
+    pub cors_origins: Vec<String>,
+    /// Names clients use for this logger besides IP addresses and `localhost`
+    /// (checked against `Host` where no token protects a request).
+    pub hostnames: Vec<String>,
 }
 
 impl Default for ApiSettings {
     fn default() -> Self {
         ApiSettings {
             listen: DEFAULT_LISTEN.into(),
+            token: None,
+            without_token: Vec::new(),
+            allow_unauthenticated: false,
+            cors_origins: Vec::new(),
+            hostnames: Vec::new(),
         }
+    }
+}
+
+impl ApiSettings {
+    /// Problems no type can express, and the normalised origins and names.
+    /// `listen_from_env`: the listen address came from `DATALOGGER_LISTEN`.
+    fn check(&mut self, listen_from_env: bool, warnings: &mut Vec<String>) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.token.as_ref().is_some_and(|t| t.expose().trim().is_empty()) {
+            problems.push(
+                "\"api\": \"token\" is empty; give it a long random value, e.g. from `openssl rand -hex 32`".into(),
+            );
+        }
+        if self.without_token.contains(&RouteGroup::Manage) {
+            problems.push(
+                "\"api\": \"without_token\" may list \"read\" and \"write\"; \"manage\" (changing items and plugins) always needs the token".into(),
+            );
+        }
+        let mut normalized = |list: &mut Vec<String>, key: &str, f: fn(&str) -> Result<String, String>| {
+            for entry in list.iter_mut() {
+                match f(entry) {
+                    Ok(n) => *entry = n,
+                    Err(e) => problems.push(format!("\"api\": \"{key}\": {e}")),
+                }
+            }
+        };
+        normalized(&mut self.cors_origins, "cors_origins", access::normalize_origin);
+        normalized(&mut self.hostnames, "hostnames", access::normalize_hostname);
+        let Ok(addr) = self.listen.parse::<std::net::SocketAddr>() else {
+            return problems;
+        };
+        if addr.ip().is_loopback() || self.token.is_some() {
+            return problems;
+        }
+        let from = match listen_from_env {
+            true => format!("{LISTEN_ENV}={}", self.listen),
+            false => format!("\"api\": \"listen\" is {:?}", self.listen),
+        };
+        if self.allow_unauthenticated {
+            warnings.push(format!(
+                "{from} and no \"token\" is set: anyone who reaches this address may change items (\"allow_unauthenticated\": true)"
+            ));
+        } else {
+            problems.push(format!(
+                "{from}, which other machines can reach, and no \"token\" is set, so anyone on the network could change items; \
+                 set \"api\": {{\"token\": {{\"env\": \"DATALOGGER_TOKEN\"}}}} (see README.md, \"Security\"), \
+                 listen on 127.0.0.1, or add \"allow_unauthenticated\": true to \"api\" if that is what you mean"
+            ));
+        }
+        problems
     }
 }
 
@@ -216,9 +284,11 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         }),
     };
     let mut api: ApiSettings = section(obj, "api", &mut problems);
-    if let Ok(listen) = std::env::var(LISTEN_ENV) {
-        api.listen = listen;
+    let listen_env = std::env::var(LISTEN_ENV).ok();
+    if let Some(listen) = &listen_env {
+        api.listen = listen.clone();
     }
+    problems.extend(api.check(listen_env.is_some(), &mut warnings));
     if api.listen.parse::<std::net::SocketAddr>().is_err() {
         problems.push(format!(
             "\"api\": \"listen\" must be an address such as \"127.0.0.1:5000\", got {:?}",
@@ -515,6 +585,56 @@ mod tests {
         // A config entry replaces the default entirely.
         let c = check(json!({"plugins": {"net": {"ping": ["10.0.0.0/8"]}}})).unwrap();
         assert_eq!(c.plugins.grants_for("net", Path::new("net.wasm")).ping.0.len(), 1);
+    }
+
+    #[test]
+    fn api_access_settings_are_checked_and_normalised() {
+        let c = check(json!({"api": {"listen": "127.0.0.1:5000"}})).unwrap();
+        assert_eq!(c.api.token, None, "the rpdemo default needs no token");
+        let c = check(json!({"api": {
+            "listen": "0.0.0.0:5000", "token": "t0k", "without_token": ["read", "write"],
+            "cors_origins": ["HTTP://Grafana.LAN:3000"], "hostnames": ["Pi.LAN"],
+        }}))
+        .unwrap();
+        assert_eq!(c.api.cors_origins, ["http://grafana.lan:3000"]);
+        assert_eq!(c.api.hostnames, ["pi.lan"]);
+        assert!(!format!("{c:?}").contains("t0k"), "the token is never printed");
+
+        let text = check(json!({"api": {"listen": "0.0.0.0:5000"}}))
+            .unwrap_err()
+            .to_string();
+        for expected in [
+            "test.json:",
+            "\"0.0.0.0:5000\"",
+            "no \"token\" is set",
+            "allow_unauthenticated",
+        ] {
+            assert!(text.contains(expected), "{expected} missing from: {text}");
+        }
+        let c = check(json!({"api": {"listen": "[::]:5000", "allow_unauthenticated": true}})).unwrap();
+        assert!(
+            c.warnings.iter().any(|w| w.contains("anyone who reaches")),
+            "{:?}",
+            c.warnings
+        );
+
+        let text = check(json!({"api": {
+            "token": " ", "without_token": ["manage"], "cors_origins": ["grafana.lan"], "hostnames": ["a:1"],
+        }}))
+        .unwrap_err()
+        .to_string();
+        for expected in [
+            "\"token\" is empty",
+            "\"manage\" (changing items and plugins) always needs the token",
+            "\"cors_origins\": \"grafana.lan\" is not an origin",
+            "\"hostnames\": \"a:1\"",
+        ] {
+            assert!(text.contains(expected), "{expected} missing from: {text}");
+        }
+        let text = check(json!({"api": {"without_token": ["everything"]}}))
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("manage, read") || text.contains("`manage`"), "{text}");
     }
 
     #[test]

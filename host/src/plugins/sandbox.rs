@@ -213,6 +213,11 @@ impl Sandbox {
         &self.engine
     }
 
+    /// What the capabilities share, e.g. to tell them the API's address.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
     /// Links a compiled component against the host; fails when it is not a
     /// `collector` (imports we do not provide, or no `sampling` export).
     pub fn prepare(&self, component: &Component) -> wasmtime::Result<CollectorPre<Call>> {

@@ -16,12 +16,11 @@ mod forwarder;
 pub mod influxdb_v1;
 pub mod influxdb_v2;
 pub mod line_protocol;
-mod secret;
 mod settings;
 
+pub use crate::secret::Secret;
 pub use forwarder::{spawn, OutputHandle, OutputState, OutputStatus};
 pub use line_protocol::Schema;
-pub use secret::Secret;
 pub use settings::{parse_outputs, OutputSpec};
 
 use crate::store::{Row, Store};

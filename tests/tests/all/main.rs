@@ -7,6 +7,7 @@
 
 mod common;
 
+mod auth;
 mod config;
 mod example_c;
 mod example_js;

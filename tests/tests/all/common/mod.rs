@@ -349,6 +349,23 @@ impl Logger {
         tag: &str,
         wait_compiled: bool,
     ) -> Logger {
+        Self::start_api(args, cwd, env, tag, wait_compiled, Api::new(port))
+    }
+
+    /// Like `start`, for a logger whose API needs `token` (`api.token`):
+    /// `logger.api` sends it with every request.
+    pub fn start_with_token(
+        args: &[&str],
+        cwd: &Path,
+        port: u16,
+        env: &[(&str, &str)],
+        tag: &str,
+        token: &str,
+    ) -> Logger {
+        Self::start_api(args, cwd, env, tag, true, Api::new(port).with_token(token))
+    }
+
+    fn start_api(args: &[&str], cwd: &Path, env: &[(&str, &str)], tag: &str, wait_compiled: bool, api: Api) -> Logger {
         let stderr_path = cwd.join(format!("{tag}.stderr"));
         let mut cmd = command(args, cwd);
         cmd.envs(env.iter().copied())
@@ -359,7 +376,7 @@ impl Logger {
                 child: cmd.spawn().unwrap(),
                 stderr_path,
             },
-            api: Api::new(port),
+            api,
         };
         // Up, and done compiling big plugins (which happens after the API is up).
         logger.wait_until(
@@ -537,6 +554,8 @@ impl Resp {
 pub struct Api {
     agent: ureq::Agent,
     base: String,
+    /// Sent as `Authorization: Bearer` when set.
+    token: Option<String>,
 }
 
 impl Api {
@@ -548,20 +567,35 @@ impl Api {
         Api {
             agent: config.into(),
             base: format!("http://127.0.0.1:{port}"),
+            token: None,
         }
+    }
+
+    /// The same client, sending `Authorization: Bearer <token>`.
+    pub fn with_token(mut self, token: &str) -> Self {
+        self.token = Some(token.to_string());
+        self
     }
 
     /// Sends a request; `None` if no HTTP response came back (e.g. not listening yet).
     pub fn try_send(&self, method: &str, path: &str, body: Option<&str>) -> Option<Resp> {
         let url = format!("{}{}", self.base, path);
+        fn authorized<B>(r: ureq::RequestBuilder<B>, token: Option<&str>) -> ureq::RequestBuilder<B> {
+            match token {
+                Some(t) => r.header("authorization", &format!("Bearer {t}")),
+                None => r,
+            }
+        }
         let result = match (method, body) {
-            ("GET", _) => self.agent.get(&url).call(),
-            ("DELETE", _) => self.agent.delete(&url).call(),
-            ("POST", Some(b)) => self.agent.post(&url).header("content-type", "application/json").send(b),
-            ("PUT", Some(b)) => self.agent.put(&url).header("content-type", "application/json").send(b),
-            ("PATCH", Some(b)) => self
-                .agent
-                .patch(&url)
+            ("GET", _) => authorized(self.agent.get(&url), self.token.as_deref()).call(),
+            ("DELETE", _) => authorized(self.agent.delete(&url), self.token.as_deref()).call(),
+            ("POST", Some(b)) => authorized(self.agent.post(&url), self.token.as_deref())
+                .header("content-type", "application/json")
+                .send(b),
+            ("PUT", Some(b)) => authorized(self.agent.put(&url), self.token.as_deref())
+                .header("content-type", "application/json")
+                .send(b),
+            ("PATCH", Some(b)) => authorized(self.agent.patch(&url), self.token.as_deref())
                 .header("content-type", "application/json")
                 .send(b),
             _ => panic!("unsupported request {method} {path}"),
