@@ -46,6 +46,13 @@ impl App {
         for warning in &config.warnings {
             tracing::warn!("config {}: {warning}", config.path.display());
         }
+        let config_file = ConfigFile::new(config.path.clone(), doc);
+        for stale in config_file.remove_stale_temps() {
+            tracing::info!(
+                "removed {}, left by an interrupted rewrite of the config",
+                stale.display()
+            );
+        }
         let registry = {
             let config = config.clone();
             tokio::task::spawn_blocking(move || load_plugins(&config)).await??
@@ -89,7 +96,7 @@ impl App {
             registry,
             store,
             outputs,
-            config_file: Arc::new(tokio::sync::Mutex::new(ConfigFile::new(config.path.clone(), doc))),
+            config_file: Arc::new(tokio::sync::Mutex::new(config_file)),
             started: std::time::Instant::now(),
         };
         Ok(App {
