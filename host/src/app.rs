@@ -8,6 +8,7 @@ use crate::api::{self, AppState};
 use crate::capabilities::Capabilities;
 use crate::config::{self, Config, ConfigFile};
 use crate::plugins::{watch, Registry, Sandbox};
+use crate::server;
 use crate::sinks::OutputHandle;
 use crate::sources::poll::Scheduler;
 use crate::store::Store;
@@ -113,11 +114,14 @@ impl App {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        tracing::info!("REST API on http://{}", listener.local_addr()?);
+        let limit = server::connection_limit();
+        tracing::info!(
+            "REST API on http://{} (at most {limit} connections; idle and slow ones closed after {} s)",
+            listener.local_addr()?,
+            server::HEADER_TIMEOUT.as_secs()
+        );
         let scheduler = self.state.scheduler.clone();
-        axum::serve(listener, api::router(self.state.clone()))
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        server::serve(listener, api::router(self.state.clone()), limit, shutdown).await;
         tracing::info!("stopping: finishing samples in flight");
         scheduler.shutdown().await;
         Ok(())
@@ -127,6 +131,9 @@ impl App {
 /// `datalogger run`: build, listen where the config says, serve until
 /// SIGINT or SIGTERM.
 pub async fn run(config: Config, doc: serde_json::Value) -> anyhow::Result<()> {
+    // Before anything opens files: the API's connection limit is a share of it.
+    let open_files = server::raise_open_files_limit();
+    tracing::debug!("open files limit: {open_files}");
     let (listen, path) = (config.api.listen.clone(), config.path.clone());
     let app = App::build(config, doc).await?;
     let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| {

@@ -15,6 +15,7 @@ pub mod config;
 pub mod plugins;
 pub mod sample;
 pub mod scaffold;
+pub mod server;
 pub mod sinks;
 pub mod sources;
 pub mod store;
@@ -28,11 +29,12 @@ pub mod wit;
 mod layers {
     use std::path::Path;
 
-    const ALLOWED: [(&str, &[&str]); 12] = [
+    const ALLOWED: [(&str, &[&str]); 13] = [
         ("wit", &[]),
         ("sample", &[]),
         ("atomic_file", &[]),
         ("scaffold", &[]),
+        ("server", &[]),
         ("capabilities", &["wit", "sample"]),
         ("plugins", &["capabilities", "wit", "sample", "atomic_file"]),
         ("store", &["sample"]),
@@ -45,7 +47,16 @@ mod layers {
         ("api", &["config", "plugins", "sinks", "sources", "store", "sample"]),
         (
             "app",
-            &["api", "capabilities", "config", "plugins", "sinks", "sources", "store"],
+            &[
+                "api",
+                "capabilities",
+                "config",
+                "plugins",
+                "server",
+                "sinks",
+                "sources",
+                "store",
+            ],
         ),
     ];
 

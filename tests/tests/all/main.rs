@@ -8,6 +8,7 @@
 mod common;
 
 mod config;
+mod connections;
 mod example_c;
 mod example_js;
 mod example_python;
