@@ -5,7 +5,14 @@
 //! once, so clients can never use up the file descriptors that sampling needs
 //! (reading /proc, opening sockets). Further connections wait in the kernel's
 //! listen queue, holding none of ours, until an open one ends.
+//!
+//! Requests whose URI or headers are too large get a JSON error like every
+//! other answer (`refuse_oversized_head`), at limits below hyper's own. What
+//! hyper refuses while parsing (a malformed request line, bytes that are not
+//! a URI, a head beyond its buffer or 100 headers) it answers itself, with a
+//! bare 400/414/431 and no body: there is no hook to shape those.
 
+use axum::response::IntoResponse;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -23,6 +30,12 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections served at once, at most (see `connection_limit`).
 pub const MAX_CONNECTIONS: u64 = 1024;
+/// Longest request URI answered; longer ones get 414 (hyper's own limit is 64 KiB).
+pub const MAX_URI_BYTES: usize = 8 << 10;
+/// Most headers in a request, and their total size; beyond, 431 (hyper's
+/// own limits are 100 headers and about 400 KB).
+pub const MAX_HEADERS: usize = 64;
+pub const MAX_HEADER_BYTES: usize = 64 << 10;
 
 /// Raises this process's soft limit of open files to its hard limit (Linux's
 /// default soft limit, 1024, is low for a server that also samples), and
@@ -59,7 +72,9 @@ pub async fn serve(
     limit: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let router = router.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(BODY_TIMEOUT));
+    let router = router
+        .layer(axum::middleware::from_fn(refuse_oversized_head))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(BODY_TIMEOUT));
     // Dropping `stop_rx` tells the accept loop and every connection to stop.
     let (stop_tx, stop_rx) = watch::channel(());
     tokio::spawn(async move {
@@ -126,4 +141,35 @@ pub async fn serve(
     }
     drop((listener, open_rx));
     open_tx.closed().await;
+}
+
+/// 414 or 431 as JSON for a URI or headers over our limits, before routing.
+async fn refuse_oversized_head(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::http::StatusCode;
+    let uri_len = req.uri().to_string().len();
+    let headers = req.headers();
+    let header_bytes: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    let refusal = if uri_len > MAX_URI_BYTES {
+        Some((
+            StatusCode::URI_TOO_LONG,
+            format!(
+                "the request URI has {uri_len} bytes, more than {MAX_URI_BYTES}; names and query parameters are short"
+            ),
+        ))
+    } else if headers.len() > MAX_HEADERS || header_bytes > MAX_HEADER_BYTES {
+        Some((
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!(
+                "the request has {} headers of {header_bytes} bytes; at most {MAX_HEADERS} headers of \
+                 {MAX_HEADER_BYTES} bytes in all are accepted",
+                headers.len()
+            ),
+        ))
+    } else {
+        None
+    };
+    match refusal {
+        Some((status, message)) => (status, axum::Json(serde_json::json!({ "error": message }))).into_response(),
+        None => next.run(req).await,
+    }
 }

@@ -1,6 +1,7 @@
-//! The REST API's connections: slow and idle clients are dropped after a
+//! The REST API's HTTP layer: slow and idle clients are dropped after a
 //! timeout and their number is bounded, so they can neither use up the
-//! logger's file descriptors nor stop its items from sampling.
+//! logger's file descriptors nor stop its items from sampling; oversized
+//! request heads get JSON errors like every other answer.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -167,4 +168,53 @@ fn a_stalled_body_is_answered_and_closed() {
     assert!((400..500).contains(&status), "{answer}");
     let body: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"));
     assert!(body["error"].is_string(), "{answer}");
+}
+
+/// Sends `request` on a fresh connection and reads the answer until the
+/// server closes it: (status, body).
+fn raw_request(port: u16, request: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(request).unwrap();
+    s.set_read_timeout(Some(SLOW)).unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, body.to_string())
+}
+
+/// A URI too long (414) or too many or too large headers (431) get
+/// `{"error": ...}` saying what the limit is.
+#[test]
+fn oversized_request_heads_get_json_errors() {
+    let dir = TestDir::new(&[]);
+    dir.write_config(json!({}));
+    let logger = dir.start_in_process();
+    let long_uri = format!(
+        "GET /items/{} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        "a".repeat(10_000)
+    );
+    let many: String = (0..70).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let many = format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n{many}Connection: close\r\n\r\n");
+    let large = format!(
+        "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "b".repeat(70_000)
+    );
+    for (request, status, what) in [
+        (long_uri, 414, "a 10 kB URI"),
+        (many, 431, "70 headers"),
+        (large, 431, "a 70 kB header"),
+    ] {
+        let (got, body) = raw_request(dir.port, request.as_bytes());
+        assert_eq!(got, status, "{what}: {body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{what}: {e}: {body:?}"));
+        let error = body["error"].as_str().unwrap_or_else(|| panic!("{what}: {body}"));
+        assert!(
+            error.contains("at most") || error.contains("more than"),
+            "{what}: {error}"
+        );
+    }
+    // Within the limits the same requests work.
+    assert_eq!(logger.api.get(&format!("/items/{}", "a".repeat(100))).status, 404);
 }
