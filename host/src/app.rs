@@ -8,6 +8,7 @@ use crate::api::{self, AppState};
 use crate::capabilities::Capabilities;
 use crate::config::{self, Config, ConfigFile};
 use crate::plugins::{watch, Registry, Sandbox};
+use crate::server;
 use crate::sinks::OutputHandle;
 use crate::sources::poll::Scheduler;
 use crate::store::Store;
@@ -45,6 +46,13 @@ impl App {
         }
         for warning in &config.warnings {
             tracing::warn!("config {}: {warning}", config.path.display());
+        }
+        let config_file = ConfigFile::new(config.path.clone(), doc);
+        for stale in config_file.remove_stale_temps() {
+            tracing::info!(
+                "removed {}, left by an interrupted rewrite of the config",
+                stale.display()
+            );
         }
         let registry = {
             let config = config.clone();
@@ -89,7 +97,7 @@ impl App {
             registry,
             store,
             outputs,
-            config_file: Arc::new(tokio::sync::Mutex::new(ConfigFile::new(config.path.clone(), doc))),
+            config_file: Arc::new(tokio::sync::Mutex::new(config_file)),
             started: std::time::Instant::now(),
             guard: Arc::new(api::auth::Guard::new(&config.api)),
         };
@@ -108,13 +116,15 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let address = listener.local_addr()?;
-        tracing::info!("REST API on http://{address}");
+        let limit = server::connection_limit();
+        tracing::info!(
+            "REST API on http://{address} (at most {limit} connections; idle and slow ones closed after {} s)",
+            server::HEADER_TIMEOUT.as_secs()
+        );
         // Plugins must never reach this API (its own access rules aside).
         self.state.registry.sandbox().capabilities().set_own_api(address);
         let scheduler = self.state.scheduler.clone();
-        axum::serve(listener, api::router(self.state.clone()))
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        server::serve(listener, api::router(self.state.clone()), limit, shutdown).await;
         tracing::info!("stopping: finishing samples in flight");
         scheduler.shutdown().await;
         Ok(())
@@ -124,6 +134,9 @@ impl App {
 /// `datalogger run`: build, listen where the config says, serve until
 /// SIGINT or SIGTERM.
 pub async fn run(config: Config, doc: serde_json::Value) -> anyhow::Result<()> {
+    // Before anything opens files: the API's connection limit is a share of it.
+    let open_files = server::raise_open_files_limit();
+    tracing::debug!("open files limit: {open_files}");
     let (listen, path) = (config.api.listen.clone(), config.path.clone());
     let app = App::build(config, doc).await?;
     let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| {

@@ -17,6 +17,7 @@ pub mod plugins;
 pub mod sample;
 pub mod scaffold;
 pub mod secret;
+pub mod server;
 pub mod sinks;
 pub mod sources;
 pub mod store;
@@ -30,13 +31,14 @@ pub mod wit;
 mod layers {
     use std::path::Path;
 
-    const ALLOWED: [(&str, &[&str]); 14] = [
+    const ALLOWED: [(&str, &[&str]); 15] = [
         ("wit", &[]),
         ("sample", &[]),
         ("atomic_file", &[]),
         ("scaffold", &[]),
         ("secret", &[]),
         ("access", &[]),
+        ("server", &[]),
         ("capabilities", &["wit", "sample"]),
         ("plugins", &["capabilities", "wit", "sample", "atomic_file"]),
         ("store", &["sample"]),
@@ -61,7 +63,16 @@ mod layers {
         ),
         (
             "app",
-            &["api", "capabilities", "config", "plugins", "sinks", "sources", "store"],
+            &[
+                "api",
+                "capabilities",
+                "config",
+                "plugins",
+                "server",
+                "sinks",
+                "sources",
+                "store",
+            ],
         ),
     ];
 

@@ -1,7 +1,7 @@
 //! The config file as a JSON document, rewritten in place when items change
 //! over REST. Settings the logger does not know are kept as they were.
 
-use crate::atomic_file::write_atomically;
+use crate::atomic_file::{remove_stale_temps, write_atomically};
 use crate::sources::items::ItemSpec;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -28,6 +28,12 @@ impl ConfigFile {
         let mut text = serde_json::to_string_pretty(&self.doc).map_err(std::io::Error::other)?;
         text.push('\n');
         write_atomically(&self.path, text.as_bytes())
+    }
+
+    /// Removes temporary files a rewrite left behind when the logger was
+    /// killed in the middle of it; returns them (for the log).
+    pub fn remove_stale_temps(&self) -> Vec<PathBuf> {
+        remove_stale_temps(&self.path)
     }
 }
 

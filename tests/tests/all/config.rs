@@ -108,3 +108,45 @@ fn a_legacy_rpdemo_config_runs() {
         logger.stderr()
     );
 }
+
+/// A REST change rewrites the config: a 0600 file (it may hold passwords)
+/// stays 0600 and keeps its owner; a temporary file left by a logger killed
+/// in the middle of a rewrite is removed at the next start.
+#[test]
+fn a_rewritten_config_keeps_its_mode_and_owner_and_stale_temps_go() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = TestDir::new(&[system_wasm()]);
+    let config = dir.write_config(json!({"items": [{"name": "seed", "key": "system.loadavg1", "interval": 1}]}));
+    fs::set_permissions(&config, fs::Permissions::from_mode(0o600)).unwrap();
+    // Owned by someone else (the tests run as root; others keep their own uid).
+    let owner = (65534, 65534);
+    let root = std::os::unix::fs::chown(&config, Some(owner.0), Some(owner.1)).is_ok();
+    let before = fs::metadata(&config).unwrap();
+    let stale = dir.path().join(".config.json.tmp-999999999");
+    fs::write(&stale, "").unwrap();
+    let unrelated = dir.path().join(".config.json.tmp-notapid");
+    fs::write(&unrelated, "").unwrap();
+
+    let logger = dir.start_in_process();
+    assert!(!stale.exists(), "the stale temporary file was not removed at start-up");
+    assert!(unrelated.exists(), "a file that is not ours was removed");
+
+    let changed = json!({"name": "seed", "key": "system.loadavg1", "interval": 2});
+    let resp = logger.api.put("/items/seed", &changed);
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(
+        dir.read_config()["items"][0]["interval"],
+        2,
+        "the change was not written"
+    );
+    let after = fs::metadata(&config).unwrap();
+    assert_eq!(after.mode() & 0o7777, 0o600, "the rewrite changed the config's mode");
+    assert_eq!(
+        (after.uid(), after.gid()),
+        (before.uid(), before.gid()),
+        "the rewrite changed the owner"
+    );
+    if root {
+        assert_eq!((after.uid(), after.gid()), owner);
+    }
+}

@@ -9,6 +9,7 @@ mod common;
 
 mod auth;
 mod config;
+mod connections;
 mod example_c;
 mod example_js;
 mod example_python;
