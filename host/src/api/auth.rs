@@ -109,7 +109,7 @@ pub async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
         .filter(|o| guard.cors_origins.contains(o));
     let mut response = match check(&guard, req, listed.is_some()) {
         Ok(req) => next.run(req).await,
-        Err(refusal) => refusal,
+        Err(refusal) => *refusal,
     };
     if let Some(origin) = listed {
         if let Ok(value) = HeaderValue::from_str(&origin) {
@@ -122,7 +122,7 @@ pub async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
 
 /// The request, ready for its handler, or the answer that refuses it (or
 /// answers a preflight).
-fn check(guard: &Guard, mut req: Request, origin_listed: bool) -> Result<Request, Response> {
+fn check(guard: &Guard, mut req: Request, origin_listed: bool) -> Result<Request, Box<Response>> {
     let method = req.method().clone();
     let group = route_group(&method, req.uri().path());
     let needs_token = guard.needs_token(group);
@@ -130,35 +130,39 @@ fn check(guard: &Guard, mut req: Request, origin_listed: bool) -> Result<Request
 
     if guard.loopback || !needs_token {
         if let Some(host) = host.as_deref().filter(|h| !guard.host_allowed(h)) {
-            return Err(ApiError::new(
-                StatusCode::MISDIRECTED_REQUEST,
-                format!(
-                    "the Host {host:?} is not a name of this logger (a web page that points its own name at the \
+            return Err(Box::new(
+                ApiError::new(
+                    StatusCode::MISDIRECTED_REQUEST,
+                    format!(
+                        "the Host {host:?} is not a name of this logger (a web page that points its own name at the \
                      logger looks like this); use its IP address or localhost, or add the name to \
                      \"api\": {{\"hostnames\": [...]}} in the config file"
-                ),
-            )
-            .into_response());
+                    ),
+                )
+                .into_response(),
+            ));
         }
     }
 
     if let Some(origin) = req.headers().get(ORIGIN) {
         let origin = origin.to_str().unwrap_or("(not text)");
         if method == Method::OPTIONS && req.headers().contains_key(ACCESS_CONTROL_REQUEST_METHOD) {
-            return Err(preflight(origin, origin_listed));
+            return Err(Box::new(preflight(origin, origin_listed)));
         }
         let same_origin = host
             .as_deref()
             .is_some_and(|h| origin.eq_ignore_ascii_case(&format!("http://{h}")));
         if !is_safe(&method) && !origin_listed && !same_origin {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "a web page from {origin} may not {method} here; list its origin in \"api\": \
+            return Err(Box::new(
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "a web page from {origin} may not {method} here; list its origin in \"api\": \
                      {{\"cors_origins\": [...]}} in the config file if it should"
-                ),
-            )
-            .into_response());
+                    ),
+                )
+                .into_response(),
+            ));
         }
     }
 
@@ -170,7 +174,7 @@ fn check(guard: &Guard, mut req: Request, origin_listed: bool) -> Result<Request
         };
         if let Some(why) = refusal {
             tracing::debug!(%method, path = req.uri().path(), "refused: {why}");
-            return Err(unauthorized(why, group));
+            return Err(Box::new(unauthorized(why, group)));
         }
     }
     if guard.token.is_some() {
@@ -184,11 +188,13 @@ fn check(guard: &Guard, mut req: Request, origin_listed: bool) -> Result<Request
             .map_or("no Content-Type".to_string(), |v| {
                 format!("Content-Type {:?}", v.to_str().unwrap_or("(not text)"))
             });
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("the body must be JSON sent with Content-Type: {JSON}; got {sent}"),
-        )
-        .into_response());
+        return Err(Box::new(
+            ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("the body must be JSON sent with Content-Type: {JSON}; got {sent}"),
+            )
+            .into_response(),
+        ));
     }
     Ok(req)
 }

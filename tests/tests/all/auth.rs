@@ -90,6 +90,9 @@ fn new_item(name: &str) -> String {
 
 const JSON_BODY: (&str, &str) = ("Content-Type", "application/json");
 
+/// Request headers, name and value.
+type Headers<'a> = Vec<(&'a str, &'a str)>;
+
 fn basic(user: &str, password: &str) -> String {
     // Base64 by hand: the test must not share the logger's decoder.
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -147,7 +150,7 @@ fn every_token_form_is_accepted_and_anything_else_gets_401() {
     let bearer = format!("Bearer {TOKEN}");
     let token = format!("Token {TOKEN}");
     let basic_any_user = basic("grafana", TOKEN);
-    let forms: [(&str, String, Vec<(&str, &str)>); 4] = [
+    let forms: [(&str, String, Headers); 4] = [
         ("bearer", "/items/".into(), vec![("Authorization", &bearer)]),
         ("influxdb2 token", "/items/".into(), vec![("Authorization", &token)]),
         (
@@ -175,7 +178,7 @@ fn every_token_form_is_accepted_and_anything_else_gets_401() {
     let wrong_bearer = "Bearer not-the-token".to_string();
     let wrong_basic = basic("admin", "not-the-token");
     let token_as_user = basic(TOKEN, "");
-    let wrongs: [(&str, &str, Vec<(&str, &str)>); 6] = [
+    let wrongs: [(&str, &str, Headers); 6] = [
         ("no token", "/items/", vec![]),
         ("wrong bearer", "/items/", vec![("Authorization", &wrong_bearer)]),
         ("wrong basic", "/items/", vec![("Authorization", &wrong_basic)]),
