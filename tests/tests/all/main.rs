@@ -9,6 +9,7 @@ mod common;
 
 mod config;
 mod connections;
+mod disk_full;
 mod example_c;
 mod example_js;
 mod example_python;
