@@ -197,3 +197,30 @@ fn insert(tx: &rusqlite::Transaction, item: &str, samples: &[Sample], cutoff: Op
     }
     Ok(added)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples(n: usize) -> Vec<Sample> {
+        (0..n)
+            .map(|i| Sample {
+                measurement: "m".into(),
+                tags: Default::default(),
+                fields: vec![],
+                timestamp_ns: i as i64,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_held_backlog_drops_its_oldest_batches_past_the_bound() {
+        let mut held = Held::default();
+        assert_eq!(held.push("a".into(), samples(MAX_HELD_SAMPLES - 10)), 0);
+        assert_eq!(held.push("b".into(), samples(10)), 0);
+        assert_eq!(held.push("c".into(), samples(5)), (MAX_HELD_SAMPLES - 10) as u64);
+        assert_eq!(held.samples, 15);
+        let items: Vec<&str> = held.batches.iter().map(|(i, _)| i.as_str()).collect();
+        assert_eq!(items, ["b", "c"]);
+    }
+}
