@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use writer::Command;
+pub use writer::WriteHealth;
 
 pub const DEFAULT_STORE_PATH: &str = "data/datalogger.db";
 
@@ -96,6 +97,7 @@ pub struct Store {
     tx: mpsc::Sender<Command>,
     conn: Arc<Mutex<Connection>>,
     path: Arc<Path>,
+    health: Arc<Mutex<WriteHealth>>,
 }
 
 impl Store {
@@ -110,13 +112,16 @@ impl Store {
         let conn = open_connection(path)?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let retention_ns = retention_days as i64 * 86_400 * 1_000_000_000;
+        let health = Arc::new(Mutex::new(WriteHealth::default()));
+        let writer_health = health.clone();
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer::run_writer(writer, rx, retention_ns))?;
+            .spawn(move || writer::run_writer(writer, rx, retention_ns, writer_health))?;
         Ok(Store {
             tx,
             conn: Arc::new(Mutex::new(conn)),
             path: Arc::from(path),
+            health,
         })
     }
 
@@ -128,11 +133,19 @@ impl Store {
             tx: self.tx.clone(),
             conn: Arc::new(Mutex::new(conn)),
             path: self.path.clone(),
+            health: self.health.clone(),
         })
+    }
+
+    /// Whether samples can be written now, and what is held meanwhile.
+    pub fn write_health(&self) -> WriteHealth {
+        self.health.lock().unwrap().clone()
     }
 
     /// Appends an item's samples; returns how many were new (duplicates of a
     /// stored series and timestamp, and samples older than retention, are not).
+    /// While the store cannot be written (a full disk) the samples are held in
+    /// memory, up to a bound, and 0 is returned: see `write_health`.
     pub async fn append(&self, item: &str, samples: Vec<Sample>) -> anyhow::Result<usize> {
         let (done, wait) = oneshot::channel();
         let cmd = Command::Append {

@@ -10,6 +10,7 @@ mod common;
 mod auth;
 mod config;
 mod connections;
+mod disk_full;
 mod example_c;
 mod example_js;
 mod example_python;
