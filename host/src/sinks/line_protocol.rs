@@ -12,6 +12,7 @@
 //! | field key | `,` `=` space `"` | |
 //! | string field value | `"` `\` | newlines are written as they are (the parser allows them inside quotes) |
 //!
+//! A measurement is read back with `\=` and `\"` unescaped too.
 //! What the parser cannot read back exactly is refused (`check_sample`,
 //! `refusal`) rather than sent: a backslash at the end of a name or right
 //! before a character escaped there (the parser treats any such backslash as
@@ -126,6 +127,9 @@ pub enum Unsigned {
 
 /// Characters escaped with a backslash, by position.
 const MEASUREMENT: &[char] = &[',', ' '];
+/// What InfluxDB 1.x unescapes in a measurement when it reads it: more than
+/// needs escaping there, so a backslash before these cannot be written.
+const MEASUREMENT_READ: &[char] = &[',', ' ', '=', '"'];
 const TAG: &[char] = &[',', '=', ' '];
 const FIELD_KEY: &[char] = &[',', '=', ' ', '"'];
 const STRING_VALUE: &[char] = &['"', '\\'];
@@ -154,7 +158,7 @@ pub fn encode(line: &Line, unsigned: Unsigned, out: &mut String) {
 /// Why InfluxDB would not read `line` back as it is, if so.
 fn check_line(line: &Line, unsigned: Unsigned) -> Result<(), String> {
     let m = line.measurement;
-    check_name("measurement", m, MEASUREMENT)?;
+    check_name("measurement", m, MEASUREMENT_READ)?;
     if m.starts_with(['#', '\t', '\0']) {
         return Err(format!(
             "measurement {m:?} starts with {:?}, which InfluxDB reads as a comment or skips",
@@ -439,6 +443,7 @@ mod tests {
                 "ends with a backslash",
             ),
             (refused("a\\,b", &[], &v()), "backslash before ','"),
+            (refused("\\=", &[], &v()), "backslash before '='"),
             (refused("m", &[("a", "x\\=y")], &v()), "backslash before '='"),
             (
                 refused("m", &[], &[("f\\\"", FieldValue::Int(2))]),
