@@ -670,6 +670,32 @@ fn outage_loses_nothing() {
 
     influx.start();
     assert_all_delivered(&mut logger, &db, &influx);
+    // The recovery is logged once, at INFO, with the outage's length and backlog.
+    let stderr = dir.path().join("run1.stderr");
+    let recovered: Vec<String> = wait_until("the recovery to be logged", SLOW, || {
+        let text = std::fs::read_to_string(&stderr).unwrap_or_default();
+        let lines: Vec<String> = text
+            .lines()
+            .filter(|l| l.contains("recovered:"))
+            .map(String::from)
+            .collect();
+        (!lines.is_empty()).then_some(lines)
+    });
+    assert_eq!(recovered.len(), 1, "{recovered:?}");
+    let line = &recovered[0];
+    assert!(line.contains("INFO") && names_output(line, "influx"), "{line}");
+    assert!(line.contains("was failing for "), "{line}");
+    let delivered: i64 = line
+        .split("delivered ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no point count in {line}"));
+    assert!(
+        delivered >= max_seq(&db).min(num(&during, "backlog_points")) && delivered > 0,
+        "{line}: the backlog was {} points",
+        during["backlog_points"]
+    );
 }
 
 #[test]
@@ -1278,4 +1304,205 @@ mod line_protocol {
             Ok(Trip::Same)
         ));
     }
+}
+
+// ---------------------------------------------------------------- refusals
+
+/// Fills the store with `samples` of item `item` before any logger runs
+/// (through the store's own API, as sampling would).
+fn prefill_store(db: &Path, item: &str, samples: Vec<datalogger::sample::Sample>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = datalogger::store::Store::open(db, 30).unwrap();
+        let n = samples.len();
+        assert_eq!(store.append(item, samples).await.unwrap(), n);
+    });
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64
+}
+
+/// Sequence numbers the rejected_batches table covers for `output`.
+fn set_aside_seqs(db: &Path, output: &str) -> Vec<i64> {
+    let mut seqs: Vec<i64> = rejected_batches(db)
+        .iter()
+        .filter(|r| r.output == output)
+        .flat_map(|r| r.first_seq..=r.last_seq)
+        .collect();
+    seqs.sort_unstable();
+    seqs
+}
+
+#[test]
+fn partial_writes_set_aside_only_the_bad_points() {
+    use datalogger::sample::{FieldValue, Sample};
+    let dir = TestDir::new(&[]);
+    let influx = Influx::launch(dir.path());
+    influx.admin("CREATE DATABASE dl");
+    let now = now_ns();
+    // "v" is a float in this measurement: the 6 string points conflict.
+    // A first write into a new shard may time out on a loaded machine: retry it.
+    wait_until("InfluxDB to take the seed point", SLOW, || {
+        let resp = influx.write("dl", &format!("pw,item=seed v=1.5 {now}\n"));
+        assert!(resp.status == 204 || resp.status == 500, "{}", resp.text);
+        (resp.status == 204).then_some(())
+    });
+    let bad = [3usize, 10, 11, 30, 54, 55];
+    let samples: Vec<Sample> = (0..56)
+        .map(|i| Sample {
+            measurement: "pw".into(),
+            tags: BTreeMap::new(),
+            fields: vec![(
+                "v".into(),
+                if bad.contains(&i) {
+                    FieldValue::Text("not a float".into())
+                } else {
+                    FieldValue::Float(i as f64)
+                },
+            )],
+            timestamp_ns: now - (56 - i as i64) * 1_000_000_000,
+        })
+        .collect();
+    let db = dir.db_path();
+    prefill_store(&db, "p", samples);
+    let seqs: Vec<i64> = open_store(&db)
+        .prepare("SELECT seq FROM samples ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(seqs.len(), 56);
+    let bad_seqs: Vec<i64> = bad.iter().map(|i| seqs[*i]).collect();
+
+    // One batch of all 56: InfluxDB answers "partial write" and keeps 50.
+    dir.write_config(json!({"outputs": [influx_output("influx", &influx.url())]}));
+    let mut logger = dir.start();
+    let status = wait_delivered(&mut logger, "influx", seqs[55]);
+    assert_eq!(num(&status, "points_written"), 50, "{status}");
+    assert_eq!(num(&status, "points_rejected"), 6, "{status}");
+    assert_eq!(status["state"], "connected", "{status}");
+    assert!(
+        status["last_rejection"]
+            .as_str()
+            .is_some_and(|e| e.contains("field type conflict")),
+        "{status}"
+    );
+    assert_eq!(
+        set_aside_seqs(&db, "influx"),
+        bad_seqs,
+        "exactly the bad points are set aside"
+    );
+    for r in rejected_batches(&db) {
+        assert_eq!(r.status, 400, "{r:?}");
+        assert!(r.body.lines().all(|l| l.contains("v=\"not a float\"")), "{r:?}");
+        assert_eq!(r.body.lines().count() as i64, r.last_seq - r.first_seq + 1, "{r:?}");
+    }
+    assert_eq!(
+        num(&status, "batches_rejected"),
+        rejected_batches(&db).len() as i64,
+        "{status}"
+    );
+    let points = influx.select("dl", "SELECT * FROM pw WHERE \"item\" = 'p'");
+    assert_eq!(points.len(), 50, "{points:?}");
+    assert!(points.iter().all(|p| p["v"].is_number()), "{points:?}");
+    assert!(
+        logger.stderr().contains("refused 6 of 56 samples"),
+        "{}",
+        logger.stderr()
+    );
+}
+
+#[test]
+fn unwritable_samples_are_set_aside_not_mangled() {
+    let dir = TestDir::new(&[system_wasm()]);
+    let influx = Influx::launch(dir.path());
+    dir.write_config(json!({
+        "items": [
+            item("bs", "system.loadavg1", json!({"case": "x\\"})),
+            item("ok", "system.loadavg5", json!({"case": "a\\b"})),
+        ],
+        "outputs": [influx_output("influx", &influx.url())],
+    }));
+    let mut logger = dir.start();
+    let db = dir.db_path();
+    let rows = wait_rows(&mut logger, &db, &["bs", "ok"], 3);
+    let status = wait_delivered(&mut logger, "influx", last_seq(&rows));
+    // Every "bs" sample is set aside with the reason, none is sent.
+    let bs: Vec<i64> = store_rows(&db, "bs")
+        .iter()
+        .map(|r| r.seq)
+        .filter(|s| *s <= last_seq(&rows))
+        .collect();
+    let aside: Vec<i64> = set_aside_seqs(&db, "influx")
+        .into_iter()
+        .filter(|s| *s <= last_seq(&rows))
+        .collect();
+    assert_eq!(aside, bs, "{status}");
+    let rejected = rejected_batches(&db);
+    let first = &rejected[0];
+    assert_eq!(first.status, 0, "{first:?}");
+    assert!(first.message.contains("ends with a backslash"), "{first:?}");
+    assert!(first.body.contains("\"item\":\"bs\""), "{first:?}");
+    assert!(
+        status["last_rejection"]
+            .as_str()
+            .is_some_and(|e| e.contains("ends with a backslash")),
+        "{status}"
+    );
+    assert!(logger.stderr().contains("ends with a backslash"), "{}", logger.stderr());
+    // The good item arrives with its backslash; nothing else reached InfluxDB.
+    assert_in_influx(&influx, "system", "ok", &rows["ok"]);
+    assert_eq!(influx.first_column("dl", "SHOW MEASUREMENTS"), vec!["system"]);
+    assert!(influx
+        .select("dl", "SELECT * FROM system WHERE \"item\" = 'bs'")
+        .is_empty());
+}
+
+#[test]
+fn credentials_in_the_url_are_sent_but_never_shown() {
+    let dir = TestDir::new(&[system_wasm()]);
+    let influx = Influx::launch_with(dir.path(), "auth-enabled = true");
+    let password = distinctive("dl-e2e-urlpw");
+    influx.admin(&format!(
+        "CREATE USER admin WITH PASSWORD '{password}' WITH ALL PRIVILEGES"
+    ));
+    let with_credentials = influx.url().replace("http://", &format!("http://admin:{password}@"));
+    let closed = format!("http://admin:{password}@127.0.0.1:{}", free_port());
+    dir.write_config(json!({
+        "items": [item("l1", "system.loadavg1", json!({}))],
+        "outputs": [influx_output("influx", &with_credentials), influx_output("down", &closed)],
+    }));
+    let config = dir.config_path();
+    let args = ["run", "--config", config.to_str().unwrap()];
+    let env = [(
+        "RUST_LOG",
+        "debug,wasmtime_internal_cranelift=info,cranelift_codegen=info",
+    )];
+    let mut logger = Logger::start(&args, dir.path(), dir.port, &env, "run1");
+    let db = dir.db_path();
+    let rows = wait_rows(&mut logger, &db, &["l1"], 3);
+    // InfluxDB requires authentication: delivery proves the credentials were sent.
+    let status = wait_delivered(&mut logger, "influx", last_seq(&rows));
+    assert_eq!(status["state"], "connected", "{status}");
+    assert!(num(&status, "points_written") >= 3, "{status}");
+    assert_eq!(
+        status["url"],
+        influx.url().replace("http://", "http://***@"),
+        "{status}"
+    );
+    logger.wait_until("the unreachable output to fail", SLOW, |api| {
+        let out = try_output(api, "down")?;
+        (out["state"] == "failing").then_some(())
+    });
+    let shown = logger.api.get("/outputs").text + &logger.stderr();
+    assert!(!shown.contains(&password), "the password was shown:\n{shown}");
+    assert!(shown.contains("***@127.0.0.1"), "{shown}");
 }
