@@ -1,5 +1,5 @@
 //! `GET /outputs`: each output's state, backlog and counters. Secrets are
-//! never shown.
+//! never shown (nor the credentials of a `user:password@` url).
 
 use super::{ApiError, AppState};
 use axum::extract::State;
@@ -45,6 +45,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError
             "batches_rejected": status.batches_rejected,
             "points_dropped": status.points_dropped,
             "position": status.position,
+            "points_rejected": status.points_rejected,
         });
         if let Value::Object(counters) = counters {
             shown.extend(counters);

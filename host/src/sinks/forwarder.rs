@@ -11,12 +11,13 @@
 //! (read and encoded while the previous write was in flight, when full),
 //! send it, and act on the answer.
 
+use super::partial::{sort_out, Refused};
 use super::{OutputSpec, Sink, WriteResult};
 use crate::sample::now_ns;
 use crate::store::{Row, Store};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -44,7 +45,10 @@ pub struct OutputStatus {
     pub last_rejection: Option<String>,
     pub position: i64,
     pub points_written: u64,
+    /// Set-aside records (a refused run of points, or one unwritable row).
     pub batches_rejected: u64,
+    /// Points set aside: refused by the server, or unwritable (`Sink::refusal`).
+    pub points_rejected: u64,
     pub points_dropped: u64,
 }
 
@@ -95,8 +99,29 @@ struct Batch<B> {
     points: u64,
     /// Sequence numbers of rows older than `max_backlog_age_days`, left out.
     too_old: Vec<i64>,
+    /// Rows the sink cannot write exactly (`Sink::refusal`), left out and set
+    /// aside when the batch is done.
+    unwritable: Vec<Unwritable>,
     /// `None` when the output takes none of the rows.
     encoded: Option<B>,
+}
+
+/// A row the sink refused to encode, and why.
+struct Unwritable {
+    seq: i64,
+    reason: String,
+    /// The row as JSON, kept in `rejected_batches` (it has no line protocol).
+    json: String,
+}
+
+/// A sink that is failing: since when, and (once it answers again) how much
+/// of the backlog built meanwhile it has delivered.
+struct Outage {
+    since: Instant,
+    /// Set at the first success: how long it failed, and the newest sequence
+    /// number then (the backlog to deliver).
+    recovered: Option<(Duration, i64)>,
+    delivered: u64,
 }
 
 /// Which rows an output sends (its filters) and which of those are too old
@@ -129,6 +154,8 @@ struct Forwarder<S: Sink> {
     prefetched: Option<Batch<S::Batch>>,
     /// Too-old rows up to here are already counted (a batch is read again after a retry).
     too_old_counted_upto: i64,
+    /// While the sink fails, and until the backlog of the outage is delivered.
+    outage: Option<Outage>,
 }
 
 impl<S: Sink> Forwarder<S> {
@@ -143,6 +170,7 @@ impl<S: Sink> Forwarder<S> {
             batch_limit,
             prefetched: None,
             too_old_counted_upto: 0,
+            outage: None,
         }
     }
 
@@ -162,7 +190,7 @@ impl<S: Sink> Forwarder<S> {
         };
         self.too_old_counted_upto = self.position;
         if let Err(e) = self.sink.prepare().await {
-            self.handle.failing(e);
+            self.sink_failing(e);
         }
         loop {
             self.round().await;
@@ -189,6 +217,7 @@ impl<S: Sink> Forwarder<S> {
         };
         self.count_too_old(&batch);
         let Some(encoded) = &batch.encoded else {
+            self.set_aside_unwritable(&batch).await;
             self.finish(batch.last_seq).await;
             return;
         };
@@ -200,24 +229,20 @@ impl<S: Sink> Forwarder<S> {
     async fn on_answer(&mut self, result: WriteResult, batch: Batch<S::Batch>, next: Option<Batch<S::Batch>>) {
         match result {
             WriteResult::Written => {
+                self.set_aside_unwritable(&batch).await;
                 self.finish(batch.last_seq).await;
                 self.prefetched = next; // only full batches: a partial one waits for more
-                self.handle.update(|s| {
-                    s.state = OutputState::Connected;
-                    s.last_error = None;
-                    s.points_written += batch.points;
-                });
-                self.backoff = FIRST_BACKOFF;
+                self.delivered(batch.points).await;
                 self.batch_limit = (self.batch_limit * 2).min(self.handle.spec.batch_size);
             }
             WriteResult::MissingDatabase => {
                 if let Err(e) = self.sink.prepare().await {
-                    self.handle.failing(e);
+                    self.sink_failing(e);
                     self.back_off(None).await;
                 }
             }
             WriteResult::Retry { reason, after } => {
-                self.handle.failing(reason);
+                self.sink_failing(reason);
                 self.back_off(after).await;
             }
             WriteResult::TooLarge if batch.rows > 1 => {
@@ -230,14 +255,19 @@ impl<S: Sink> Forwarder<S> {
             }
             WriteResult::TooLarge => {
                 self.set_aside(&batch, 413, "a single point is too large").await;
+                self.set_aside_unwritable(&batch).await;
                 self.finish(batch.last_seq).await;
+            }
+            WriteResult::Rejected { status, message } if batch.points > 1 => {
+                self.sort_out_refusal(batch, status, message).await;
             }
             WriteResult::Rejected { status, message } => {
                 self.set_aside(&batch, status, &message).await;
+                self.set_aside_unwritable(&batch).await;
                 self.finish(batch.last_seq).await;
             }
             WriteResult::Misconfigured { status, message } => {
-                self.handle.failing(format!(
+                self.sink_failing(format!(
                     "output {}: the server refused the write (HTTP {status}: {message}); check the url, credentials, database or bucket; retrying every {}s",
                     self.name(),
                     MISCONFIGURED_WAIT.as_secs()
@@ -245,6 +275,146 @@ impl<S: Sink> Forwarder<S> {
                 tokio::time::sleep(MISCONFIGURED_WAIT).await;
             }
         }
+    }
+
+    /// The server stored `points`: the output is connected, and once the
+    /// backlog of an outage is delivered that is logged, once.
+    async fn delivered(&mut self, points: u64) {
+        self.handle.update(|s| {
+            s.state = OutputState::Connected;
+            s.last_error = None;
+            s.points_written += points;
+        });
+        self.backoff = FIRST_BACKOFF;
+        let Some(outage) = &mut self.outage else { return };
+        outage.delivered += points;
+        if outage.recovered.is_none() {
+            let newest = self.store.bounds().await.map(|(_, max)| max).unwrap_or(self.position);
+            outage.recovered = Some((outage.since.elapsed(), newest));
+        }
+        if let Some((failed_for, newest)) = outage.recovered {
+            if self.position >= newest {
+                tracing::info!(
+                    output = %self.handle.spec.name,
+                    "recovered: the output was failing for {}; delivered {} points from the backlog",
+                    human_duration(failed_for),
+                    outage.delivered
+                );
+                self.outage = None;
+            }
+        }
+    }
+
+    /// The sink failed (unreachable, refusing us, ...): the outage starts, or
+    /// goes on and is not over until the sink answers again.
+    fn sink_failing(&mut self, error: String) {
+        self.handle.failing(error);
+        match &mut self.outage {
+            Some(outage) => outage.recovered = None,
+            None => {
+                self.outage = Some(Outage {
+                    since: Instant::now(),
+                    recovered: None,
+                    delivered: 0,
+                })
+            }
+        }
+    }
+
+    /// A refused batch of several points: InfluxDB may have stored all but
+    /// a few (`partial`). Sets aside only the refused ones; if the server
+    /// fails meanwhile, the whole batch is tried again later.
+    async fn sort_out_refusal(&mut self, batch: Batch<S::Batch>, status: u16, message: String) {
+        let rows = match self.store.read_after(batch.first_seq - 1, batch.rows).await {
+            Ok(rows) => rows,
+            Err(e) => return self.store_failed(e).await,
+        };
+        let (selected, _) = select(&self.handle.spec, &rows, now_ns());
+        let sendable: Vec<&Row> = selected
+            .into_iter()
+            .filter(|r| self.sink.refusal(r).is_none())
+            .collect();
+        if sendable.len() as u64 != batch.points {
+            // The store changed under us (retention): keep it simple, all aside.
+            self.set_aside(&batch, status, &message).await;
+            self.set_aside_unwritable(&batch).await;
+            return self.finish(batch.last_seq).await;
+        }
+        let outcome = match sort_out(&self.sink, &sendable, status, message).await {
+            Ok(outcome) => outcome,
+            Err(WriteResult::Retry { reason, after }) => {
+                self.sink_failing(reason);
+                return self.back_off(after).await;
+            }
+            Err(other) => {
+                self.sink_failing(format!("sorting out a refused batch: {other:?}"));
+                return self.back_off(None).await;
+            }
+        };
+        let refused: usize = outcome.refused.iter().map(|r| r.rows.len()).sum();
+        if let Some(first) = outcome.refused.first() {
+            tracing::error!(
+                output = self.name(),
+                "the server refused {refused} of {} samples {}..={} (HTTP {}: {}); found in {} more writes, they are set aside in the store's rejected_batches table and forwarding goes on",
+                batch.points, batch.first_seq, batch.last_seq, first.status, first.message, outcome.writes
+            );
+        }
+        for run in &outcome.refused {
+            self.keep_refused(run).await;
+        }
+        self.set_aside_unwritable(&batch).await;
+        self.finish(batch.last_seq).await;
+        self.delivered(outcome.written).await;
+    }
+
+    /// Keeps one run of refused points in `rejected_batches`.
+    async fn keep_refused(&self, run: &Refused<'_>) {
+        let (first, last) = (run.rows[0].seq, run.rows[run.rows.len() - 1].seq);
+        let text = self.sink.as_text(&self.sink.encode(&run.rows));
+        if let Err(e) = self
+            .store
+            .set_aside(self.name(), (first, last), run.status, &run.message, &text)
+            .await
+        {
+            tracing::error!(output = self.name(), "cannot keep the rejected samples: {e:#}");
+        }
+        let points = run.rows.len() as u64;
+        let reason = format!("HTTP {}: {}", run.status, run.message);
+        self.handle.update(|s| {
+            s.state = OutputState::Connected;
+            s.batches_rejected += 1;
+            s.points_rejected += points;
+            s.last_rejection = Some(reason);
+        });
+    }
+
+    /// Keeps the batch's rows the sink cannot write exactly in
+    /// `rejected_batches` (status 0: never sent), one record each.
+    async fn set_aside_unwritable(&self, batch: &Batch<S::Batch>) {
+        let Some(first) = batch.unwritable.first() else { return };
+        let name = self.name();
+        tracing::error!(
+            output = name,
+            "{} samples cannot be sent exactly and are set aside in the store's rejected_batches table (status 0), e.g. sample {}: {}",
+            batch.unwritable.len(),
+            first.seq,
+            first.reason
+        );
+        for row in &batch.unwritable {
+            if let Err(e) = self
+                .store
+                .set_aside(name, (row.seq, row.seq), 0, &row.reason, &row.json)
+                .await
+            {
+                tracing::error!(output = name, "cannot keep the unwritable sample: {e:#}");
+            }
+        }
+        let (n, reason) = (batch.unwritable.len() as u64, first.reason.clone());
+        self.handle.update(|s| {
+            s.batches_rejected += n;
+            s.points_rejected += n;
+            s.last_rejection = Some(reason);
+        });
     }
 
     /// Waits before retrying: `after` when the server said, else the backoff
@@ -286,13 +456,26 @@ impl<S: Sink> Forwarder<S> {
     fn encode(&self, rows: Vec<Row>) -> Option<Batch<S::Batch>> {
         let (first_seq, last_seq) = (rows.first()?.seq, rows.last()?.seq);
         let (selected, too_old) = select(&self.handle.spec, &rows, now_ns());
+        let mut sendable = Vec::with_capacity(selected.len());
+        let mut unwritable = Vec::new();
+        for row in selected {
+            match self.sink.refusal(row) {
+                None => sendable.push(row),
+                Some(reason) => unwritable.push(Unwritable {
+                    seq: row.seq,
+                    reason,
+                    json: serde_json::json!({"item": row.item, "sample": row.sample.to_json()}).to_string(),
+                }),
+            }
+        }
         Some(Batch {
             first_seq,
             last_seq,
             rows: rows.len(),
-            points: selected.len() as u64,
+            points: sendable.len() as u64,
             too_old,
-            encoded: (!selected.is_empty()).then(|| self.sink.encode(&selected)),
+            unwritable,
+            encoded: (!sendable.is_empty()).then(|| self.sink.encode(&sendable)),
         })
     }
 
@@ -335,10 +518,12 @@ impl<S: Sink> Forwarder<S> {
         if let Err(e) = self.store.set_aside(name, (first, last), status, message, &text).await {
             tracing::error!(output = name, "cannot keep the rejected batch: {e:#}");
         }
+        let points = batch.points;
         self.handle.update(|s| {
             // The server answered: it is reachable, the data was the problem.
             s.state = OutputState::Connected;
             s.batches_rejected += 1;
+            s.points_rejected += points;
             s.last_rejection = Some(format!("HTTP {status}: {message}"));
         });
     }
@@ -379,6 +564,16 @@ impl<S: Sink> Forwarder<S> {
             self.handle.update(|s| s.position = new);
         }
         Ok(())
+    }
+}
+
+/// `42 s`, `3 min 5 s`, `2 h 10 min`: how long an outage lasted, for the log.
+fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
     }
 }
 

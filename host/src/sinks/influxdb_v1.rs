@@ -3,7 +3,7 @@
 //! Timestamps are sent in nanoseconds, the API's default: `precision=us` is read
 //! as nanoseconds by InfluxDB 1.6, so we never pass a precision.
 
-use super::line_protocol::{encode_rows, Schema, Unsigned};
+use super::line_protocol::{encode_rows, refusal, Schema, Unsigned};
 use super::{classify, error_message, forwarder, parse_retry_after, OutputHandle, OutputSpec, Secret};
 use super::{Sink, SinkConfig, WriteResult};
 use crate::store::{Row, Store};
@@ -47,7 +47,7 @@ impl SinkConfig for Settings {
         "influxdb"
     }
 
-    fn url(&self) -> &str {
+    fn configured_url(&self) -> &str {
         &self.url
     }
 
@@ -76,7 +76,13 @@ pub struct InfluxV1 {
 
 impl InfluxV1 {
     pub fn new(settings: &Settings, timeout: Duration) -> anyhow::Result<Self> {
-        let base = reqwest::Url::parse(&settings.url)?;
+        let mut base = reqwest::Url::parse(&settings.url)?;
+        if settings.username.is_some() {
+            // "username"/"password" win over a `user:password@` in the url
+            // (the client would send both).
+            let _ = base.set_username("");
+            let _ = base.set_password(None);
+        }
         let mut write_url = base.join("write")?;
         write_url.query_pairs_mut().append_pair("db", &settings.database);
         if let Some(rp) = &settings.retention_policy {
@@ -134,6 +140,10 @@ impl Sink for InfluxV1 {
                 body.trim()
             ))
         }
+    }
+
+    fn refusal(&self, row: &Row) -> Option<String> {
+        refusal(row, self.schema, Unsigned::AsInteger)
     }
 
     fn encode(&self, rows: &[&Row]) -> String {

@@ -4,9 +4,10 @@
 //! The crate reports a failed write as status and body only, so `Retry-After`
 //! cannot be honoured here; the forwarder's backoff applies instead.
 
-use super::line_protocol::{encode_rows, Schema, Unsigned};
+use super::line_protocol::{encode_rows, refusal, Schema, Unsigned};
 use super::{classify, error_message, forwarder, OutputHandle, OutputSpec, Secret};
 use super::{Sink, SinkConfig, WriteResult};
+use crate::sample::FieldValue;
 use crate::store::{Row, Store};
 use influxdb2::models::WriteDataPoint;
 use serde::Deserialize;
@@ -39,7 +40,7 @@ impl SinkConfig for Settings {
         "influxdb_v2"
     }
 
-    fn url(&self) -> &str {
+    fn configured_url(&self) -> &str {
         &self.url
     }
 
@@ -94,6 +95,20 @@ impl Sink for InfluxV2 {
 
     async fn prepare(&self) -> Result<(), String> {
         Ok(())
+    }
+
+    fn refusal(&self, row: &Row) -> Option<String> {
+        if let Some(reason) = refusal(row, self.schema, Unsigned::Supported) {
+            return Some(reason);
+        }
+        // InfluxDB reads a line break in a quoted string, but VictoriaMetrics
+        // cuts the line there and drops it with a 204: refuse it loudly.
+        let text_with_break =
+            |(k, v): &(String, FieldValue)| matches!(v, FieldValue::Text(t) if t.contains('\n')).then(|| k.clone());
+        let field = row.sample.fields.iter().find_map(text_with_break)?;
+        Some(format!(
+            "string field {field:?} contains a line break, which VictoriaMetrics cannot read (the v2 output refuses it)"
+        ))
     }
 
     fn encode(&self, rows: &[&Row]) -> String {

@@ -16,6 +16,7 @@ mod forwarder;
 pub mod influxdb_v1;
 pub mod influxdb_v2;
 pub mod line_protocol;
+mod partial;
 mod settings;
 
 pub use crate::secret::Secret;
@@ -54,7 +55,11 @@ pub trait Sink: Send + Sync + 'static {
     /// Makes the target ready (e.g. creates the database). Called at start
     /// and whenever a write reports `MissingDatabase`.
     fn prepare(&self) -> impl Future<Output = Result<(), String>> + Send;
-    /// Encodes rows the output selected (never empty).
+    /// Why the sink cannot send `row` so that the server stores exactly it,
+    /// if so (e.g. line protocol cannot write a trailing backslash in a tag):
+    /// such a row is set aside instead of sent.
+    fn refusal(&self, row: &Row) -> Option<String>;
+    /// Encodes rows the output selected and `refusal` let through (never empty).
     fn encode(&self, rows: &[&Row]) -> Self::Batch;
     /// Sends one batch.
     fn write(&self, batch: &Self::Batch) -> impl Future<Output = WriteResult> + Send;
@@ -67,12 +72,17 @@ pub trait Sink: Send + Sync + 'static {
 pub trait SinkConfig: Send + Sync {
     /// The `"type"` that selects it.
     fn kind(&self) -> &'static str;
-    /// Where it writes, for the log and `GET /outputs` (no secrets).
-    fn url(&self) -> &str;
+    /// Where it writes, as configured (with any credentials in it).
+    fn configured_url(&self) -> &str;
+    /// Where it writes, for the log and `GET /outputs`: the credentials of a
+    /// `user:password@` in the url are shown as `***` (and still sent).
+    fn url(&self) -> String {
+        settings::redact_userinfo(self.configured_url())
+    }
     /// Problems serde cannot see; most sinks speak HTTP, so by default the
     /// `url` must be http:// or https://.
     fn check(&self) -> Result<(), String> {
-        settings::check_http_url(self.url())
+        settings::check_http_url(self.configured_url())
     }
     /// Settings `GET /outputs` shows besides type and url (no secrets).
     fn details(&self) -> serde_json::Map<String, serde_json::Value>;

@@ -190,7 +190,24 @@ fn explain(e: &serde_json::Error) -> String {
 pub fn check_http_url(url: &str) -> Result<(), String> {
     match reqwest::Url::parse(url) {
         Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Ok(()),
-        _ => Err(format!("\"url\" must be an http:// or https:// URL, got {url:?}")),
+        _ => Err(format!(
+            "\"url\" must be an http:// or https:// URL, got {:?}",
+            redact_userinfo(url)
+        )),
+    }
+}
+
+/// `url` with the user and password of a `scheme://user:password@host`
+/// replaced by `***`, as written otherwise. The HTTP client still sends them
+/// (as Basic authentication); only what is shown changes.
+pub fn redact_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => url.to_string(),
     }
 }
 
@@ -228,6 +245,20 @@ mod tests {
         assert!(!format!("{outputs:?}").contains("filepw"));
         assert!(v2.gzip && outputs[0].batch_size == 5000);
         assert_eq!(outputs[1].timeout_ms, 10_000);
+    }
+
+    #[test]
+    fn credentials_in_urls_are_redacted() {
+        assert_eq!(
+            redact_userinfo("http://u:p%40ss@h:8086/x?y=1"),
+            "http://***@h:8086/x?y=1"
+        );
+        assert_eq!(redact_userinfo("https://token@h"), "https://***@h");
+        assert_eq!(redact_userinfo("http://h:8086/a@b"), "http://h:8086/a@b");
+        assert_eq!(redact_userinfo("http://u:p@ss@h/"), "http://***@h/");
+        assert_eq!(redact_userinfo("not a url"), "not a url");
+        let e = check_http_url("ftp://u:secret@h").unwrap_err();
+        assert!(!e.contains("secret") && e.contains("ftp://***@h"), "{e}");
     }
 
     #[test]

@@ -232,6 +232,24 @@ bind-address = "127.0.0.1:{rpc_port}"
         result
     }
 
+    /// GET /query with `epoch=ns`, answered as CSV (numbers as InfluxDB
+    /// prints them, not through a JSON float parser); panics on an error.
+    pub fn query_csv(&self, db: &str, q: &str) -> String {
+        let url = format!("{}/query", self.url());
+        let resp = into_resp(
+            self.agent
+                .get(&url)
+                .header("Accept", "application/csv")
+                .query("db", db)
+                .query("epoch", "ns")
+                .query("q", q)
+                .call(),
+        )
+        .unwrap_or_else(|| panic!("InfluxDB: no answer to {q}"));
+        assert_eq!(resp.status, 200, "InfluxDB: {q}: {}", resp.text);
+        resp.text
+    }
+
     /// The rows `q` returns, each as column → value (tags are columns in
     /// `SELECT *`), with the series name under "_measurement".
     pub fn select(&self, db: &str, q: &str) -> Vec<BTreeMap<String, Value>> {
@@ -272,6 +290,22 @@ bind-address = "127.0.0.1:{rpc_port}"
 
     pub fn databases(&self) -> Vec<String> {
         self.first_column("", "SHOW DATABASES")
+    }
+
+    /// Measurement → field key → type, for every measurement of `db`.
+    pub fn all_field_types(&self, db: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+        let result = self.query(db, "SHOW FIELD KEYS");
+        let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for series in result["series"].as_array().into_iter().flatten() {
+            let types = out.entry(series["name"].as_str().unwrap().to_string()).or_default();
+            for values in series["values"].as_array().into_iter().flatten() {
+                types.insert(
+                    values[0].as_str().unwrap().to_string(),
+                    values[1].as_str().unwrap().to_string(),
+                );
+            }
+        }
+        out
     }
 
     /// Field key → type ("float", "integer", "string", ...) of a measurement.
