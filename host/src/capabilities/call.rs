@@ -19,8 +19,31 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 const STDIO_CAPTURE_BYTES: usize = 16 * 1024;
 
 /// (plugin, item, what) refusals already logged: once each, not every poll.
+/// Bounded: a plugin asking for a new target every call would otherwise grow
+/// it without end (measured: 0.19 MiB/s, docs/BENCHMARKS.md).
 #[derive(Default)]
 pub(super) struct Refusals(Mutex<HashSet<(String, String, String)>>);
+
+/// Distinct refusals logged; past this they are still refused and shown in
+/// `last_error`, only no longer logged.
+const MAX_LOGGED_REFUSALS: usize = 4096;
+/// Characters of a refused target kept in the refusal's text.
+const MAX_REFUSAL_TARGET_CHARS: usize = 200;
+
+impl Refusals {
+    /// Whether this refusal is new and should be logged.
+    fn first_time(&self, key: (String, String, String)) -> bool {
+        let mut seen = self.0.lock().unwrap();
+        if seen.len() >= MAX_LOGGED_REFUSALS {
+            return false;
+        }
+        let new = seen.insert(key);
+        if new && seen.len() == MAX_LOGGED_REFUSALS {
+            tracing::warn!("{MAX_LOGGED_REFUSALS} distinct refusals logged; further ones are not logged");
+        }
+        new
+    }
+}
 
 /// The call's time budget: CPU (wasm) time is limited by the deadline, the
 /// whole call including capability waits by `wall`.
@@ -123,7 +146,7 @@ impl CallState {
     /// refusal is logged once per plugin, item and target; the item's
     /// `last_error` shows it on every poll.
     pub(super) fn not_granted(&self, what: impl std::fmt::Display) -> types::CapError {
-        let what = what.to_string();
+        let what = cut(what.to_string(), MAX_REFUSAL_TARGET_CHARS);
         let refusal = format!("capability not granted to plugin {}: {what}", self.plugin);
         let message = format!(
             "{refusal}; grant it under \"plugins\": {{\"{}\": {{...}}}} in the config",
@@ -132,7 +155,7 @@ impl CallState {
         self.refusals.borrow_mut().push(refusal);
         if let Some(item) = &self.item {
             let key = (self.plugin.to_string(), item.to_string(), what);
-            if self.caps.refusals.0.lock().unwrap().insert(key) {
+            if self.caps.refusals.first_time(key) {
                 tracing::warn!(plugin = %self.plugin, item = %item, "{message} (logged once per item)");
             }
         }
@@ -164,6 +187,15 @@ impl CallState {
         }
         Ok(asked.min(left))
     }
+}
+
+/// `s` cut to `max` characters, marked when cut.
+fn cut(mut s: String, max: usize) -> String {
+    if let Some((i, _)) = s.char_indices().nth(max) {
+        s.truncate(i);
+        s.push_str("… (cut)");
+    }
+    s
 }
 
 impl WasiView for CallState {
@@ -198,6 +230,27 @@ mod tests {
         assert!(message.contains("grant it under \"plugins\""), "{message}");
         assert!(call.reports_refusal(&format!("unavailable: switch1: {message}")));
         assert!(!call.reports_refusal("unavailable: switch1 did not answer"));
+        // A huge target is cut, so the refusal still fits in a bounded error.
+        let types::CapError::NotGranted(message) = call.not_granted(format!("ping {}", "p".repeat(70_000))) else {
+            panic!("not a not-granted error")
+        };
+        assert!(message.len() < 1000, "{} bytes", message.len());
         assert!(!call.reports_refusal("capability not granted to plugin wemo: http to 10.0.0.7:80"));
+    }
+
+    #[test]
+    fn logged_refusals_are_bounded() {
+        let caps = Arc::new(Capabilities::new(Default::default()));
+        let call = CallState::new(
+            Arc::from("probe"),
+            Some(Arc::from("item")),
+            Arc::new(Grants::default()),
+            caps.clone(),
+            Duration::from_secs(1),
+        );
+        for n in 0..MAX_LOGGED_REFUSALS + 100 {
+            call.not_granted(format!("ping 10.0.{n}"));
+        }
+        assert_eq!(caps.refusals.0.lock().unwrap().len(), MAX_LOGGED_REFUSALS);
     }
 }

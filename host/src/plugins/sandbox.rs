@@ -27,6 +27,17 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 const MAX_TABLE_ELEMENTS: usize = 200_000;
 /// Memory per pool slot reset in place rather than returned to the kernel.
 const KEEP_RESIDENT_BYTES: usize = 2 << 20;
+/// Host bytes one lift of plugin data (a result, or the arguments of one host
+/// call) may allocate, per byte of `max_result_bytes`. wasmtime counts the
+/// host's size of every list entry (a point 88 bytes, a field 56, a tag 48)
+/// plus the text, so a result within the cap needs up to ~6× the cap in host
+/// memory; beyond 8× it is refused before it is copied.
+const LIFT_BYTES_PER_RESULT_BYTE: usize = 8;
+/// The least a lift may allocate, whatever the result cap: host calls carry
+/// up to 1 MiB (an HTTP request body) plus headers.
+const MIN_LIFT_BYTES: usize = 4 << 20;
+/// How wasmtime reports a lift that ran out of `hostcall_fuel`.
+const LIFT_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
 
 /// Limits every plugin call runs under.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -93,6 +104,12 @@ pub enum CallError {
     Trap { plugin: String, reason: String },
     #[error("result too large: plugin {plugin} returned about {bytes} bytes, the cap is {cap} bytes")]
     ResultTooLarge { plugin: String, bytes: usize, cap: usize },
+    /// Refused while being copied out of the plugin, before the host held it.
+    #[error(
+        "result too large: plugin {plugin} passed more than {limit} bytes to the host at once \
+         (a result or a host call's arguments); results are capped at {cap} bytes"
+    )]
+    LiftTooLarge { plugin: String, limit: usize, cap: usize },
     #[error("invalid result: plugin {plugin}: {reason}")]
     InvalidResult { plugin: String, reason: String },
     #[error("host error: {0}")]
@@ -130,7 +147,7 @@ impl CallError {
             CallError::Deadline { .. } => CallErrorKind::Deadline,
             CallError::OutOfMemory { .. } => CallErrorKind::OutOfMemory,
             CallError::Trap { .. } => CallErrorKind::Trap,
-            CallError::ResultTooLarge { .. } => CallErrorKind::ResultTooLarge,
+            CallError::ResultTooLarge { .. } | CallError::LiftTooLarge { .. } => CallErrorKind::ResultTooLarge,
             CallError::InvalidResult { .. } => CallErrorKind::InvalidResult,
             CallError::Host(_) => CallErrorKind::Host,
             CallError::NotGranted(_) => CallErrorKind::NotGranted,
@@ -240,6 +257,11 @@ impl Sandbox {
         let state = CallState::new(plugin.clone(), item, grants.clone(), self.caps.clone(), wall);
         let mut store = Store::new(&self.engine, Call { state, limits });
         store.limiter(|s| &mut s.limits);
+        // Bounds what the host allocates copying a result (or a host call's
+        // arguments) out of the plugin: without it a plugin can hand over
+        // ~100 MiB built from 1 MiB of memory (many strings sharing one
+        // buffer), allocated in full before `accept` could measure it.
+        store.set_hostcall_fuel(self.lift_limit_bytes());
         let cpu = Duration::from_millis(self.settings.call_timeout_ms);
         store.set_epoch_deadline(ticks(cpu));
         // The epoch counts wall time; time spent waiting on capabilities is
@@ -255,6 +277,14 @@ impl Sandbox {
             }
         });
         (store, hit)
+    }
+
+    fn lift_limit_bytes(&self) -> usize {
+        let per_result = self
+            .settings
+            .max_result_bytes
+            .saturating_mul(LIFT_BYTES_PER_RESULT_BYTE);
+        per_result.max(MIN_LIFT_BYTES)
     }
 
     fn memory_cap_bytes(&self) -> usize {
@@ -341,6 +371,13 @@ impl Sandbox {
             return CallError::OutOfMemory {
                 plugin,
                 mib: self.settings.memory_mib,
+            };
+        }
+        if format!("{err:#}").contains(LIFT_EXHAUSTED) {
+            return CallError::LiftTooLarge {
+                plugin,
+                limit: self.lift_limit_bytes(),
+                cap: self.settings.max_result_bytes,
             };
         }
         let mut reason = match err.downcast_ref::<Trap>() {
@@ -523,6 +560,19 @@ mod tests {
         let s = convert_sample(point(vec![("v", types::FieldValue::Int(1))], vec![("a", "b")]), 7).unwrap();
         assert_eq!(s.timestamp_ns, 7);
         assert_eq!(s.tags["a"], "b");
+    }
+
+    #[test]
+    fn a_result_within_the_cap_fits_the_lift_limit() {
+        // The smallest point (what costs most host memory per counted byte):
+        // wasmtime charges the host size of each list entry plus the text.
+        let tiny = point(vec![("v", types::FieldValue::Int(1))], vec![]);
+        let lifted = std::mem::size_of::<types::Point>() + 1 + std::mem::size_of::<types::Field>() + 1;
+        assert!(
+            lifted <= wit_sample_size(&tiny) * LIFT_BYTES_PER_RESULT_BYTE,
+            "{lifted} host bytes for {} counted",
+            wit_sample_size(&tiny)
+        );
     }
 
     #[test]

@@ -25,4 +25,5 @@ mod plugin_cli;
 mod rest_crud;
 mod sandbox;
 mod sensehat;
+mod soak;
 mod wemo;

@@ -19,6 +19,29 @@ const KEYS: &[(&str, &str, Option<&str>)] = &[
     ("misbehave.hog", "Allocates memory without bound", None),
     ("misbehave.big", "Returns a result of about 8 MiB", None),
     (
+        "misbehave.huge",
+        "Returns about 100 MiB of text from 1 MiB of memory (100 fields sharing one buffer)",
+        None,
+    ),
+    ("misbehave.many", "Returns 100,000 tiny points (about 2.6 MB counted)", None),
+    ("misbehave.deep", "Recurses until the stack overflows", None),
+    ("misbehave.nan", "Returns NaN and infinite floats", None),
+    (
+        "misbehave.logflood",
+        "Logs 1,000 lines of 64 KiB and prints 1 MiB to stdout",
+        None,
+    ),
+    (
+        "misbehave.cacheflood",
+        "Fills the host cache with fresh keys until refused, then with one 8 MiB value",
+        None,
+    ),
+    (
+        "misbehave.probe",
+        "Asks every capability for something not granted, a new 64 KiB target each call",
+        None,
+    ),
+    (
         "misbehave.ambient",
         "Tries std::fs, std::env and std::net; reports fs_ok, env_count, tcp_ok",
         Some("optional: host:port a listener waits on (default 127.0.0.1:22)"),
@@ -84,6 +107,43 @@ impl Guest for Misbehave {
                 let text = "x".repeat(8 << 20);
                 Ok(vec![point("misbehave", vec![field("value", FieldValue::Text(text))])])
             }
+            "misbehave.huge" => Ok(huge()),
+            "misbehave.many" => Ok((0..100_000)
+                .map(|i| point("m", vec![field("v", FieldValue::Int(i))]))
+                .collect()),
+            "misbehave.deep" => Ok(vec![point(
+                "misbehave",
+                vec![field("depth", FieldValue::Int(deep(0) as i64))],
+            )]),
+            "misbehave.nan" => Ok(vec![point(
+                "misbehave",
+                vec![
+                    field("nan", FieldValue::Float(f64::NAN)),
+                    field("inf", FieldValue::Float(f64::INFINITY)),
+                ],
+            )]),
+            "misbehave.logflood" => {
+                let line = "L".repeat(64 << 10);
+                for _ in 0..1000 {
+                    host::log(host::Level::Error, &line);
+                }
+                println!("{}", "P".repeat(1 << 20));
+                Ok(vec![point("misbehave", vec![field("value", FieldValue::Int(1))])])
+            }
+            "misbehave.cacheflood" => {
+                let stamp = host::now_ns();
+                for i in 0.. {
+                    if host::cache_set(&format!("k{stamp}-{i}"), Some(&"v".repeat(1024))).is_err() {
+                        break;
+                    }
+                }
+                let refused = host::cache_set("big", Some(&"v".repeat(8 << 20))).is_err();
+                Ok(vec![point(
+                    "misbehave",
+                    vec![field("refused", FieldValue::Boolean(refused))],
+                )])
+            }
+            "misbehave.probe" => Ok(vec![point("misbehave", probe())]),
             "misbehave.ambient" => Ok(vec![point("misbehave", ambient(arg.as_deref()))]),
             "misbehave.readfile" => {
                 let path = required(arg, "a path to read")?;
@@ -185,6 +245,76 @@ fn hog() -> ! {
         core::hint::black_box(&chunks);
     }
 }
+
+/// 100 points, each with a 1 MiB text field, all sharing one buffer: about
+/// 100 MiB for the host to lift out of 1 MiB of linear memory.
+fn huge() -> Vec<Point> {
+    let text = core::mem::ManuallyDrop::new("h".repeat(1 << 20));
+    (0..100)
+        .map(|_| {
+            // SAFETY: the copies are only read (by the host's lift); `NeverFree`
+            // makes the bindings' post-return free of each one a no-op.
+            let alias = unsafe { String::from_raw_parts(text.as_ptr() as *mut u8, text.len(), text.capacity()) };
+            point("misbehave", vec![field("value", FieldValue::Text(alias))])
+        })
+        .collect()
+}
+
+/// Recurses without bound; the frame's array keeps the stack growing fast.
+fn deep(n: u64) -> u64 {
+    let frame = core::hint::black_box([n; 32]);
+    if frame[0] == u64::MAX {
+        return 0;
+    }
+    deep(n + 1).wrapping_add(frame[n as usize % 32])
+}
+
+/// Asks every capability for something not granted, with a fresh 64 KiB
+/// target each call, as an attacker probing for a hole would.
+fn probe() -> Vec<Field> {
+    let fresh = format!("{}-{}", host::now_ns(), "p".repeat(64 << 10));
+    let file = host::read_file(&format!("/tmp/{fresh}")).is_ok();
+    let http = http::send(&http::Request {
+        method: "GET".into(),
+        url: format!("http://127.0.0.1:9/{fresh}"),
+        headers: Vec::new(),
+        body: None,
+        timeout_ms: Some(100),
+    })
+    .is_ok();
+    let ping = ping::echo(&ping::EchoRequest {
+        target: format!("{fresh}.invalid"),
+        count: 1,
+        timeout_ms: 100,
+        interval_ms: 0,
+    })
+    .is_ok();
+    let i2c = i2c::read_registers(1, 0x5c, 0x0F, 1).is_ok();
+    let ssdp = discovery::ssdp_search(&fresh, 100).is_ok();
+    vec![
+        field("file", FieldValue::Boolean(file)),
+        field("http", FieldValue::Boolean(http)),
+        field("ping", FieldValue::Boolean(ping)),
+        field("i2c", FieldValue::Boolean(i2c)),
+        field("ssdp", FieldValue::Boolean(ssdp)),
+    ]
+}
+
+/// Never frees: `huge` returns strings that share one buffer, which the
+/// bindings' post-return would free once each. Every call gets a fresh
+/// instance, so nothing accumulates past a call.
+struct NeverFree;
+
+// SAFETY: allocation is the system allocator's; not freeing is always sound.
+unsafe impl core::alloc::GlobalAlloc for NeverFree {
+    unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, _: *mut u8, _: core::alloc::Layout) {}
+}
+
+#[global_allocator]
+static ALLOCATOR: NeverFree = NeverFree;
 
 /// Probes ambient authority the sandbox must not give. Never panics: every
 /// probe reports success or failure as a field.

@@ -406,6 +406,14 @@ impl Logger {
         }
     }
 
+    /// The logger's process id (to read its /proc entries).
+    pub fn pid(&self) -> u32 {
+        match &self.runner {
+            Runner::Process { child, .. } => child.id(),
+            Runner::InProcess(_) => panic!("an in-process logger has no process of its own"),
+        }
+    }
+
     pub fn is_running(&mut self) -> bool {
         self.exited().is_none()
     }
