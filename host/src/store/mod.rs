@@ -96,6 +96,8 @@ pub struct Store {
     tx: mpsc::Sender<Command>,
     conn: Arc<Mutex<Connection>>,
     path: Arc<Path>,
+    /// 0 keeps everything.
+    retention_ns: i64,
 }
 
 impl Store {
@@ -117,6 +119,7 @@ impl Store {
             tx,
             conn: Arc::new(Mutex::new(conn)),
             path: Arc::from(path),
+            retention_ns,
         })
     }
 
@@ -128,7 +131,14 @@ impl Store {
             tx: self.tx.clone(),
             conn: Arc::new(Mutex::new(conn)),
             path: self.path.clone(),
+            retention_ns: self.retention_ns,
         })
+    }
+
+    /// The oldest timestamp `append` keeps now (older samples fall outside the
+    /// retention period and are not stored); `None` when it keeps everything.
+    pub fn oldest_kept_ns(&self) -> Option<i64> {
+        (self.retention_ns > 0).then(|| crate::sample::now_ns() - self.retention_ns)
     }
 
     /// Appends an item's samples; returns how many were new (duplicates of a
