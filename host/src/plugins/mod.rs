@@ -64,7 +64,7 @@ pub struct LoadFailure {
 }
 
 /// Which step a plugin file failed at (`error_kind` in `GET /plugins`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LoadFailureKind {
     /// Not a WebAssembly component, or one that does not compile.
@@ -105,9 +105,10 @@ pub struct Registry {
     loading: RwLock<BTreeSet<PathBuf>>,
     /// Woken whenever a file has finished loading, for items waiting on it.
     loaded: tokio::sync::Notify,
-    /// (file, content, reason) of refusals already logged: a file is
-    /// re-examined on every rescan, but its refusal is logged once.
-    logged: std::sync::Mutex<HashSet<(PathBuf, String, String)>>,
+    /// (file, content, kind) of refusals already logged: a file is
+    /// re-examined on every rescan, but its refusal is logged once (again
+    /// only after the file has loaded or changed).
+    logged: std::sync::Mutex<HashSet<(PathBuf, String, LoadFailureKind)>>,
 }
 
 /// Files compiled and described at once; describe loops are cut off by
@@ -274,6 +275,7 @@ impl Registry {
     /// Unloads what a removed file provided; its items wait for it to return.
     fn remove_file(&self, file: &Path) {
         self.failures.write().unwrap().retain(|f| f.file != file);
+        self.logged.lock().unwrap().retain(|(f, ..)| f != file);
         let mut plugins = self.plugins.write().unwrap();
         let names: Vec<String> = plugins
             .iter()
@@ -289,13 +291,13 @@ impl Registry {
         }
     }
 
-    /// Logs a refusal once per file content and reason.
-    fn log_refusal_once(&self, file: &Path, sha256: &str, line: String) {
+    /// Logs a refusal once per file content and kind.
+    fn log_refusal_once(&self, file: &Path, sha256: &str, kind: LoadFailureKind, line: String) {
         let first = self
             .logged
             .lock()
             .unwrap()
-            .insert((file.to_path_buf(), sha256.to_string(), line.clone()));
+            .insert((file.to_path_buf(), sha256.to_string(), kind));
         if first {
             tracing::error!("{line}");
         }
@@ -318,7 +320,7 @@ impl Registry {
                 ),
                 None => format!("skipping plugin file {}: {}", file.display(), failure.reason),
             };
-            self.log_refusal_once(file, failure.sha256.as_deref().unwrap_or_default(), line);
+            self.log_refusal_once(file, failure.sha256.as_deref().unwrap_or_default(), failure.kind, line);
             failures.push(failure);
         };
         let (plugin, origin) = match result {
@@ -358,6 +360,8 @@ impl Registry {
         };
         // A file that used to provide another name no longer does.
         plugins.retain(|n, p| p.file != file || *n == *name);
+        // Serving: a later refusal of this file is news again.
+        self.logged.lock().unwrap().retain(|(f, ..)| f != file);
         match plugins.get(&*name) {
             Some(old) if old.file == file => tracing::info!(
                 "reloaded plugin {name} {} -> {} from {} ({} keys, {how}); {:.0?} from the file's last write to serving",
@@ -388,7 +392,7 @@ impl Registry {
                 file.display(),
                 holder.file.display()
             );
-            self.log_refusal_once(&holder.file, &holder.sha256, line);
+            self.log_refusal_once(&holder.file, &holder.sha256, LoadFailureKind::NameTaken, line);
             failures.push(LoadFailure {
                 file: holder.file.clone(),
                 sha256: Some(holder.sha256.clone()),
