@@ -37,8 +37,9 @@ pub struct SandboxSettings {
     /// CPU deadline of one `sample` call: the plugin's own running time, not
     /// counting waits on capabilities (network, I2C).
     pub call_timeout_ms: u64,
-    /// CPU deadline of `describe()` at load: it only lists keys, so a file
-    /// whose `describe()` loops is given up on quickly.
+    /// CPU deadline of `describe()` at load (with instantiation: a Python
+    /// component needed over 1 s on a loaded machine). Files load in the
+    /// background, so a `describe()` that loops holds up only its own file.
     pub describe_timeout_ms: u64,
     /// Longest a call may wait on capabilities in all (network, I2C); a call
     /// lasts at most this plus `call_timeout_ms`.
@@ -54,7 +55,7 @@ impl Default for SandboxSettings {
         SandboxSettings {
             memory_mib: 64,
             call_timeout_ms: 5000,
-            describe_timeout_ms: 1000,
+            describe_timeout_ms: 5000,
             call_wall_timeout_ms: 30_000,
             max_result_bytes: 1 << 20,
             max_concurrent_calls: 64,
