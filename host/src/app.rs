@@ -54,11 +54,8 @@ impl App {
                 stale.display()
             );
         }
-        let registry = {
-            let config = config.clone();
-            tokio::task::spawn_blocking(move || load_plugins(&config)).await??
-        };
-        compile_deferred_plugins(&config, &registry);
+        let registry = plugin_registry(&config)?;
+        load_plugins_in_background(&config, &registry);
 
         let store = Store::open(&config.store.path, config.store.retention_days)
             .with_context(|| format!("cannot open the store {}", config.store.path.display()))?;
@@ -149,10 +146,9 @@ pub async fn run(config: Config, doc: serde_json::Value) -> anyhow::Result<()> {
     app.serve(listener, shutdown_signal()).await
 }
 
-/// Loads plugins from the configured folder with the configured grants: all
-/// but big files not yet compiled, which `Registry::deferred` lists for a
-/// `rescan` (run by `App::build` in the background, by `check` at once).
-pub fn load_plugins(config: &Config) -> anyhow::Result<Arc<Registry>> {
+/// The plugin registry for the configured folder and grants, with nothing
+/// loaded yet: `Registry::rescan` loads the files.
+pub fn plugin_registry(config: &Config) -> anyhow::Result<Arc<Registry>> {
     let caps = Arc::new(Capabilities::new(config.capabilities.clone()));
     for line in caps.describe() {
         tracing::info!("{line}");
@@ -167,22 +163,14 @@ pub fn load_plugins(config: &Config) -> anyhow::Result<Arc<Registry>> {
             config.plugins_dir.display()
         );
     }
-    registry.rescan_quick();
     Ok(Arc::new(registry))
 }
 
-/// Big components compile while the other plugins' items already sample.
-fn compile_deferred_plugins(config: &Config, registry: &Arc<Registry>) {
-    let deferred = registry.deferred();
-    if deferred.is_empty() {
-        warn_item_problems(config, registry);
-        return;
-    }
-    let names: Vec<String> = deferred.iter().map(|f| f.display().to_string()).collect();
-    tracing::info!(
-        "compiling {} in the background: their items start when they are loaded",
-        names.join(", ")
-    );
+/// Loads the plugins while the API answers and items sample: an item waits
+/// only for the files that may provide its plugin (`GET /health` lists them
+/// under `plugins_compiling`), so a slow or hostile file holds up nothing else.
+fn load_plugins_in_background(config: &Config, registry: &Arc<Registry>) {
+    registry.expect_all();
     let (config, registry) = (config.clone(), registry.clone());
     tokio::task::spawn_blocking(move || {
         registry.rescan();

@@ -175,7 +175,7 @@ fn check(path: PathBuf) -> ExitCode {
         }
     };
     init_logging(Some(config.log_level.as_deref().unwrap_or("warn")));
-    let registry = match app::load_plugins(&config) {
+    let registry = match app::plugin_registry(&config) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -75,6 +75,32 @@ impl Sample {
     }
 }
 
+/// The earliest timestamp a sample may carry: InfluxDB's (`i64::MIN + 2` ns,
+/// 1677-09-21T00:12:43.145224194Z); it refuses anything earlier.
+pub const MIN_TIMESTAMP_NS: i64 = i64::MIN + 2;
+/// The latest: InfluxDB's (`i64::MAX - 1` ns, 2262-04-11T23:47:16.854775806Z).
+pub const MAX_TIMESTAMP_NS: i64 = i64::MAX - 1;
+
+/// Tag keys a sample may not carry: `item` is the tag the outputs add (the
+/// item's name); `time` is refused by InfluxDB 1.x, and InfluxDB 2 discards
+/// points with `time`, `_field` or `_measurement` as a tag or field key.
+pub const RESERVED_TAG_KEYS: [&str; 4] = ["item", "time", "_field", "_measurement"];
+/// Field names a sample may not carry: InfluxDB 1.x silently drops a `time`
+/// field; InfluxDB 2 discards points with `_field` or `_measurement` fields.
+pub const RESERVED_FIELD_NAMES: [&str; 3] = ["time", "_field", "_measurement"];
+
+/// Why a timestamp cannot be stored and forwarded, if it cannot.
+pub fn check_timestamp(ns: i64) -> Result<(), String> {
+    match (MIN_TIMESTAMP_NS..=MAX_TIMESTAMP_NS).contains(&ns) {
+        true => Ok(()),
+        false => Err(format!(
+            "timestamp {ns} ns is outside the range InfluxDB can store, {} to {} ({MIN_TIMESTAMP_NS} to {MAX_TIMESTAMP_NS} ns)",
+            rfc3339_ns(MIN_TIMESTAMP_NS),
+            rfc3339_ns(MAX_TIMESTAMP_NS)
+        )),
+    }
+}
+
 /// RFC 3339 in UTC with `Z`, with fractional seconds only when there are any.
 pub fn rfc3339_ns(ns: i64) -> String {
     DateTime::<Utc>::from_timestamp_nanos(ns).to_rfc3339_opts(SecondsFormat::AutoSi, true)
@@ -93,6 +119,19 @@ mod tests {
     fn timestamps_are_rfc3339_utc_without_needless_fraction() {
         assert_eq!(rfc3339_ns(1_700_000_000_000_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339_ns(1_700_000_000_500_000_000), "2023-11-14T22:13:20.500Z");
+    }
+
+    #[test]
+    fn timestamps_outside_influxdbs_range_are_refused() {
+        assert_eq!(rfc3339_ns(MIN_TIMESTAMP_NS), "1677-09-21T00:12:43.145224194Z");
+        assert_eq!(rfc3339_ns(MAX_TIMESTAMP_NS), "2262-04-11T23:47:16.854775806Z");
+        for ok in [MIN_TIMESTAMP_NS, 0, -1, MAX_TIMESTAMP_NS] {
+            assert!(check_timestamp(ok).is_ok(), "{ok}");
+        }
+        for bad in [i64::MIN, i64::MIN + 1, i64::MAX] {
+            let e = check_timestamp(bad).unwrap_err();
+            assert!(e.contains("outside the range") && e.contains("2262-04-11"), "{e}");
+        }
     }
 
     #[test]

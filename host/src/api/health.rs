@@ -22,7 +22,7 @@ pub async fn show(State(state): State<AppState>) -> Json<Value> {
         "items_failing": failing,
         "plugins": state.registry.plugins().len(),
         "plugin_load_errors": state.registry.failures().len(),
-        // Big plugin files compiling in the background after a start with a cold cache.
-        "plugins_compiling": state.registry.deferred().iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+        // Plugin files being compiled and described: at start-up and after a hot reload.
+        "plugins_compiling": state.registry.loading().iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
     }))
 }

@@ -42,6 +42,7 @@ pub async fn list(State(state): State<AppState>) -> Json<Value> {
                 "loaded_at": loaded_at,
                 "keys": keys,
                 "grants": p.grants.to_json(),
+                "log_lines_dropped": state.registry.sandbox().log_lines_dropped(&p.name),
                 "error": null,
                 "error_kind": null,
             })

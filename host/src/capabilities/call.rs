@@ -6,7 +6,7 @@
 //! against the plugin's CPU deadline, but every wait is bounded by what is
 //! left of the call's wall-clock budget.
 
-use super::{host, Capabilities, Grants};
+use super::{Capabilities, Grants};
 use crate::wit::types;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -86,7 +86,6 @@ pub struct CallState {
     /// plugin P: what"`), so the caller can tell a failure caused by a refusal
     /// from any other.
     refusals: std::cell::RefCell<Vec<String>>,
-    pub(super) log: host::LogBudget,
     wasi: WasiCtx,
     table: ResourceTable,
     stdout: MemoryOutputPipe,
@@ -116,7 +115,6 @@ impl CallState {
             caps,
             clock: CallClock::new(wall),
             refusals: std::cell::RefCell::new(Vec::new()),
-            log: host::LogBudget::default(),
             wasi,
             table: ResourceTable::new(),
             stdout,
@@ -131,7 +129,6 @@ impl CallState {
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             tracing::debug!(plugin = %self.plugin, "stdout: {line}");
         }
-        self.log.report_dropped(&self.plugin);
         text
     }
 

@@ -7,9 +7,13 @@ use crate::wit::types::CapError;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Instant;
 
-/// Log lines one call may write; the rest are counted and dropped.
-const LOG_LINES_PER_CALL: u32 = 100;
+/// Log lines a plugin may write at once, and per second after that (a token
+/// bucket per plugin, over all its calls): a plugin that logs on every call
+/// cannot flood the log over time. The rest are counted and dropped.
+const LOG_BURST: f64 = 100.0;
+const LOG_LINES_PER_S: f64 = 5.0;
 
 /// Largest file `read-file` returns; `/proc` files are tiny.
 const MAX_FILE_BYTES: u64 = 1 << 20;
@@ -31,37 +35,62 @@ impl Grant for FilesGrant {
 }
 
 /// What `host` shares across calls: every plugin's cache, plugin name → key →
-/// value. Kept by plugin name, so a reloaded plugin finds what its previous
-/// version remembered.
+/// value, and its log rate limit. Kept by plugin name, so a reloaded plugin
+/// finds what its previous version remembered.
 #[derive(Default)]
 pub struct Shared {
     by_plugin: Mutex<HashMap<String, HashMap<String, String>>>,
+    pub(super) logs: LogLimits,
 }
 
-/// How many more lines this call may log, and how many it lost.
-pub struct LogBudget {
-    left: u32,
-    dropped: u32,
+/// Every plugin's log token bucket.
+#[derive(Default)]
+pub(super) struct LogLimits(Mutex<HashMap<String, LogBucket>>);
+
+struct LogBucket {
+    tokens: f64,
+    refilled: Instant,
+    dropped: u64,
+    /// Dropping since the bucket was last full: the warning is logged once
+    /// per flood, not once per dropped line.
+    dropping: bool,
 }
 
-impl Default for LogBudget {
-    fn default() -> Self {
-        LogBudget {
-            left: LOG_LINES_PER_CALL,
+impl LogLimits {
+    /// Whether the plugin may write one more log line at `now`.
+    fn admit(&self, plugin: &str, now: Instant) -> bool {
+        let mut all = self.0.lock().unwrap();
+        let bucket = all.entry(plugin.to_string()).or_insert(LogBucket {
+            tokens: LOG_BURST,
+            refilled: now,
             dropped: 0,
+            dropping: false,
+        });
+        let refill = now.saturating_duration_since(bucket.refilled).as_secs_f64() * LOG_LINES_PER_S;
+        bucket.tokens = (bucket.tokens + refill).min(LOG_BURST);
+        bucket.refilled = now;
+        if bucket.tokens >= LOG_BURST {
+            bucket.dropping = false;
         }
-    }
-}
-
-impl LogBudget {
-    pub fn report_dropped(&self, plugin: &str) {
-        if self.dropped > 0 {
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            return true;
+        }
+        bucket.dropped += 1;
+        if !bucket.dropping {
+            bucket.dropping = true;
             tracing::warn!(
                 plugin,
-                "dropped {} log lines over the per-call limit of {LOG_LINES_PER_CALL}",
-                self.dropped
+                "plugin {plugin} logs more than {LOG_BURST} lines at once or {LOG_LINES_PER_S} a second; \
+                 dropping its lines over that until it logs less (GET /plugins counts them: log_lines_dropped)"
             );
         }
+        false
+    }
+
+    /// Lines dropped from this plugin since the logger started.
+    pub(super) fn dropped(&self, plugin: &str) -> u64 {
+        self.0.lock().unwrap().get(plugin).map_or(0, |b| b.dropped)
     }
 }
 
@@ -94,11 +123,17 @@ impl Shared {
 
 impl Host for CallState {
     fn log(&mut self, level: Level, message: String) {
-        if self.log.left == 0 {
-            self.log.dropped += 1;
+        let level_enabled = match level {
+            Level::Trace => tracing::enabled!(tracing::Level::TRACE),
+            Level::Debug => tracing::enabled!(tracing::Level::DEBUG),
+            Level::Info => tracing::enabled!(tracing::Level::INFO),
+            Level::Warn => tracing::enabled!(tracing::Level::WARN),
+            Level::Error => tracing::enabled!(tracing::Level::ERROR),
+        };
+        // Lines the log level hides cost nothing.
+        if !level_enabled || !self.caps.host.logs.admit(&self.plugin, Instant::now()) {
             return;
         }
-        self.log.left -= 1;
         let message = crate::wit::bounded(message);
         let plugin = &*self.plugin;
         match level {
@@ -139,6 +174,23 @@ impl Host for CallState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn log_lines_are_limited_per_plugin_over_time() {
+        let logs = LogLimits::default();
+        let t0 = Instant::now();
+        let burst = LOG_BURST as u64;
+        let admitted = (0..burst + 50).filter(|_| logs.admit("chatty", t0)).count() as u64;
+        assert_eq!(admitted, burst, "the burst");
+        assert_eq!(logs.dropped("chatty"), 50);
+        assert!(logs.admit("quiet", t0), "another plugin has its own bucket");
+        // Ten seconds later: refilled at the steady rate, not to a full burst.
+        let later = t0 + Duration::from_secs(10);
+        let admitted = (0..burst).filter(|_| logs.admit("chatty", later)).count() as u64;
+        assert_eq!(admitted, (10.0 * LOG_LINES_PER_S) as u64);
+        assert_eq!(logs.dropped("chatty"), 50 + burst - admitted);
+    }
 
     #[test]
     fn caches_are_per_plugin_and_bounded() {

@@ -140,6 +140,11 @@ impl Capabilities {
         *self.own_api.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Log lines of this plugin dropped over its rate limit since start.
+    pub fn log_lines_dropped(&self, plugin: &str) -> u64 {
+        self.host.logs.dropped(plugin)
+    }
+
     /// Lines for the startup log, e.g. the simulated buses.
     pub fn describe(&self) -> Vec<String> {
         self.i2c.describe()

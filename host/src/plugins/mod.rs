@@ -3,7 +3,8 @@
 //! loaded set that the scheduler and the API look keys up in.
 //!
 //! A file that fails at any step is recorded with its reason and skipped; it
-//! never stops the host.
+//! never stops the host. A file may only provide the plugin its name starts
+//! with (`file_may_provide`), so no file can take over another's name.
 
 mod cache;
 mod sandbox;
@@ -18,7 +19,7 @@ use crate::sample::Sample;
 use crate::wit::{types, CollectorPre, WIT_PACKAGE};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
@@ -63,7 +64,7 @@ pub struct LoadFailure {
 }
 
 /// Which step a plugin file failed at (`error_kind` in `GET /plugins`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LoadFailureKind {
     /// Not a WebAssembly component, or one that does not compile.
@@ -76,8 +77,11 @@ pub enum LoadFailureKind {
     Describe,
     /// `describe()` answered with an unusable name or keys.
     BadDescription,
-    /// Another file already provides this plugin name. Not final: retried on
-    /// every rescan, since the other file may go away.
+    /// The file's name does not start with the plugin name `describe()` gave
+    /// (`file_may_provide`), so it may not provide that plugin.
+    FileName,
+    /// Another file provides this plugin name and takes precedence. Not
+    /// final: retried on every rescan, since the other file may go away.
     NameTaken,
 }
 
@@ -95,16 +99,51 @@ pub struct Registry {
     grants_for: GrantsFor,
     plugins: RwLock<BTreeMap<String, Arc<Plugin>>>,
     failures: RwLock<Vec<LoadFailure>>,
-    /// One rescan at a time (watcher, timer and API may all ask).
+    /// One rescan at a time (start-up, watcher, timer and API may all ask).
     rescanning: std::sync::Mutex<()>,
-    /// Files left for a background rescan at startup (big and not yet compiled).
-    deferred: RwLock<Vec<PathBuf>>,
+    /// Files being compiled and described right now (`plugins_compiling`).
+    loading: RwLock<BTreeSet<PathBuf>>,
+    /// Woken whenever a file has finished loading, for items waiting on it.
+    loaded: tokio::sync::Notify,
+    /// (file, content, kind) of refusals already logged: a file is
+    /// re-examined on every rescan, but its refusal is logged once (again
+    /// only after the file has loaded or changed).
+    logged: std::sync::Mutex<HashSet<(PathBuf, String, LoadFailureKind)>>,
 }
 
-/// At startup, files at least this big with no compiled code in the cache are
-/// loaded after sampling has started (a Python or JS component compiles for
-/// seconds); the others are loaded first.
-const DEFER_COMPILE_BYTES: usize = 2 << 20;
+/// Files compiled and described at once; describe loops are cut off by
+/// `describe_timeout_ms`, so a few hostile files delay the others by at most that.
+const LOAD_WORKERS: usize = 8;
+
+/// Files at least this big with no compiled code in the cache load after the
+/// others (a Python or JS component compiles for seconds).
+const BIG_COMPILE_BYTES: usize = 2 << 20;
+
+/// Separators that may follow the plugin name in a file name: `wemo-1.2.wasm`,
+/// `versioned_v2.wasm`, `system.old.wasm`.
+const NAME_SEPARATORS: [char; 3] = ['-', '_', '.'];
+
+/// Whether a file may provide the plugin `name`: its name (without `.wasm`) is
+/// the plugin name, or the plugin name followed by `-`, `_` or `.`. So which
+/// file serves a name never depends on the order files are loaded in, and a
+/// file cannot take over another plugin's name by sorting first.
+pub fn file_may_provide(file: &Path, name: &str) -> bool {
+    let Some(stem) = file.file_stem().and_then(|s| s.to_str()) else {
+        return false;
+    };
+    match stem.strip_prefix(name) {
+        Some("") => true,
+        Some(rest) => rest.starts_with(NAME_SEPARATORS),
+        None => false,
+    }
+}
+
+/// When two files may provide the same name, the lower of these wins: the file
+/// named exactly `<name>.wasm`, then the first by file name.
+fn precedence<'a>(file: &'a Path, name: &str) -> (bool, &'a Path) {
+    let exact = file.file_stem().is_some_and(|s| s == name);
+    (!exact, file)
+}
 
 impl Registry {
     pub fn new(sandbox: Sandbox, cache_dir: &Path, dir: &Path, grants_for: GrantsFor) -> Self {
@@ -117,7 +156,9 @@ impl Registry {
             plugins: RwLock::default(),
             failures: RwLock::default(),
             rescanning: std::sync::Mutex::new(()),
-            deferred: RwLock::new(Vec::new()),
+            loading: RwLock::default(),
+            loaded: tokio::sync::Notify::new(),
+            logged: std::sync::Mutex::default(),
         }
     }
 
@@ -130,28 +171,36 @@ impl Registry {
         &self.sandbox
     }
 
+    /// Plugin files being compiled and described right now: at start-up and
+    /// after a change in the folder.
+    pub fn loading(&self) -> Vec<PathBuf> {
+        self.loading.read().unwrap().iter().cloned().collect()
+    }
+
+    /// Marks every plugin file in the folder as loading, before a first
+    /// `rescan` runs in the background: until it has looked at them, each
+    /// file may be one an item waits for.
+    pub fn expect_all(&self) {
+        *self.loading.write().unwrap() = wasm_files(&self.dir).unwrap_or_default().into_iter().collect();
+    }
+
+    /// Whether a file that may provide plugin `name` is loading right now.
+    pub fn is_loading(&self, name: &str) -> bool {
+        self.loading.read().unwrap().iter().any(|f| file_may_provide(f, name))
+    }
+
+    /// Resolves once a file has finished loading. Create it before checking
+    /// `is_loading`, so a load that ends in between is not missed.
+    pub fn loaded(&self) -> tokio::sync::futures::Notified<'_> {
+        self.loaded.notified()
+    }
+
     /// Brings the loaded set in line with the plugins folder: loads new and
     /// changed files (validated before they replace the running version),
     /// unloads removed ones. Unchanged files (same SHA-256) are not touched.
-    /// The first file (by name) to claim a plugin name wins.
+    /// Files load concurrently, those with compiled code in the cache and small
+    /// ones first; blocking until all are done.
     pub fn rescan(&self) {
-        self.rescan_deferring(|_, _| false);
-        self.deferred.write().unwrap().clear();
-    }
-
-    /// Startup: like `rescan`, but leaves big files with no compiled code in
-    /// the cache for a later `rescan`, so sampling of the others can start
-    /// while they compile. Returns whether any file was left.
-    pub fn rescan_quick(&self) -> bool {
-        self.rescan_deferring(|bytes, sha256| bytes.len() >= DEFER_COMPILE_BYTES && !self.cache.has(sha256))
-    }
-
-    /// Plugin files still waiting for their first compile.
-    pub fn deferred(&self) -> Vec<PathBuf> {
-        self.deferred.read().unwrap().clone()
-    }
-
-    fn rescan_deferring(&self, defer: impl Fn(&[u8], &str) -> bool) -> bool {
         let _one_at_a_time = self.rescanning.lock().unwrap();
         let files = match wasm_files(&self.dir) {
             Ok(f) => f,
@@ -175,6 +224,7 @@ impl Registry {
         for file in gone {
             self.remove_file(&file);
         }
+        let mut to_load = Vec::new();
         for file in files {
             let Ok(bytes) = std::fs::read(&file) else { continue };
             let sha256 = hex::encode(Sha256::digest(&bytes));
@@ -191,18 +241,41 @@ impl Registry {
                 // Back to the content that is serving: an error about a newer,
                 // broken version of this file no longer applies.
                 self.failures.write().unwrap().retain(|f| f.file != file);
-            } else if defer(&bytes, &sha256) {
-                self.deferred.write().unwrap().push(file);
             } else if !failed_before {
-                self.load_file(&file, bytes, sha256);
+                let cached = self.cache.has(&sha256);
+                to_load.push((!cached, bytes.len(), file, bytes, sha256));
             }
         }
-        !self.deferred.read().unwrap().is_empty()
+        to_load.sort_by_key(|(uncached, size, ..)| (*uncached, *size));
+        // Replaces what `expect_all` marked: only these files load now.
+        *self.loading.write().unwrap() = to_load.iter().map(|(_, _, file, ..)| file.clone()).collect();
+        // Big files to compile go after the others: their compile would take
+        // every core (wasmtime compiles functions in parallel) for seconds.
+        let (big, quick): (Vec<_>, Vec<_>) = to_load
+            .into_iter()
+            .partition(|(uncached, size, ..)| *uncached && *size >= BIG_COMPILE_BYTES);
+        for wave in [quick, big] {
+            let queue = std::sync::Mutex::new(wave.into_iter());
+            std::thread::scope(|scope| {
+                for _ in 0..LOAD_WORKERS {
+                    scope.spawn(|| loop {
+                        let next = queue.lock().unwrap().next();
+                        let Some((_, _, file, bytes, sha256)) = next else {
+                            return;
+                        };
+                        self.load_file(&file, bytes, sha256);
+                        self.loading.write().unwrap().remove(&file);
+                        self.loaded.notify_waiters();
+                    });
+                }
+            });
+        }
     }
 
     /// Unloads what a removed file provided; its items wait for it to return.
     fn remove_file(&self, file: &Path) {
         self.failures.write().unwrap().retain(|f| f.file != file);
+        self.logged.lock().unwrap().retain(|(f, ..)| f != file);
         let mut plugins = self.plugins.write().unwrap();
         let names: Vec<String> = plugins
             .iter()
@@ -218,72 +291,117 @@ impl Registry {
         }
     }
 
+    /// Logs a refusal once per file content and kind.
+    fn log_refusal_once(&self, file: &Path, sha256: &str, kind: LoadFailureKind, line: String) {
+        let first = self
+            .logged
+            .lock()
+            .unwrap()
+            .insert((file.to_path_buf(), sha256.to_string(), kind));
+        if first {
+            tracing::error!("{line}");
+        }
+    }
+
     fn load_file(&self, file: &Path, bytes: Vec<u8>, sha256: String) {
         let started = std::time::Instant::now();
         let result = self.build(file, &bytes, sha256);
         let mut plugins = self.plugins.write().unwrap();
         let mut failures = self.failures.write().unwrap();
         failures.retain(|f| f.file != file);
-        match result {
-            Ok((plugin, origin)) => {
-                if let Some(other) = plugins.get(&*plugin.name).filter(|p| p.file != file) {
-                    let reason = format!(
-                        "plugin name \"{}\" is already provided by {}; rename one of them",
-                        plugin.name,
-                        other.file.display()
-                    );
-                    tracing::error!("skipping plugin file {}: {reason}", file.display());
-                    failures.push(LoadFailure {
-                        file: file.into(),
-                        sha256: Some(plugin.sha256.clone()),
-                        kind: LoadFailureKind::NameTaken,
-                        reason,
-                        failed_at: SystemTime::now(),
-                    });
-                    return;
-                }
-                let how = match origin {
-                    Origin::Cache => "from compiled-code cache",
-                    Origin::Compiled => "compiled",
-                };
-                // A file that used to provide another name no longer does.
-                plugins.retain(|name, p| p.file != file || *name == *plugin.name);
-                match plugins.get(&*plugin.name) {
-                    Some(old) => tracing::info!(
-                        "reloaded plugin {} {} -> {} from {} ({} keys, {how}); {:.0?} from the file's last write to serving",
-                        plugin.name,
-                        old.info.version,
-                        plugin.info.version,
-                        file.display(),
-                        plugin.info.keys.len(),
-                        since_modified(file).unwrap_or(started.elapsed()),
-                    ),
-                    None => tracing::info!(
-                        "loaded plugin {} {} from {} ({} keys, {how} in {:.1?}); granted: {}",
-                        plugin.name,
-                        plugin.info.version,
-                        file.display(),
-                        plugin.info.keys.len(),
-                        started.elapsed(),
-                        plugin.grants.summary()
-                    ),
-                }
-                plugins.insert(plugin.name.to_string(), Arc::new(plugin));
-            }
-            Err(failure) => {
-                match plugins.values().find(|p| p.file == file) {
-                    Some(old) => tracing::error!(
-                        "keeping plugin {} {}: the new {} failed: {}",
-                        old.name,
-                        old.info.version,
-                        file.display(),
-                        failure.reason
-                    ),
-                    None => tracing::error!("skipping plugin file {}: {}", file.display(), failure.reason),
-                }
-                failures.push(failure);
+        let refuse = |failures: &mut Vec<LoadFailure>, failure: LoadFailure| {
+            let line = match plugins.values().find(|p| p.file == file) {
+                Some(old) => format!(
+                    "keeping plugin {} {}: the new {} failed: {}",
+                    old.name,
+                    old.info.version,
+                    file.display(),
+                    failure.reason
+                ),
+                None => format!("skipping plugin file {}: {}", file.display(), failure.reason),
+            };
+            self.log_refusal_once(file, failure.sha256.as_deref().unwrap_or_default(), failure.kind, line);
+            failures.push(failure);
+        };
+        let (plugin, origin) = match result {
+            Ok(built) => built,
+            Err(failure) => return refuse(&mut failures, failure),
+        };
+        let name = plugin.name.clone();
+        let fail = |kind, reason| LoadFailure {
+            file: file.into(),
+            sha256: Some(plugin.sha256.clone()),
+            kind,
+            reason,
+            failed_at: SystemTime::now(),
+        };
+        if !file_may_provide(file, &name) {
+            let reason = format!(
+                "describe() gives the plugin name \"{name}\", but a plugin file's name must start with its plugin's name: \
+                 {name}.wasm, or \"{name}\" followed by '-', '_' or '.' (e.g. {name}-1.2.wasm); \
+                 rename the file if it is the {name} plugin, remove it if it is not"
+            );
+            return refuse(&mut failures, fail(LoadFailureKind::FileName, reason));
+        }
+        let holder = plugins.get(&*name).filter(|p| p.file != file).cloned();
+        if let Some(holder) = &holder {
+            if precedence(&holder.file, &name) < precedence(file, &name) {
+                let reason = format!(
+                    "plugin name \"{name}\" is already provided by {}, which takes precedence (a file named exactly {name}.wasm, \
+                     else the first by name); remove one of them",
+                    holder.file.display()
+                );
+                return refuse(&mut failures, fail(LoadFailureKind::NameTaken, reason));
             }
         }
+        let how = match origin {
+            Origin::Cache => "from compiled-code cache",
+            Origin::Compiled => "compiled",
+        };
+        // A file that used to provide another name no longer does.
+        plugins.retain(|n, p| p.file != file || *n == *name);
+        // Serving: a later refusal of this file is news again.
+        self.logged.lock().unwrap().retain(|(f, ..)| f != file);
+        match plugins.get(&*name) {
+            Some(old) if old.file == file => tracing::info!(
+                "reloaded plugin {name} {} -> {} from {} ({} keys, {how}); {:.0?} from the file's last write to serving",
+                old.info.version,
+                plugin.info.version,
+                file.display(),
+                plugin.info.keys.len(),
+                since_modified(file).unwrap_or(started.elapsed()),
+            ),
+            _ => tracing::info!(
+                "loaded plugin {name} {} from {} ({} keys, {how} in {:.1?}); granted: {}",
+                plugin.info.version,
+                file.display(),
+                plugin.info.keys.len(),
+                started.elapsed(),
+                plugin.grants.summary()
+            ),
+        }
+        if let Some(holder) = holder {
+            // This file takes precedence over the one that served the name.
+            let reason = format!(
+                "plugin name \"{name}\" is provided by {}, which takes precedence (a file named exactly {name}.wasm, \
+                 else the first by name); remove one of them",
+                file.display()
+            );
+            let line = format!(
+                "plugin {name} now served from {} instead of {}: {reason}",
+                file.display(),
+                holder.file.display()
+            );
+            self.log_refusal_once(&holder.file, &holder.sha256, LoadFailureKind::NameTaken, line);
+            failures.push(LoadFailure {
+                file: holder.file.clone(),
+                sha256: Some(holder.sha256.clone()),
+                kind: LoadFailureKind::NameTaken,
+                reason,
+                failed_at: SystemTime::now(),
+            });
+        }
+        plugins.insert(name.to_string(), Arc::new(plugin));
     }
 
     fn build(&self, file: &Path, bytes: &[u8], sha256: String) -> Result<(Plugin, Origin), LoadFailure> {
@@ -345,6 +463,21 @@ impl Registry {
     fn lookup(&self, key: &str, verb: &str) -> Result<Arc<Plugin>, String> {
         let name = plugin_of_key(key);
         let plugins = self.plugins.read().unwrap();
+        if let Some(p) = plugins.get(name) {
+            // A file that takes precedence decides first: until it has loaded,
+            // the file that sorts lower does not serve the name even briefly.
+            let loading = self.loading.read().unwrap();
+            let better = loading
+                .iter()
+                .find(|f| file_may_provide(f, name) && precedence(f, name) < precedence(&p.file, name));
+            if let Some(better) = better {
+                return Err(format!(
+                    "plugin {name} is waiting for {}, which takes precedence over {} and is still compiling",
+                    better.display(),
+                    p.file.display()
+                ));
+            }
+        }
         match plugins.get(name) {
             Some(p) if p.serves(key) => Ok(p.clone()),
             Some(p) => Err(format!(
@@ -354,17 +487,15 @@ impl Registry {
                 p.key_names().collect::<Vec<_>>().join(", ")
             )),
             None => {
-                let deferred = self.deferred.read().unwrap();
-                let compiling = match deferred.is_empty() {
+                let loading = self.loading.read().unwrap();
+                let candidates: Vec<String> = loading
+                    .iter()
+                    .filter(|f| file_may_provide(f, name))
+                    .map(|f| f.display().to_string())
+                    .collect();
+                let compiling = match candidates.is_empty() {
                     true => String::new(),
-                    false => format!(
-                        "; still compiling: {}",
-                        deferred
-                            .iter()
-                            .map(|f| f.display().to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
+                    false => format!("; still compiling: {}", candidates.join(", ")),
                 };
                 Err(format!(
                     "no loaded plugin serves key {key} (no plugin named \"{name}\" is loaded{compiling})"
@@ -539,4 +670,47 @@ pub fn inspect(file: &Path, cache_dir: Option<&Path>) -> anyhow::Result<(types::
     let sandbox = Sandbox::new(SandboxSettings::default(), caps)?;
     let opened = open_file(&sandbox, file, cache_dir)?;
     Ok((opened.info, opened.imports))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_provides_only_the_plugin_its_name_starts_with() {
+        for ok in [
+            "system.wasm",
+            "system-v2.wasm",
+            "system_1.wasm",
+            "system.old.wasm",
+            "d/system-1.2.wasm",
+        ] {
+            assert!(file_may_provide(Path::new(ok), "system"), "{ok}");
+        }
+        for bad in [
+            "aaa-fakesys.wasm",
+            "systemd.wasm",
+            "sys.wasm",
+            "my-system.wasm",
+            "System.wasm",
+        ] {
+            assert!(!file_may_provide(Path::new(bad), "system"), "{bad}");
+        }
+        assert!(file_may_provide(Path::new("wemo-1.2.wasm"), "wemo"));
+        assert!(
+            file_may_provide(Path::new("wemo-1.2.wasm"), "wemo-1"),
+            "a name may contain '-'"
+        );
+    }
+
+    #[test]
+    fn the_exact_file_name_takes_precedence_then_the_first_by_name() {
+        let (exact, a, b) = (
+            Path::new("system.wasm"),
+            Path::new("system-a.wasm"),
+            Path::new("system-b.wasm"),
+        );
+        assert!(precedence(exact, "system") < precedence(a, "system"));
+        assert!(precedence(a, "system") < precedence(b, "system"));
+    }
 }

@@ -9,7 +9,7 @@
 //! `max_concurrent_calls × memory cap` however many items there are.
 
 use crate::capabilities::{self, CallState, Capabilities, Grants};
-use crate::sample::{FieldValue, Sample};
+use crate::sample::{check_timestamp, FieldValue, Sample, RESERVED_FIELD_NAMES, RESERVED_TAG_KEYS};
 use crate::wit::{bounded, types, CollectorPre};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,9 +45,13 @@ const LIFT_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
 pub struct SandboxSettings {
     /// Linear-memory cap per instance. Python/JS plugins need at least ~16 MiB.
     pub memory_mib: u32,
-    /// CPU deadline of one `sample` or `describe` call: the plugin's own
-    /// running time, not counting waits on capabilities (network, I2C).
+    /// CPU deadline of one `sample` call: the plugin's own running time, not
+    /// counting waits on capabilities (network, I2C).
     pub call_timeout_ms: u64,
+    /// CPU deadline of `describe()` at load (with instantiation: a Python
+    /// component needed over 1 s on a loaded machine). Files load in the
+    /// background, so a `describe()` that loops holds up only its own file.
+    pub describe_timeout_ms: u64,
     /// Longest a call may wait on capabilities in all (network, I2C); a call
     /// lasts at most this plus `call_timeout_ms`.
     pub call_wall_timeout_ms: u64,
@@ -62,6 +66,7 @@ impl Default for SandboxSettings {
         SandboxSettings {
             memory_mib: 64,
             call_timeout_ms: 5000,
+            describe_timeout_ms: 5000,
             call_wall_timeout_ms: 30_000,
             max_result_bytes: 1 << 20,
             max_concurrent_calls: 64,
@@ -76,9 +81,14 @@ impl SandboxSettings {
         if self.call_wall_timeout_ms < self.call_timeout_ms {
             problems.push("\"sandbox\": call_wall_timeout_ms must be at least call_timeout_ms".into());
         }
-        if self.memory_mib < 1 || self.call_timeout_ms < 10 || self.max_concurrent_calls < 1 {
+        if self.memory_mib < 1
+            || self.call_timeout_ms < 10
+            || self.describe_timeout_ms < 10
+            || self.max_concurrent_calls < 1
+        {
             problems.push(
-                "\"sandbox\": memory_mib must be >= 1, call_timeout_ms >= 10 and max_concurrent_calls >= 1".into(),
+                "\"sandbox\": memory_mib must be >= 1, call_timeout_ms and describe_timeout_ms >= 10, and max_concurrent_calls >= 1"
+                    .into(),
             );
         }
         problems
@@ -242,11 +252,17 @@ impl Sandbox {
         CollectorPre::new(pre)
     }
 
+    /// Log lines of this plugin dropped over its rate limit since start.
+    pub fn log_lines_dropped(&self, plugin: &str) -> u64 {
+        self.caps.log_lines_dropped(plugin)
+    }
+
     fn new_store(
         &self,
         plugin: &Arc<str>,
         item: Option<Arc<str>>,
         grants: &Arc<Grants>,
+        cpu: Duration,
     ) -> (Store<Call>, Arc<AtomicBool>) {
         let hit = Arc::new(AtomicBool::new(false));
         let limits = MemoryCap {
@@ -262,7 +278,6 @@ impl Sandbox {
         // ~100 MiB built from 1 MiB of memory (many strings sharing one
         // buffer), allocated in full before `accept` could measure it.
         store.set_hostcall_fuel(self.lift_limit_bytes());
-        let cpu = Duration::from_millis(self.settings.call_timeout_ms);
         store.set_epoch_deadline(ticks(cpu));
         // The epoch counts wall time; time spent waiting on capabilities is
         // given back here, so `call_timeout_ms` limits the plugin's own running
@@ -291,15 +306,23 @@ impl Sandbox {
         self.settings.memory_mib as usize * 1024 * 1024
     }
 
-    /// Runs `describe()` in a fresh instance, with no grants.
+    /// Runs `describe()` in a fresh instance, with no grants, under its own
+    /// (short) deadline.
     pub fn describe(&self, file_label: &str, pre: &CollectorPre<Call>) -> Result<types::PluginInfo, CallError> {
         let label: Arc<str> = Arc::from(file_label);
-        let (mut store, hit) = self.new_store(&label, None, &Arc::new(Grants::default()));
+        let cpu = Duration::from_millis(self.settings.describe_timeout_ms);
+        let (mut store, hit) = self.new_store(&label, None, &Arc::new(Grants::default()), cpu);
         let result = pre
             .instantiate(&mut store)
             .and_then(|c| c.datalogger_plugin_sampling().call_describe(&mut store));
         let printed = store.data_mut().state.take_stdio();
-        result.map_err(|e| self.classify(file_label, e, &hit, &printed))
+        result.map_err(|e| match self.classify(file_label, e, &hit, &printed) {
+            CallError::Deadline { plugin, .. } => CallError::Deadline {
+                plugin,
+                ms: self.settings.describe_timeout_ms,
+            },
+            other => other,
+        })
     }
 
     /// Runs `sample(key, arg)` in a fresh instance and converts the result,
@@ -317,7 +340,8 @@ impl Sandbox {
             arg,
             tick_ns,
         } = poll;
-        let (mut store, hit) = self.new_store(plugin, Some(item.clone()), grants);
+        let cpu = Duration::from_millis(self.settings.call_timeout_ms);
+        let (mut store, hit) = self.new_store(plugin, Some(item.clone()), grants, cpu);
         let result = pre
             .instantiate(&mut store)
             .and_then(|c| c.datalogger_plugin_sampling().call_sample(&mut store, key, arg));
@@ -484,7 +508,8 @@ fn wit_sample_size(s: &types::Point) -> usize {
 }
 
 /// Checks a plugin's point and turns it into a stored sample. Rejects what no
-/// time-series database can hold: no fields, non-finite floats, repeated names.
+/// time-series database can hold: no fields, non-finite floats, repeated or
+/// reserved names, timestamps outside InfluxDB's range.
 fn convert_sample(s: types::Point, tick_ns: i64) -> Result<Sample, String> {
     let m = &s.measurement;
     if m.is_empty() {
@@ -499,6 +524,13 @@ fn convert_sample(s: types::Point, tick_ns: i64) -> Result<Sample, String> {
             return Err(format!(
                 "a sample of measurement {m:?} has an empty or repeated field name {:?}",
                 f.name
+            ));
+        }
+        if RESERVED_FIELD_NAMES.contains(&f.name.as_str()) {
+            return Err(format!(
+                "a sample of measurement {m:?} has a field {:?}; field names {} are reserved by InfluxDB; rename the field",
+                f.name,
+                RESERVED_FIELD_NAMES.join(", ")
             ));
         }
         let value = match f.value {
@@ -524,12 +556,21 @@ fn convert_sample(s: types::Point, tick_ns: i64) -> Result<Sample, String> {
                 t.key
             ));
         }
+        if RESERVED_TAG_KEYS.contains(&t.key.as_str()) {
+            return Err(format!(
+                "a sample of measurement {m:?} has a tag {:?}; tag keys {} are reserved (the outputs add \"item\", InfluxDB refuses the others); rename the tag",
+                t.key,
+                RESERVED_TAG_KEYS.join(", ")
+            ));
+        }
     }
+    let timestamp_ns = s.timestamp_ns.unwrap_or(tick_ns);
+    check_timestamp(timestamp_ns).map_err(|e| format!("a sample of measurement {m:?} has {e}"))?;
     Ok(Sample {
         measurement: s.measurement,
         tags,
         fields,
-        timestamp_ns: s.timestamp_ns.unwrap_or(tick_ns),
+        timestamp_ns,
     })
 }
 
@@ -585,6 +626,19 @@ mod tests {
             point(vec![("v", Int(1)), ("v", Int(2))], vec![]),
             point(vec![("", Int(1))], vec![]),
             point(vec![("v", Int(1))], vec![("a", "1"), ("a", "2")]),
+            point(vec![("v", Int(1))], vec![("item", "x")]),
+            point(vec![("v", Int(1))], vec![("time", "x")]),
+            point(vec![("v", Int(1))], vec![("_measurement", "x")]),
+            point(vec![("time", Int(1))], vec![]),
+            point(vec![("_field", Int(1))], vec![]),
+            types::Point {
+                timestamp_ns: Some(i64::MIN),
+                ..point(vec![("v", Int(1))], vec![])
+            },
+            types::Point {
+                timestamp_ns: Some(i64::MAX),
+                ..point(vec![("v", Int(1))], vec![])
+            },
         ];
         for case in cases {
             assert!(convert_sample(case.clone(), 0).is_err(), "{case:?} was accepted");

@@ -10,8 +10,8 @@
 //!   time (`Sandbox::sample`), so series line up across items and restarts.
 
 use super::items::ItemSpec;
-use crate::plugins::{CallError, CallErrorKind, Registry};
-use crate::sample::{now_ns, Sample};
+use crate::plugins::{plugin_of_key, CallError, CallErrorKind, Registry};
+use crate::sample::{now_ns, rfc3339_ns, Sample};
 use crate::store::Store;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -245,6 +245,12 @@ async fn run_item(handle: Arc<ItemHandle>, ctx: Arc<Context>) {
     loop {
         handle.status.lock().unwrap().next_poll_ns = Some(tick);
         tick = sleep_until_tick(tick, interval).await;
+        if !plugin_ready(&ctx.registry, &spec.key, tick + interval).await {
+            // Its plugin is still loading: not a failed poll, nor a skipped
+            // tick; the item starts (again) once its plugin is there.
+            tick = next_tick(now_ns(), interval);
+            continue;
+        }
 
         let has_sampled = handle.status.lock().unwrap().last_sample.is_some();
         let result = take_sample(&ctx, spec, tick, has_sampled).await;
@@ -282,15 +288,55 @@ async fn take_sample(
     let _plugin_share = plugin.permits.clone().acquire_owned().await.map_err(host_error)?;
     let _permit = ctx.permits.acquire().await.map_err(host_error)?;
     let registry = ctx.registry.clone();
+    let plugin_name = plugin.name.to_string();
     let (item, key, arg) = (Arc::<str>::from(spec.name.as_str()), spec.key.clone(), spec.arg.clone());
     let mut samples = tokio::task::spawn_blocking(move || registry.sample(&plugin, &item, &key, arg.as_deref(), tick))
         .await
         .map_err(|e| ItemError::other(OtherKind::Host, format!("host error: sampling task failed: {e}")))??;
+    check_retention(&ctx.store, &plugin_name, &samples)?;
     // The item's own tags are added to every sample (the operator's word wins).
     for s in &mut samples {
         s.tags.extend(spec.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     Ok(samples)
+}
+
+/// Whether the item's plugin can be asked before `deadline`: while a file that
+/// may provide it is still loading (start-up, hot reload), waits for it.
+/// `false` when it is still loading at the deadline.
+async fn plugin_ready(registry: &Registry, key: &str, deadline: i64) -> bool {
+    loop {
+        let loaded = registry.loaded();
+        if registry.plugin_for_key(key).is_ok() || !registry.is_loading(plugin_of_key(key)) {
+            return true;
+        }
+        let left = deadline - now_ns();
+        if left <= 0 {
+            return false;
+        }
+        let _ = tokio::time::timeout(Duration::from_nanos(left as u64), loaded).await;
+    }
+}
+
+/// Refuses a result with a sample older than the store keeps: the store
+/// would drop it at insert, and the item would show a sample that is not stored.
+fn check_retention(store: &Store, plugin: &str, samples: &[Sample]) -> Result<(), ItemError> {
+    let Some(oldest) = store.oldest_kept_ns() else {
+        return Ok(());
+    };
+    match samples.iter().find(|s| s.timestamp_ns < oldest) {
+        None => Ok(()),
+        Some(old) => Err(CallError::InvalidResult {
+            plugin: plugin.to_string(),
+            reason: format!(
+                "a sample of measurement {:?} is stamped {}, before {}, the oldest the store keeps (\"retention_days\" under \"store\"); it would not be stored",
+                old.measurement,
+                rfc3339_ns(old.timestamp_ns),
+                rfc3339_ns(oldest)
+            ),
+        }
+        .into()),
+    }
 }
 
 /// Stores samples and updates the status; logs an error only when it changes,

@@ -98,6 +98,8 @@ pub struct Store {
     conn: Arc<Mutex<Connection>>,
     path: Arc<Path>,
     health: Arc<Mutex<WriteHealth>>,
+    /// 0 keeps everything.
+    retention_ns: i64,
 }
 
 impl Store {
@@ -122,6 +124,7 @@ impl Store {
             conn: Arc::new(Mutex::new(conn)),
             path: Arc::from(path),
             health,
+            retention_ns,
         })
     }
 
@@ -134,12 +137,19 @@ impl Store {
             conn: Arc::new(Mutex::new(conn)),
             path: self.path.clone(),
             health: self.health.clone(),
+            retention_ns: self.retention_ns,
         })
     }
 
     /// Whether samples can be written now, and what is held meanwhile.
     pub fn write_health(&self) -> WriteHealth {
         self.health.lock().unwrap().clone()
+    }
+
+    /// The oldest timestamp `append` keeps now (older samples fall outside the
+    /// retention period and are not stored); `None` when it keeps everything.
+    pub fn oldest_kept_ns(&self) -> Option<i64> {
+        (self.retention_ns > 0).then(|| crate::sample::now_ns() - self.retention_ns)
     }
 
     /// Appends an item's samples; returns how many were new (duplicates of a

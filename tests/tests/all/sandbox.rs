@@ -175,3 +175,96 @@ fn waiting_on_a_capability_does_not_count_as_cpu_but_the_wall_budget_holds() {
     );
     assert!(store_rows(&dir.db_path(), "too_slow").is_empty());
 }
+
+/// Samples InfluxDB could not store as given are refused at sample time with
+/// an `invalid result` error, instead of being stored and then rejected (or
+/// silently dropped) by the output: reserved tag and field names, timestamps
+/// outside InfluxDB's range, and timestamps the store's retention would drop.
+#[test]
+fn unstorable_names_and_timestamps_are_refused() {
+    let dir = TestDir::new(&[fixture("misbehave")]);
+    let recent = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        - 3600)
+        * NS;
+    let cases = [
+        ("tag_item", "misbehave.tagged", "item".to_string(), "tag \"item\""),
+        ("tag_time", "misbehave.tagged", "time".into(), "tag \"time\""),
+        (
+            "tag_measurement",
+            "misbehave.tagged",
+            "_measurement".into(),
+            "tag \"_measurement\"",
+        ),
+        ("field_time", "misbehave.named", "time".into(), "field \"time\""),
+        ("field_field", "misbehave.named", "_field".into(), "field \"_field\""),
+        ("at_max", "misbehave.at", i64::MAX.to_string(), "outside the range"),
+        ("at_min", "misbehave.at", i64::MIN.to_string(), "outside the range"),
+        // 1938-01-01: in InfluxDB's range, but older than the 30 days the store keeps.
+        (
+            "at_1938",
+            "misbehave.at",
+            "-1009843200000000000".into(),
+            "retention_days",
+        ),
+    ];
+    let mut items: Vec<Value> = cases
+        .iter()
+        .map(|(name, key, arg, _)| item(name, key, Some(arg)))
+        .collect();
+    items.push(item("at_recent", "misbehave.at", Some(&recent.to_string())));
+    dir.write_config(json!({"items": items}));
+    let mut logger = dir.start();
+
+    for (name, _, _, expected) in cases {
+        let error = logger.wait_error(name);
+        assert!(error.starts_with("invalid result: plugin misbehave"), "{name}: {error}");
+        assert!(error.contains(expected), "{name}: error lacks {expected:?}: {error}");
+        let item = logger.item(name);
+        assert_eq!(item["last_error_kind"], "invalid_result", "{name}: {item}");
+        assert_eq!(item["last_value"], json!(null), "{name}: {item}");
+        assert!(store_rows(&dir.db_path(), name).is_empty(), "{name}: stored");
+    }
+    let error = logger.item("at_max")["last_error"].as_str().unwrap().to_owned();
+    assert!(error.contains("2262-04-11T23:47:16.854775806Z"), "{error}");
+    // A timestamp of its own within the range and retention is stored as given.
+    let rows = logger.wait_rows(&dir.db_path(), "at_recent", 1);
+    assert_eq!(rows[0].ts_ns, recent, "{rows:?}");
+    assert_eq!(logger.item("at_recent")["last_error"], json!(null));
+}
+
+/// A plugin that logs 100 lines (the burst) on every call is rate-limited over
+/// time, per plugin: its lines beyond the steady rate are dropped and counted
+/// in `GET /plugins`, with one warning that lines are being dropped.
+#[test]
+fn a_plugin_that_logs_on_every_call_is_rate_limited() {
+    let dir = TestDir::new(&[fixture("misbehave")]);
+    dir.write_config(json!({"items": [item("chatty", "misbehave.chatty", None)]}));
+    let started = std::time::Instant::now();
+    let mut logger = dir.start();
+    let db = dir.db_path();
+    logger.wait_rows(&db, "chatty", 6);
+    let plugins = logger.api.get("/plugins").json();
+    let elapsed_s = started.elapsed().as_secs_f64();
+
+    let entry = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "misbehave")
+        .unwrap_or_else(|| panic!("{plugins}"));
+    let dropped = entry["log_lines_dropped"].as_u64().unwrap_or_else(|| panic!("{entry}"));
+    // Six calls logged 600 lines; the limit lets through 100 plus 5 a second.
+    assert!(dropped >= 100, "only {dropped} dropped: {entry}");
+    let stderr = logger.stderr();
+    let written = stderr.lines().filter(|l| l.contains("misbehave.chatty: line")).count() as f64;
+    assert!(
+        written <= 100.0 + 5.0 * elapsed_s + 5.0,
+        "{written} lines written in {elapsed_s:.1} s"
+    );
+    let warnings = stderr.lines().filter(|l| l.contains("dropping its lines")).count();
+    assert_eq!(warnings, 1, "the drop warning is not logged once:\n{stderr}");
+    assert_eq!(logger.item("chatty")["last_error"], json!(null));
+}

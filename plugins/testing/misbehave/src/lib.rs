@@ -68,6 +68,26 @@ const KEYS: &[(&str, &str, Option<&str>)] = &[
         Some("<bus>:<address>, e.g. 1:0x5c"),
     ),
     (
+        "misbehave.tagged",
+        "Returns value=1 with one tag of the arg's name (e.g. a reserved name)",
+        Some("the tag key"),
+    ),
+    (
+        "misbehave.named",
+        "Returns one field of the arg's name (e.g. a reserved name)",
+        Some("the field name"),
+    ),
+    (
+        "misbehave.at",
+        "Returns value=1 stamped with the arg's timestamp",
+        Some("nanoseconds since the Unix epoch (any i64)"),
+    ),
+    (
+        "misbehave.chatty",
+        "Logs 100 error lines (the most one call may), then returns value=1",
+        None,
+    ),
+    (
         "misbehave.ssdpcall",
         "Sends an SSDP search through discovery.ssdp-search (200 ms); reports responses",
         Some("optional: search target (default ssdp:all)"),
@@ -214,6 +234,31 @@ impl Guest for Misbehave {
                     "misbehave",
                     vec![field("responses", FieldValue::Int(found.len() as i64))],
                 )])
+            }
+            "misbehave.tagged" => {
+                let key = required(arg, "a tag key")?;
+                let mut p = point("misbehave", vec![field("value", FieldValue::Int(1))]);
+                p.tags.push(Tag { key, value: "x".into() });
+                Ok(vec![p])
+            }
+            "misbehave.named" => {
+                let name = required(arg, "a field name")?;
+                Ok(vec![point("misbehave", vec![field(&name, FieldValue::Int(1))])])
+            }
+            "misbehave.at" => {
+                let ts = required(arg, "a timestamp in ns")?;
+                let ts: i64 = ts
+                    .parse()
+                    .map_err(|_| SampleError::BadArgument(format!("arg {ts:?} is not an i64")))?;
+                let mut p = point("misbehave", vec![field("value", FieldValue::Int(1))]);
+                p.timestamp_ns = Some(ts);
+                Ok(vec![p])
+            }
+            "misbehave.chatty" => {
+                for i in 0..100 {
+                    host::log(host::Level::Error, &format!("misbehave.chatty: line {i} of 100"));
+                }
+                Ok(vec![point("misbehave", vec![field("value", FieldValue::Int(1))])])
             }
             other => Err(SampleError::BadArgument(format!("unknown key {other:?}"))),
         }
