@@ -103,6 +103,6 @@ fn state() -> utoipa::openapi::schema::Object {
             S::Starting | S::Connected | S::Failing => {}
         }
     }
-    let names: Vec<String> = all.iter().map(|s| super::serde_name(s)).collect();
+    let names: Vec<String> = all.iter().map(super::serde_name).collect();
     openapi::one_of(&names.iter().map(String::as_str).collect::<Vec<_>>(), false)
 }

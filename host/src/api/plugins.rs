@@ -142,7 +142,7 @@ fn error_kind() -> utoipa::openapi::schema::Object {
             K::Invalid | K::NotCollector | K::NewerWit | K::Describe | K::BadDescription | K::NameTaken => {}
         }
     }
-    let names: Vec<String> = all.iter().map(|k| super::serde_name(k)).collect();
+    let names: Vec<String> = all.iter().map(super::serde_name).collect();
     openapi::one_of(&names.iter().map(String::as_str).collect::<Vec<_>>(), true)
 }
 
