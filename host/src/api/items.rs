@@ -2,30 +2,178 @@
 //! stored samples. Every change is applied to the scheduler and written to the
 //! config file under one lock, so the file always matches what runs.
 
+use super::openapi::{self, ErrorBody};
 use super::{ApiError, AppState};
-use crate::sample::rfc3339_ns;
+use crate::sample::{rfc3339_ns, Sample};
 use crate::sources::items::{item_fields, parse_item, ItemSpec};
-use crate::sources::poll::ItemHandle;
+use crate::sources::poll::{ItemErrorKind, ItemHandle};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
 
 /// Fields `PUT` may change.
 const UPDATABLE: [&str; 4] = ["interval", "arg", "tags", "enabled"];
-const MAX_SAMPLES_LIMIT: usize = 10_000;
+pub(super) const MAX_SAMPLES_LIMIT: usize = 10_000;
 
-pub async fn list(State(state): State<AppState>) -> Json<Value> {
-    Json(Value::Array(state.scheduler.list().iter().map(|h| view(h)).collect()))
+/// An item as the API shows it: its spec, then what sampling did last.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Item)]
+pub struct ItemView {
+    name: String,
+    key: String,
+    arg: Option<String>,
+    /// Seconds between samples.
+    interval: u64,
+    enabled: bool,
+    #[schema(schema_with = openapi::shown_tags)]
+    tags: BTreeMap<String, String>,
+    /// The last sample's first field, or `null`.
+    #[schema(schema_with = openapi::any_value)]
+    last_value: Value,
+    last_sample: Option<SampleView>,
+    /// Why the last poll produced nothing, or `null`.
+    last_error: Option<String>,
+    #[schema(schema_with = last_error_kind)]
+    last_error_kind: Option<ItemErrorKind>,
+    /// When the next poll is due; `null` while disabled.
+    #[schema(schema_with = openapi::timestamp_or_null)]
+    next_poll_time: Option<String>,
+    /// This item's URL, e.g. `/items/load1`.
+    url: String,
+    stats: ItemStats,
 }
 
-pub async fn show(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+#[derive(Serialize, ToSchema)]
+pub struct ItemStats {
+    polls: u64,
+    errors: u64,
+    skipped_ticks: u64,
+}
+
+/// One stored sample.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Sample)]
+pub struct SampleView {
+    measurement: String,
+    #[schema(schema_with = openapi::shown_tags)]
+    tags: BTreeMap<String, String>,
+    /// In the plugin's order; the first is the item's `last_value`.
+    #[schema(schema_with = openapi::field_values)]
+    fields: Map<String, Value>,
+    #[schema(schema_with = openapi::timestamp)]
+    timestamp: String,
+}
+
+impl From<&Sample> for SampleView {
+    fn from(s: &Sample) -> Self {
+        SampleView {
+            measurement: s.measurement.clone(),
+            tags: s.tags.clone(),
+            fields: s.fields.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
+            timestamp: rfc3339_ns(s.timestamp_ns),
+        }
+    }
+}
+
+/// A new item (the body of `POST /items/`). Documentation only: the body is
+/// read by `parse_item`, shared with the config file, for its messages.
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[schema(as = NewItem)]
+#[allow(dead_code)]
+pub struct NewItem {
+    #[schema(schema_with = openapi::item_name)]
+    name: String,
+    #[schema(schema_with = openapi::item_key)]
+    key: String,
+    #[schema(schema_with = openapi::item_interval)]
+    interval: u64,
+    #[schema(schema_with = openapi::item_arg)]
+    arg: Option<String>,
+    #[schema(schema_with = openapi::item_tags)]
+    tags: Option<BTreeMap<String, String>>,
+    /// Default true.
+    #[schema(value_type = bool, required = false)]
+    enabled: Option<bool>,
+}
+
+/// The fields `PUT /items/{name}` changes; those left out keep their value.
+/// Documentation only, like `NewItem`. (`name` may be repeated unchanged:
+/// an item cannot be renamed.)
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ItemChanges)]
+#[allow(dead_code)]
+pub struct ItemChanges {
+    #[schema(schema_with = openapi::item_key)]
+    key: Option<String>,
+    #[schema(schema_with = openapi::item_interval)]
+    interval: Option<u64>,
+    #[schema(schema_with = openapi::item_arg)]
+    arg: Option<String>,
+    #[schema(schema_with = openapi::item_tags)]
+    tags: Option<BTreeMap<String, String>>,
+    #[schema(value_type = bool, required = false)]
+    enabled: Option<bool>,
+}
+
+/// The answer to a `DELETE`.
+#[derive(Serialize, ToSchema)]
+pub struct Deleted {
+    /// Always true.
+    result: bool,
+}
+
+#[utoipa::path(
+    get,
+    path = "/items/",
+    tag = "items",
+    summary = "Every item",
+    operation_id = "list_items",
+    responses((status = 200, description = "All items", body = [ItemView])),
+)]
+pub async fn list(State(state): State<AppState>) -> Json<Vec<ItemView>> {
+    Json(state.scheduler.list().iter().map(|h| view(h)).collect())
+}
+
+#[utoipa::path(
+    get,
+    path = "/items/{name}",
+    tag = "items",
+    summary = "One item",
+    operation_id = "get_item",
+    params(("name" = String, Path, description = "The item's name", max_length = 128)),
+    responses(
+        (status = 200, description = "The item", body = ItemView),
+        (status = 404, description = "No item has this name", body = ErrorBody),
+    ),
+)]
+pub async fn show(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<ItemView>, ApiError> {
     let handle = state.scheduler.get(&name).ok_or_else(|| not_found(&name))?;
     Ok(Json(view(&handle)))
 }
 
-pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
+#[utoipa::path(
+    post,
+    path = "/items/",
+    tag = "items",
+    summary = "Add an item; it samples at once",
+    operation_id = "create_item",
+    request_body(content = NewItem, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Added and written to the config file", body = ItemView),
+        (status = 400, description = "Not JSON, not an object, a field missing, unknown or out of its limits", body = ErrorBody),
+        (status = 409, description = "An item of this name exists", body = ErrorBody),
+        (status = 422, description = "No loaded plugin serves the key, or the key needs an arg", body = ErrorBody),
+        (status = 500, description = "The config file could not be written; nothing changed", body = ErrorBody),
+    ),
+)]
+pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<ItemView>), ApiError> {
     let body = parse_body(&body)?;
     let parsed = parse_item(&body).map_err(ApiError::bad_request)?;
     if !parsed.unknown.is_empty() {
@@ -37,13 +185,14 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<(Statu
     let spec = parsed.spec;
     let mut file = state.config_file.lock().await;
     if state.scheduler.get(&spec.name).is_some() {
-        return Err(ApiError::unprocessable(format!(
+        return Err(ApiError::conflict(format!(
             "an item named \"{}\" already exists; choose another name or PUT /items/{} to change it",
             spec.name, spec.name
         )));
     }
     check_item(&state, &spec)?;
-    let handle = state.scheduler.add(spec).map_err(ApiError::unprocessable)?;
+    // Fails only for a name taken meanwhile.
+    let handle = state.scheduler.add(spec).map_err(ApiError::conflict)?;
     if let Err(e) = file.save_items(&state.scheduler.specs()) {
         state.scheduler.remove(&handle.spec.name).await;
         return Err(save_failed(e));
@@ -52,11 +201,27 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<(Statu
     Ok((StatusCode::CREATED, Json(view(&handle))))
 }
 
+#[utoipa::path(
+    put,
+    path = "/items/{name}",
+    tag = "items",
+    summary = "Change an item",
+    operation_id = "update_item",
+    params(("name" = String, Path, description = "The item's name", max_length = 128)),
+    request_body(content = ItemChanges, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Changed and written to the config file", body = ItemView),
+        (status = 400, description = "Not JSON, not an object, a rename, or a field unknown or out of its limits", body = ErrorBody),
+        (status = 404, description = "No item has this name", body = ErrorBody),
+        (status = 422, description = "No loaded plugin serves the key, or the key needs an arg", body = ErrorBody),
+        (status = 500, description = "The config file could not be written; nothing changed", body = ErrorBody),
+    ),
+)]
 pub async fn update(
     State(state): State<AppState>,
     Path(name): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ItemView>, ApiError> {
     let body = parse_body(&body)?;
     let obj = body
         .as_object()
@@ -78,7 +243,20 @@ pub async fn update(
     Ok(Json(view(&handle)))
 }
 
-pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    delete,
+    path = "/items/{name}",
+    tag = "items",
+    summary = "Delete an item; it stores nothing after the answer",
+    operation_id = "delete_item",
+    params(("name" = String, Path, description = "The item's name", max_length = 128)),
+    responses(
+        (status = 200, description = "Deleted and written to the config file", body = Deleted),
+        (status = 404, description = "No item has this name", body = ErrorBody),
+        (status = 500, description = "The config file could not be written; nothing changed", body = ErrorBody),
+    ),
+)]
+pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Deleted>, ApiError> {
     let mut file = state.config_file.lock().await;
     let old = state.scheduler.get(&name).ok_or_else(|| not_found(&name))?;
     state.scheduler.remove(&name).await;
@@ -87,19 +265,37 @@ pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> 
         return Err(save_failed(e));
     }
     tracing::info!(item = %name, "item deleted over REST");
-    Ok(Json(json!({ "result": true })))
+    Ok(Json(Deleted { result: true }))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SamplesQuery {
+    /// How many samples, newest first (default 100). Read as text so that a
+    /// bad value gets this API's message, not serde's.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 10000)]
     limit: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/items/{name}/samples",
+    tag = "items",
+    summary = "An item's stored samples, newest first",
+    operation_id = "get_item_samples",
+    params(("name" = String, Path, description = "The item's name", max_length = 128), SamplesQuery),
+    responses(
+        (status = 200, description = "The samples", body = [SampleView]),
+        (status = 400, description = "`limit` is not a whole number from 1 to 10000", body = ErrorBody),
+        (status = 404, description = "No item has this name", body = ErrorBody),
+        (status = 500, description = "The store could not be read", body = ErrorBody),
+    ),
+)]
 pub async fn samples(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(q): Query<SamplesQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<SampleView>>, ApiError> {
     state.scheduler.get(&name).ok_or_else(|| not_found(&name))?;
     let limit = match q.limit.as_deref() {
         None => 100,
@@ -118,32 +314,84 @@ pub async fn samples(
         .recent(&name, limit)
         .await
         .map_err(|e| ApiError::internal(format!("reading the store failed: {e:#}")))?;
-    Ok(Json(Value::Array(samples.iter().map(|s| s.to_json()).collect())))
+    Ok(Json(samples.iter().map(SampleView::from).collect()))
 }
 
 /// The JSON form of an item, as `GET /items/` shows it.
-fn view(handle: &ItemHandle) -> Value {
+fn view(handle: &ItemHandle) -> ItemView {
     let spec = &handle.spec;
     let status = handle.status();
-    json!({
-        "name": spec.name,
-        "key": spec.key,
-        "arg": spec.arg,
-        "interval": spec.interval,
-        "enabled": spec.enabled,
-        "tags": spec.tags,
-        "last_value": status.last_sample.as_ref().map_or(Value::Null, |s| s.primary_value()),
-        "last_sample": status.last_sample.as_ref().map(|s| s.to_json()),
-        "last_error": status.last_error.as_ref().map(|e| &e.message),
-        "last_error_kind": status.last_error.as_ref().map(|e| e.kind),
-        "next_poll_time": status.next_poll_ns.filter(|_| spec.enabled).map(rfc3339_ns),
-        "url": format!("/items/{}", percent_encode(&spec.name)),
-        "stats": {
-            "polls": status.polls,
-            "errors": status.errors,
-            "skipped_ticks": status.skipped_ticks,
+    ItemView {
+        name: spec.name.clone(),
+        key: spec.key.clone(),
+        arg: spec.arg.clone(),
+        interval: spec.interval,
+        enabled: spec.enabled,
+        tags: spec.tags.clone(),
+        last_value: status.last_sample.as_ref().map_or(Value::Null, |s| s.primary_value()),
+        last_sample: status.last_sample.as_ref().map(SampleView::from),
+        last_error: status.last_error.as_ref().map(|e| e.message.clone()),
+        last_error_kind: status.last_error.as_ref().map(|e| e.kind),
+        next_poll_time: status.next_poll_ns.filter(|_| spec.enabled).map(rfc3339_ns),
+        url: format!("/items/{}", percent_encode(&spec.name)),
+        stats: ItemStats {
+            polls: status.polls,
+            errors: status.errors,
+            skipped_ticks: status.skipped_ticks,
         },
-    })
+    }
+}
+
+/// Every `last_error_kind` the code has, as the document lists them.
+fn last_error_kind() -> utoipa::openapi::schema::Object {
+    let kinds: Vec<String> = every_error_kind().iter().map(super::serde_name).collect();
+    let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
+    openapi::one_of(&kinds, true)
+}
+
+/// Every `ItemErrorKind`; the match fails to compile when a kind is added
+/// and not listed, so the document cannot miss one.
+fn every_error_kind() -> Vec<ItemErrorKind> {
+    use crate::plugins::CallErrorKind as C;
+    use crate::sources::poll::OtherKind as O;
+    let calls = [
+        C::BadArgument,
+        C::Unavailable,
+        C::Timeout,
+        C::Failed,
+        C::Deadline,
+        C::OutOfMemory,
+        C::Trap,
+        C::ResultTooLarge,
+        C::InvalidResult,
+        C::Host,
+        C::NotGranted,
+    ];
+    let others = [O::UnknownKey, O::Store, O::Host];
+    let all: Vec<ItemErrorKind> = calls
+        .into_iter()
+        .map(ItemErrorKind::Call)
+        .chain(others.into_iter().map(ItemErrorKind::Other))
+        .collect();
+    for kind in &all {
+        match kind {
+            ItemErrorKind::Call(
+                C::BadArgument
+                | C::Unavailable
+                | C::Timeout
+                | C::Failed
+                | C::Deadline
+                | C::OutOfMemory
+                | C::Trap
+                | C::ResultTooLarge
+                | C::InvalidResult
+                | C::Host
+                | C::NotGranted,
+            )
+            | ItemErrorKind::Other(O::UnknownKey | O::Store | O::Host) => {}
+        }
+    }
+    all
 }
 
 fn parse_body(body: &[u8]) -> Result<Value, ApiError> {

@@ -5,6 +5,7 @@
 pub mod auth;
 mod health;
 mod items;
+pub mod openapi;
 mod outputs;
 mod plugins;
 
@@ -18,9 +19,10 @@ use axum::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::sync::Arc;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -38,31 +40,9 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route(
-            "/items",
-            get(items::list).post(items::create).fallback(wrong_method("GET, POST")),
-        )
-        .route(
-            "/items/",
-            get(items::list).post(items::create).fallback(wrong_method("GET, POST")),
-        )
-        .route(
-            "/items/{name}",
-            get(items::show)
-                .put(items::update)
-                .delete(items::delete)
-                .fallback(wrong_method("GET, PUT, DELETE")),
-        )
-        .route(
-            "/items/{name}/samples",
-            get(items::samples).fallback(wrong_method("GET")),
-        )
-        .route("/plugins", get(plugins::list).fallback(wrong_method("GET")))
-        .route("/plugins/reload", post(plugins::reload).fallback(wrong_method("POST")))
-        .route("/outputs", get(outputs::list).fallback(wrong_method("GET")))
-        .route("/health", get(health::show).fallback(wrong_method("GET")))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; see README.md for the API") })
+    let (router, _) = routes().split_for_parts();
+    router
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; see GET /openapi.json") })
         .layer(axum::middleware::from_fn(json_errors))
         .layer(axum::middleware::from_fn_with_state(state.guard.clone(), auth::guard))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES as usize))
@@ -70,18 +50,76 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Every route, each with its OpenAPI description: the router and the
+/// document (`openapi::document`) are both built from this list, so neither
+/// can have a route the other lacks. One `resource` per path.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        // rpdemo clients use both `/items` and `/items/`.
+        .routes(resource(also_without_slash(routes!(items::list, items::create))))
+        .routes(resource(routes!(items::show, items::update, items::delete)))
+        .routes(resource(routes!(items::samples)))
+        .routes(resource(routes!(plugins::list)))
+        .routes(resource(routes!(plugins::reload)))
+        .routes(resource(routes!(outputs::list)))
+        .routes(resource(routes!(health::show)))
+        .routes(resource(routes!(openapi::show)))
+}
+
+/// One path's handlers, answering other methods with a JSON 405 whose `Allow`
+/// lists the methods the document gives the path.
+fn resource(route: UtoipaMethodRouter<AppState>) -> UtoipaMethodRouter<AppState> {
+    let mut allowed: Vec<String> = route.1.paths.values().map(openapi::allowed_methods).collect();
+    allowed.dedup();
+    assert_eq!(allowed.len(), 1, "resource() takes the handlers of one path");
+    let allowed = allowed.remove(0);
+    route.map(|methods| methods.fallback(wrong_method(allowed)))
+}
+
+/// The same handlers under the path without its trailing slash, documented as
+/// operations of their own (operation ids must be unique).
+fn also_without_slash(mut route: UtoipaMethodRouter<AppState>) -> UtoipaMethodRouter<AppState> {
+    let aliases: Vec<_> = route
+        .1
+        .paths
+        .iter()
+        .filter_map(|(path, item)| {
+            let bare = path.strip_suffix('/').filter(|p| !p.is_empty())?;
+            let mut item = item.clone();
+            for op in [&mut item.get, &mut item.post, &mut item.put, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                op.operation_id = op.operation_id.take().map(|id| format!("{id}_without_slash"));
+            }
+            Some((bare.to_string(), item))
+        })
+        .collect();
+    route.1.paths.extend(aliases);
+    route
+}
+
 /// The 405 answer for a route, naming the methods it has.
 fn wrong_method(
-    allowed: &'static str,
+    allowed: String,
 ) -> impl Fn(Method, Uri) -> std::future::Ready<Response> + Clone + Send + Sync + 'static {
     move |method: Method, uri: Uri| {
         let message = format!("{method} is not allowed on {}; use {allowed}", uri.path());
         let mut response = ApiError::new(StatusCode::METHOD_NOT_ALLOWED, message).into_response();
-        response
-            .headers_mut()
-            .insert(ALLOW, axum::http::HeaderValue::from_static(allowed));
+        if let Ok(value) = axum::http::HeaderValue::from_str(&allowed) {
+            response.headers_mut().insert(ALLOW, value);
+        }
         std::future::ready(response)
     }
+}
+
+/// The name serde gives a unit variant, e.g. `not_granted`, for the enums
+/// the document lists.
+fn serde_name(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
 }
 
 /// Largest request body: the `Bytes` extractor's limit (`DefaultBodyLimit`) and
@@ -172,6 +210,11 @@ impl ApiError {
 
     pub fn unprocessable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+    }
+
+    /// The request clashes with what exists (an item name that is taken).
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {

@@ -326,8 +326,11 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         Some(Value::Array(list)) => {
             for (i, v) in list.iter().enumerate() {
                 let label = match v.get("name").and_then(Value::as_str) {
-                    Some(n) => format!("item \"{n}\" (items[{i}])"),
-                    None => format!("items[{i}]"),
+                    // An overlong name is not repeated: its own problem says so.
+                    Some(n) if n.chars().count() <= crate::sources::items::limits::NAME => {
+                        format!("item \"{n}\" (items[{i}])")
+                    }
+                    _ => format!("items[{i}]"),
                 };
                 match parse_item(v) {
                     Ok(p) => {

@@ -42,6 +42,31 @@ impl ItemSpec {
     }
 }
 
+/// Size limits of an item's strings, in characters (what JSON Schema's
+/// `maxLength` counts, so the OpenAPI document states them exactly). Every tag
+/// and the name go into every stored row and every point sent, so they stay
+/// small: a name or tag key is an identifier, a tag value a label such as a
+/// room or a host name (253 at most), an arg a path, address or device URL.
+pub mod limits {
+    pub const NAME: usize = 128;
+    pub const KEY: usize = 128;
+    pub const TAG_KEY: usize = 128;
+    pub const TAG_VALUE: usize = 256;
+    pub const TAGS: usize = 32;
+    pub const ARG: usize = 1024;
+}
+
+/// Refuses a string longer than `max` characters, naming the limit and the fix.
+fn check_length(what: &str, s: &str, max: usize) -> Result<(), String> {
+    let n = s.chars().count();
+    if n > max {
+        return Err(format!(
+            "{what} is {n} characters long; at most {max} are allowed, shorten it"
+        ));
+    }
+    Ok(())
+}
+
 /// The fields an item may carry. Anything else is "unknown".
 const ITEM_FIELDS: [&str; 6] = ["name", "key", "arg", "interval", "tags", "enabled"];
 
@@ -52,9 +77,10 @@ pub mod item_fields {
 
     pub fn name(v: &Value) -> Result<String, String> {
         let s = v.as_str().ok_or("\"name\" must be a string")?;
-        if s.is_empty() || s.len() > 128 {
-            return Err("\"name\" must be 1 to 128 characters".into());
+        if s.is_empty() {
+            return Err(format!("\"name\" must be 1 to {} characters", limits::NAME));
         }
+        check_length("\"name\"", s, limits::NAME)?;
         if s == "." || s == ".." || s.chars().any(|c| c == '/' || c.is_control()) {
             return Err(format!(
                 "\"name\" {s:?} must not be \".\" or \"..\" or contain '/' or control characters"
@@ -67,6 +93,7 @@ pub mod item_fields {
         let s = v
             .as_str()
             .ok_or("\"key\" must be a string such as \"system.loadavg1\"")?;
+        check_length("\"key\"", s, limits::KEY)?;
         let (plugin, metric) = s.split_once('.').unwrap_or((s, ""));
         if plugin.is_empty() || metric.is_empty() {
             return Err(format!(
@@ -81,7 +108,10 @@ pub mod item_fields {
         match v {
             Value::Null => Ok(None),
             Value::String(s) if s.is_empty() => Ok(None),
-            Value::String(s) => Ok(Some(s.clone())),
+            Value::String(s) => {
+                check_length("\"arg\"", s, limits::ARG)?;
+                Ok(Some(s.clone()))
+            }
             _ => Err("\"arg\" must be a string or null".into()),
         }
     }
@@ -102,12 +132,26 @@ pub mod item_fields {
             Value::Object(o) => o,
             _ => return Err(WHAT.into()),
         };
+        if obj.len() > limits::TAGS {
+            return Err(format!(
+                "\"tags\" has {} tags; at most {} are allowed, drop some",
+                obj.len(),
+                limits::TAGS
+            ));
+        }
         let mut tags = BTreeMap::new();
         for (k, v) in obj {
+            check_length("a tag name", k, limits::TAG_KEY)?;
             let v = v.as_str().ok_or_else(|| format!("{WHAT}; tag {k:?} is not a string"))?;
             if k.is_empty() || k == "item" {
                 return Err(format!(
                     "tag name {k:?} is reserved or empty; outputs add item=<name> to every point"
+                ));
+            }
+            check_length(&format!("tag {k:?}"), v, limits::TAG_VALUE)?;
+            if k.chars().chain(v.chars()).any(char::is_control) {
+                return Err(format!(
+                    "tag {k:?} contains a control character (e.g. a newline); tags must be plain text"
                 ));
             }
             tags.insert(k.clone(), v.to_string());
@@ -148,4 +192,64 @@ pub fn parse_item(v: &Value) -> Result<ParsedItem, String> {
         .cloned()
         .collect();
     Ok(ParsedItem { spec, unknown })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn item(extra: Value) -> Value {
+        let mut v = json!({"name": "a", "key": "system.loadavg1", "interval": 1});
+        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        v
+    }
+
+    fn refusal(extra: Value) -> String {
+        match parse_item(&item(extra)) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn strings_at_their_limit_are_accepted() {
+        // Characters, not bytes: a multi-byte name at the limit is fine.
+        let parsed = parse_item(&item(json!({
+            "name": "é".repeat(limits::NAME),
+            "arg": "a".repeat(limits::ARG),
+            "tags": (0..limits::TAGS)
+                .map(|i| (format!("{i:0>width$}", width = limits::TAG_KEY), Value::from("v".repeat(limits::TAG_VALUE))))
+                .collect::<serde_json::Map<_, _>>(),
+        })))
+        .unwrap();
+        assert_eq!(parsed.spec.tags.len(), limits::TAGS);
+    }
+
+    #[test]
+    fn strings_over_their_limit_are_refused_naming_the_limit() {
+        let cases = [
+            (json!({"name": "n".repeat(limits::NAME + 1)}), "at most 128"),
+            (
+                json!({"key": format!("system.{}", "k".repeat(limits::KEY))}),
+                "at most 128",
+            ),
+            (json!({"arg": "a".repeat(limits::ARG + 1)}), "at most 1024"),
+            (json!({"tags": {"k".repeat(limits::TAG_KEY + 1): "v"}}), "at most 128"),
+            (
+                json!({"tags": {"room": "v".repeat(limits::TAG_VALUE + 1)}}),
+                "at most 256",
+            ),
+            (
+                json!({"tags": (0..=limits::TAGS).map(|i| (i.to_string(), "v".into())).collect::<serde_json::Map<_, _>>()}),
+                "at most 32",
+            ),
+            (json!({"tags": {"room": "a\nb"}}), "control character"),
+        ];
+        for (extra, expected) in cases {
+            let error = refusal(extra.clone());
+            assert!(error.contains(expected), "{extra}: {error}");
+            assert!(error.len() < 200, "the message echoes the oversized value: {error}");
+        }
+    }
 }

@@ -150,3 +150,31 @@ fn a_rewritten_config_keeps_its_mode_and_owner_and_stale_temps_go() {
         assert_eq!((after.uid(), after.gid()), owner);
     }
 }
+
+#[test]
+fn oversized_item_strings_are_refused_naming_file_place_and_limit() {
+    let dir = TestDir::new(&[system_wasm()]);
+    dir.write_config(json!({"items": [
+        {"name": "n".repeat(129), "key": "system.loadavg1", "interval": 1},
+        {"name": "bigtag", "key": "system.loadavg1", "interval": 1, "tags": {"room": "v".repeat(257)}},
+        {"name": "bigarg", "key": "system.loadavg1", "interval": 1, "arg": "a".repeat(1025)},
+    ]}));
+    let out = both_fail(&dir);
+    let file = dir.config_path().display().to_string();
+    assert!(out.contains(&file), "the file is not named in:\n{out}");
+    for (place, limit) in [
+        ("items[0]", "at most 128"),
+        ("item \"bigtag\"", "at most 256"),
+        ("item \"bigarg\"", "at most 1024"),
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.contains(place))
+            .unwrap_or_else(|| panic!("{place} not named in:\n{out}"));
+        assert!(
+            line.contains(limit) && line.contains("shorten it"),
+            "{place}: no limit or fix in {line:?}"
+        );
+    }
+    assert!(!out.contains(&"n".repeat(129)), "the oversized name is echoed:\n{out}");
+}

@@ -19,6 +19,7 @@ mod hot_reload;
 mod isems;
 mod loadavg;
 mod loading;
+mod openapi;
 mod outputs;
 mod ping;
 mod plugin_cli;

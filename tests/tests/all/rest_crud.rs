@@ -194,7 +194,7 @@ fn bad_requests_are_rejected_with_an_error() {
     post(json!({"name": "a", "key": "system.loadavg1", "interval": 1, "colour": "red"}))
         .expect_error(400, "unknown field");
 
-    post(json!({"name": "seed", "key": "system.loadavg5", "interval": 1})).expect_error(422, "duplicate name");
+    post(json!({"name": "seed", "key": "system.loadavg5", "interval": 1})).expect_error(409, "duplicate name");
     let unknown = post(json!({"name": "a", "key": "nosuch.metric", "interval": 1})).expect_error(422, "unknown key");
     assert!(
         unknown.contains("system.loadavg1"),
