@@ -43,7 +43,7 @@ mod layers {
         ("plugins", &["capabilities", "wit", "sample", "atomic_file"]),
         ("store", &["sample"]),
         ("sinks", &["store", "sample", "secret"]),
-        ("sources", &["plugins", "store", "sample"]),
+        ("sources", &["plugins", "store", "sinks", "sample"]),
         (
             "config",
             &[

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use std::sync::OnceLock;
 use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::schema::Object;
+use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{OpenApi, RefOr, Response, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
@@ -96,7 +97,9 @@ fn finish(mut doc: OpenApi) -> OpenApi {
                 .build(),
         )
     };
-    for item in doc.paths.paths.values_mut() {
+    add_security(components);
+    for (path, item) in doc.paths.paths.iter_mut() {
+        add_access_responses(path, item, &error);
         let has_path_params = item
             .parameters
             .iter()
@@ -115,7 +118,101 @@ fn finish(mut doc: OpenApi) -> OpenApi {
             }
         }
     }
+    // Anonymous (`{}`) first: without `api.token` no request needs one.
+    doc.security = Some(
+        std::iter::once(SecurityRequirement::default())
+            .chain(
+                SECURITY_SCHEMES
+                    .iter()
+                    .map(|(name, _)| SecurityRequirement::new(*name, Vec::<String>::new())),
+            )
+            .collect(),
+    );
     doc
+}
+
+/// The forms of the API token (`api.token`) clients send; `Authorization:
+/// Token T` (InfluxDB 2 clients) has no OpenAPI scheme and is described.
+const SECURITY_SCHEMES: [(&str, &str); 3] = [
+    (
+        "bearer",
+        "`Authorization: Bearer <token>`; `Authorization: Token <token>` (InfluxDB 2 clients) works the same",
+    ),
+    (
+        "basic",
+        "Basic auth with the token as password and any user name (InfluxDB 1 clients)",
+    ),
+    (
+        "query_p",
+        "`?u=<any>&p=<token>` (InfluxDB 1 clients, Grafana); removed before the handler sees the query",
+    ),
+];
+
+fn add_security(components: &mut utoipa::openapi::Components) {
+    use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+    for (name, description) in SECURITY_SCHEMES {
+        let scheme = match name {
+            "bearer" => SecurityScheme::Http(
+                utoipa::openapi::security::HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(description))
+                    .build(),
+            ),
+            "basic" => {
+                let mut http = Http::new(HttpAuthScheme::Basic);
+                http.description = Some(description.into());
+                SecurityScheme::Http(http)
+            }
+            _ => SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description("p", description))),
+        };
+        components.add_security_scheme(name, scheme);
+    }
+}
+
+/// The answers `api::auth::guard` and the server give before any handler:
+/// a wrong Host (421), a missing or wrong token (401), a cross-origin write
+/// (403), a body that is not JSON on a `manage` route (415), an oversized
+/// URI or head (414, 431).
+fn add_access_responses(path: &str, item: &mut utoipa::openapi::PathItem, error: &dyn Fn(String) -> RefOr<Response>) {
+    use axum::http::Method;
+    let methods = [
+        (Method::GET, &mut item.get),
+        (Method::PUT, &mut item.put),
+        (Method::POST, &mut item.post),
+        (Method::DELETE, &mut item.delete),
+        (Method::HEAD, &mut item.head),
+        (Method::PATCH, &mut item.patch),
+    ];
+    for (method, op) in methods {
+        let Some(op) = op else { continue };
+        let group = crate::access::route_group(&method, path);
+        let responses = &mut op.responses.responses;
+        let mut add = |status: &str, text: String| {
+            responses.entry(status.into()).or_insert_with(|| error(text));
+        };
+        add(
+            "401",
+            format!("The API token is missing or wrong (`{group}` requests need it when `api.token` is set)"),
+        );
+        add(
+            "421",
+            "The Host is not a name of this logger (DNS-rebinding defence); use its IP address, localhost, or a name in `api.hostnames`".into(),
+        );
+        add("414", "The URI is longer than the server accepts".into());
+        add("431", "The request's headers are too many or too large".into());
+        if !crate::access::is_safe(&method) {
+            add(
+                "403",
+                "A web page from an origin not in `api.cors_origins` may not change anything".into(),
+            );
+        }
+        if op.request_body.is_some() && group == crate::access::RouteGroup::Manage {
+            add(
+                "415",
+                "The body must be sent as `Content-Type: application/json`".into(),
+            );
+        }
+    }
 }
 
 fn operations(item: &utoipa::openapi::PathItem) -> impl Iterator<Item = &utoipa::openapi::path::Operation> {

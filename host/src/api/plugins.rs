@@ -145,7 +145,13 @@ fn error_kind() -> utoipa::openapi::schema::Object {
     ];
     for kind in all {
         match kind {
-            K::Invalid | K::NotCollector | K::NewerWit | K::Describe | K::BadDescription | K::FileName | K::NameTaken => {}
+            K::Invalid
+            | K::NotCollector
+            | K::NewerWit
+            | K::Describe
+            | K::BadDescription
+            | K::FileName
+            | K::NameTaken => {}
         }
     }
     let names: Vec<String> = all.iter().map(super::serde_name).collect();

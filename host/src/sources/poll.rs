@@ -294,6 +294,7 @@ async fn take_sample(
         .await
         .map_err(|e| ItemError::other(OtherKind::Host, format!("host error: sampling task failed: {e}")))??;
     check_retention(&ctx.store, &plugin_name, &samples)?;
+    check_forwardable(&plugin_name, &samples)?;
     // The item's own tags are added to every sample (the operator's word wins).
     for s in &mut samples {
         s.tags.extend(spec.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -337,6 +338,21 @@ fn check_retention(store: &Store, plugin: &str, samples: &[Sample]) -> Result<()
         }
         .into()),
     }
+}
+
+/// Refuses a result that line protocol cannot carry exactly (a name ending
+/// in a backslash, a line break in a name, ...): the sinks would set it aside,
+/// so the item shows why now instead of storing what cannot be forwarded.
+fn check_forwardable(plugin: &str, samples: &[Sample]) -> Result<(), ItemError> {
+    for sample in samples {
+        crate::sinks::line_protocol::check_sample(sample).map_err(|reason| {
+            ItemError::from(CallError::InvalidResult {
+                plugin: plugin.to_string(),
+                reason,
+            })
+        })?;
+    }
+    Ok(())
 }
 
 /// Stores samples and updates the status; logs an error only when it changes,

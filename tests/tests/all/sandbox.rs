@@ -200,6 +200,19 @@ fn unstorable_names_and_timestamps_are_refused() {
         ),
         ("field_time", "misbehave.named", "time".into(), "field \"time\""),
         ("field_field", "misbehave.named", "_field".into(), "field \"_field\""),
+        // Line protocol cannot write a name ending in a backslash (issue 11, item 2).
+        (
+            "tag_backslash",
+            "misbehave.tagged",
+            "x\\".into(),
+            "ends with a backslash",
+        ),
+        (
+            "field_backslash",
+            "misbehave.named",
+            "f\\".into(),
+            "ends with a backslash",
+        ),
         ("at_max", "misbehave.at", i64::MAX.to_string(), "outside the range"),
         ("at_min", "misbehave.at", i64::MIN.to_string(), "outside the range"),
         // 1938-01-01: in InfluxDB's range, but older than the 30 days the store keeps.
