@@ -190,7 +190,7 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<(Statu
             spec.name, spec.name
         )));
     }
-    check_item(&state, &spec)?;
+    check_item(&state, &spec).await?;
     // Fails only for a name taken meanwhile.
     let handle = state.scheduler.add(spec).map_err(ApiError::conflict)?;
     if let Err(e) = file.save_items(&state.scheduler.specs()) {
@@ -231,7 +231,7 @@ pub async fn update(
     let mut spec = old.spec.clone();
     apply_changes(&mut spec, obj).map_err(ApiError::bad_request)?;
     if spec.key != old.spec.key || spec.arg != old.spec.arg {
-        check_item(&state, &spec)?;
+        check_item(&state, &spec).await?;
     }
     let previous = old.spec.clone();
     let handle = state.scheduler.replace(spec).await.ok_or_else(|| not_found(&name))?;
@@ -424,9 +424,28 @@ fn apply_changes(spec: &mut ItemSpec, body: &serde_json::Map<String, Value>) -> 
     Ok(())
 }
 
+/// How long a change waits for a plugin file that is still loading (the API
+/// is up before plugins are: a big Python plugin compiles for 10-60 s).
+const PLUGIN_LOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// 422 unless a loaded plugin serves the key (listing the keys that exist)
-/// and the item has the arg its key requires.
-fn check_item(state: &AppState, spec: &ItemSpec) -> Result<(), ApiError> {
+/// and the item has the arg its key requires. Waits (bounded) while plugin
+/// files are still loading, so a script that
+/// starts the logger and adds items at once is not refused.
+async fn check_item(state: &AppState, spec: &ItemSpec) -> Result<(), ApiError> {
+    let registry = &state.registry;
+    let deadline = tokio::time::Instant::now() + PLUGIN_LOAD_WAIT;
+    loop {
+        // Created before the check, so a load that ends in between is not missed.
+        let loaded = registry.loaded();
+        // A key nobody serves waits for every load, so its error lists every key.
+        if registry.plugin_for_key(&spec.key).is_ok() || registry.loading().is_empty() {
+            break;
+        }
+        if tokio::time::timeout_at(deadline, loaded).await.is_err() {
+            break;
+        }
+    }
     if let Err(e) = state.registry.plugin_for_key(&spec.key) {
         let keys = state.registry.all_keys();
         let available = if keys.is_empty() {
