@@ -23,7 +23,11 @@ const KEYS: &[(&str, &str, Option<&str>)] = &[
         "Returns about 100 MiB of text from 1 MiB of memory (100 fields sharing one buffer)",
         None,
     ),
-    ("misbehave.many", "Returns 100,000 tiny points (about 2.6 MB counted)", None),
+    (
+        "misbehave.many",
+        "Returns 100,000 tiny points (about 2.6 MB counted)",
+        None,
+    ),
     ("misbehave.deep", "Recurses until the stack overflows", None),
     ("misbehave.nan", "Returns NaN and infinite floats", None),
     (
