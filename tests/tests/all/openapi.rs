@@ -190,6 +190,11 @@ fn the_limits_in_the_document_are_the_limits_the_api_enforces() {
     let dir = seeded();
     let logger = dir.start_in_process();
     let api = &logger.api;
+    // Plugins load in the background; the document lists keys once they are loaded.
+    wait_until("system.wasm loaded", Duration::from_secs(120), || {
+        let health = api.get("/health").json();
+        (health["plugins"] == 1 && health["plugins_compiling"] == json!([])).then_some(())
+    });
     let doc = api.get("/openapi.json").json();
     let item = &doc["components"]["schemas"]["NewItem"]["properties"];
     let limit = |v: &Value| v.as_u64().unwrap_or_else(|| panic!("not a limit: {v}")) as usize;
