@@ -215,17 +215,7 @@ bind-address = "127.0.0.1:{rpc_port}"
     /// GET /query with `epoch=ns`: the result of the single statement `q`
     /// (`{"statement_id": 0, "series": [...]}`); panics on an error.
     pub fn query(&self, db: &str, q: &str) -> Value {
-        let url = format!("{}/query", self.url());
-        let resp = into_resp(
-            self.agent
-                .get(&url)
-                .query("db", db)
-                .query("epoch", "ns")
-                .query("q", q)
-                .call(),
-        )
-        .unwrap_or_else(|| panic!("InfluxDB: no answer to {q}"));
-        assert_eq!(resp.status, 200, "InfluxDB: {q}: {}", resp.text);
+        let resp = self.query_answer(db, q, "application/json");
         let body: Value = serde_json::from_str(&resp.text).unwrap();
         let result = body["results"][0].clone();
         assert!(result["error"].is_null(), "InfluxDB: {q}: {}", resp.text);
@@ -235,11 +225,16 @@ bind-address = "127.0.0.1:{rpc_port}"
     /// GET /query with `epoch=ns`, answered as CSV (numbers as InfluxDB
     /// prints them, not through a JSON float parser); panics on an error.
     pub fn query_csv(&self, db: &str, q: &str) -> String {
+        self.query_answer(db, q, "application/csv").text
+    }
+
+    /// GET /query with `epoch=ns` in the `accept` format; panics unless 200.
+    fn query_answer(&self, db: &str, q: &str, accept: &str) -> Resp {
         let url = format!("{}/query", self.url());
         let resp = into_resp(
             self.agent
                 .get(&url)
-                .header("Accept", "application/csv")
+                .header("Accept", accept)
                 .query("db", db)
                 .query("epoch", "ns")
                 .query("q", q)
@@ -247,7 +242,7 @@ bind-address = "127.0.0.1:{rpc_port}"
         )
         .unwrap_or_else(|| panic!("InfluxDB: no answer to {q}"));
         assert_eq!(resp.status, 200, "InfluxDB: {q}: {}", resp.text);
-        resp.text
+        resp
     }
 
     /// The rows `q` returns, each as column → value (tags are columns in
