@@ -2,8 +2,8 @@
 //! the plugin's grants, a WASI context with no preopens, no environment and no
 //! network, the call's clock, and what the call asked for and was refused.
 //!
-//! Time spent waiting on a capability (a device, the network) does not count
-//! against the plugin's CPU deadline, but every wait is bounded by what is
+//! Time spent in a capability (waiting on a device or the network, and the
+//! host's own work there) does not count against the plugin's CPU deadline, but every wait is bounded by what is
 //! left of the call's wall-clock budget.
 
 use super::{Capabilities, Grants};
@@ -45,13 +45,27 @@ impl Refusals {
     }
 }
 
-/// The call's time budget: CPU (wasm) time is limited by the deadline, the
-/// whole call including capability waits by `wall`.
+/// The call's time budget: the plugin's own running time is limited by the
+/// CPU deadline, the whole call including capability waits by `wall`.
+///
+/// Running time is this thread's CPU time, not wall time: on a loaded machine
+/// (2 cores, a busy store, another plugin compiling) a plugin that is merely
+/// descheduled must not be interrupted as if it had spun (seen in CI: a
+/// memory hog interrupted at "1000 ms" before reaching its memory cap). A call
+/// runs start to end on one blocking thread, so the thread clock is the call's.
 pub struct CallClock {
     pub started: Instant,
     pub wall: Duration,
-    /// Time spent inside capability calls so far.
-    pub waited: Duration,
+    cpu_at_start: Duration,
+    /// CPU time the host spent inside capability calls (parsing a reply,
+    /// driving a device), not charged to the plugin.
+    cpu_in_capabilities: Duration,
+}
+
+/// CPU time the calling thread has used since it started.
+fn thread_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 impl CallClock {
@@ -59,7 +73,8 @@ impl CallClock {
         CallClock {
             started: Instant::now(),
             wall,
-            waited: Duration::ZERO,
+            cpu_at_start: thread_cpu(),
+            cpu_in_capabilities: Duration::ZERO,
         }
     }
 
@@ -68,9 +83,11 @@ impl CallClock {
         self.wall.saturating_sub(self.started.elapsed())
     }
 
-    /// Time the plugin's own code has run (wall time minus capability waits).
+    /// CPU time the plugin's own code (and instantiation) has used.
     pub fn running(&self) -> Duration {
-        self.started.elapsed().saturating_sub(self.waited)
+        thread_cpu()
+            .saturating_sub(self.cpu_at_start)
+            .saturating_sub(self.cpu_in_capabilities)
     }
 }
 
@@ -163,9 +180,9 @@ impl CallState {
     /// request), counting its time as waiting, not against the CPU deadline.
     /// Operations bound themselves by `remaining_for`.
     pub(super) fn waiting<T>(&mut self, op: impl FnOnce(&mut Self) -> T) -> T {
-        let start = Instant::now();
+        let start = thread_cpu();
         let out = op(self);
-        self.clock.waited += start.elapsed();
+        self.clock.cpu_in_capabilities += thread_cpu().saturating_sub(start);
         out
     }
 
@@ -249,5 +266,17 @@ mod tests {
             call.not_granted(format!("ping 10.0.{n}"));
         }
         assert_eq!(caps.refusals.0.lock().unwrap().len(), MAX_LOGGED_REFUSALS);
+    }
+
+    #[test]
+    fn the_running_clock_counts_cpu_not_time_descheduled() {
+        let clock = CallClock::new(Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(clock.running() < Duration::from_millis(150), "{:?}", clock.running());
+        let spin = Instant::now();
+        while spin.elapsed() < Duration::from_millis(50) {
+            std::hint::black_box(spin.elapsed());
+        }
+        assert!(clock.running() > Duration::ZERO);
     }
 }

@@ -52,8 +52,8 @@ pub struct SandboxSettings {
     /// component needed over 1 s on a loaded machine). Files load in the
     /// background, so a `describe()` that loops holds up only its own file.
     pub describe_timeout_ms: u64,
-    /// Longest a call may wait on capabilities in all (network, I2C); a call
-    /// lasts at most this plus `call_timeout_ms`.
+    /// Longest a call may wait on capabilities in all (network, I2C); with
+    /// `call_timeout_ms` of CPU this bounds a call.
     pub call_wall_timeout_ms: u64,
     /// Largest result a call may return (sum of names, tags and values).
     pub max_result_bytes: usize,
@@ -279,10 +279,10 @@ impl Sandbox {
         // buffer), allocated in full before `accept` could measure it.
         store.set_hostcall_fuel(self.lift_limit_bytes());
         store.set_epoch_deadline(ticks(cpu));
-        // The epoch counts wall time; time spent waiting on capabilities is
-        // given back here, so `call_timeout_ms` limits the plugin's own running
-        // time. Waits are cut to `call_wall_timeout_ms` by the capabilities, so
-        // a call lasts at most the sum of the two.
+        // The epoch counts wall time; at each expiry the deadline is moved
+        // to what is left of the plugin's CPU budget (thread CPU time, not
+        // counting capability calls), so a descheduled plugin is not charged.
+        // Waits are cut to `call_wall_timeout_ms` by the capabilities.
         store.epoch_deadline_callback(move |ctx| {
             let left = cpu.saturating_sub(ctx.data().state.clock.running());
             if left.is_zero() {
