@@ -311,7 +311,7 @@ pub async fn samples(
     };
     let samples = state
         .store
-        .recent(&name, limit)
+        .recent(&name, &crate::store::SampleFilter::default(), limit)
         .await
         .map_err(|e| ApiError::internal(format!("reading the store failed: {e:#}")))?;
     Ok(Json(samples.iter().map(SampleView::from).collect()))

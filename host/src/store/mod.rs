@@ -84,6 +84,31 @@ const BOUNDS_SQL: &str = "SELECT IFNULL((SELECT MIN(seq) FROM samples), 0), IFNU
 /// Queue depth between samplers and the writer; senders wait when it is full.
 const QUEUE: usize = 4096;
 
+/// Which of an item's samples a read returns (all `None`/empty: every one).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SampleFilter {
+    /// Inclusive bounds, ns since the Unix epoch.
+    pub from_ns: Option<i64>,
+    pub to_ns: Option<i64>,
+    pub measurement: Option<String>,
+    /// Every one of these tags, with exactly this value.
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+/// What `append` did with each sample, in the order given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Appended {
+    /// `true` where the sample was stored; `false` for a duplicate of a stored
+    /// series and timestamp (or one older than retention).
+    pub stored: Vec<bool>,
+}
+
+impl Appended {
+    pub fn count(&self) -> usize {
+        self.stored.iter().filter(|s| **s).count()
+    }
+}
+
 /// A stored sample with its place in the log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
@@ -152,11 +177,11 @@ impl Store {
         (self.retention_ns > 0).then(|| crate::sample::now_ns() - self.retention_ns)
     }
 
-    /// Appends an item's samples; returns how many were new (duplicates of a
+    /// Appends an item's samples; says which were new (duplicates of a
     /// stored series and timestamp, and samples older than retention, are not).
     /// While the store cannot be written (a full disk) the samples are held in
-    /// memory, up to a bound, and 0 is returned: see `write_health`.
-    pub async fn append(&self, item: &str, samples: Vec<Sample>) -> anyhow::Result<usize> {
+    /// memory, up to a bound, and none is reported stored: see `write_health`.
+    pub async fn append(&self, item: &str, samples: Vec<Sample>) -> anyhow::Result<Appended> {
         let (done, wait) = oneshot::channel();
         let cmd = Command::Append {
             item: item.to_string(),
@@ -180,15 +205,35 @@ impl Store {
         wait.await?.map_err(anyhow::Error::msg)
     }
 
-    /// The newest `limit` samples of an item, newest first.
-    pub async fn recent(&self, item: &str, limit: usize) -> anyhow::Result<Vec<Sample>> {
-        let item = item.to_string();
+    /// The newest `limit` samples of an item that pass `filter`, newest first.
+    pub async fn recent(&self, item: &str, filter: &SampleFilter, limit: usize) -> anyhow::Result<Vec<Sample>> {
+        let (item, filter) = (item.to_string(), filter.clone());
         self.on_own_connection(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT seq, item, measurement, tags, fields, field_types, ts_ns FROM samples
-                 WHERE item = ?1 ORDER BY ts_ns DESC, seq DESC LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![item, limit as i64], row_from_sql)?;
+            let mut sql = String::from(
+                "SELECT seq, item, measurement, tags, fields, field_types, ts_ns FROM samples WHERE item = ?",
+            );
+            let mut args: Vec<rusqlite::types::Value> = vec![item.into()];
+            if let Some(from) = filter.from_ns {
+                sql.push_str(" AND ts_ns >= ?");
+                args.push(from.into());
+            }
+            if let Some(to) = filter.to_ns {
+                sql.push_str(" AND ts_ns <= ?");
+                args.push(to.into());
+            }
+            if let Some(m) = &filter.measurement {
+                sql.push_str(" AND measurement = ?");
+                args.push(m.clone().into());
+            }
+            for (k, v) in &filter.tags {
+                sql.push_str(" AND json_extract(tags, ?) = ?");
+                args.push(format!("$.\"{}\"", k.replace('"', "\\\"")).into());
+                args.push(v.clone().into());
+            }
+            sql.push_str(" ORDER BY ts_ns DESC, seq DESC LIMIT ?");
+            args.push((limit as i64).into());
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(args), row_from_sql)?;
             Ok(readable(rows)?.into_iter().map(|r| r.sample).collect())
         })
         .await
@@ -358,8 +403,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db"), 0).unwrap();
         let s = sample(5, 1.0);
-        assert_eq!(store.append("it", vec![s.clone()]).await.unwrap(), 1);
-        assert_eq!(store.recent("it", 10).await.unwrap(), vec![s]);
+        assert_eq!(store.append("it", vec![s.clone()]).await.unwrap().count(), 1);
+        assert_eq!(store.recent("it", &SampleFilter::default(), 10).await.unwrap(), vec![s]);
     }
 
     #[tokio::test]
@@ -367,19 +412,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db"), 0).unwrap();
         assert_eq!(
-            store.append("it", vec![sample(1, 1.0), sample(2, 2.0)]).await.unwrap(),
+            store
+                .append("it", vec![sample(1, 1.0), sample(2, 2.0)])
+                .await
+                .unwrap()
+                .count(),
             2
         );
         assert_eq!(
-            store.append("it", vec![sample(2, 9.0), sample(3, 3.0)]).await.unwrap(),
-            1
+            store
+                .append("it", vec![sample(2, 9.0), sample(3, 3.0)])
+                .await
+                .unwrap()
+                .stored,
+            vec![false, true]
         );
         assert_eq!(
-            store.append("other", vec![sample(2, 9.0)]).await.unwrap(),
+            store.append("other", vec![sample(2, 9.0)]).await.unwrap().count(),
             1,
             "other item, other series"
         );
-        let recent = store.recent("it", 10).await.unwrap();
+        let recent = store.recent("it", &SampleFilter::default(), 10).await.unwrap();
         assert_eq!(recent.iter().map(|s| s.timestamp_ns).collect::<Vec<_>>(), vec![3, 2, 1]);
         assert_eq!(recent[1].fields[0].1, FieldValue::Float(2.0), "the first write wins");
         let seqs: Vec<i64> = store.read_after(0, 10).await.unwrap().iter().map(|r| r.seq).collect();
@@ -437,10 +490,11 @@ mod tests {
             store
                 .append("a", vec![sample(now - two_days, 0.0), sample(now, 0.0)])
                 .await
-                .unwrap(),
+                .unwrap()
+                .count(),
             1
         );
         assert_eq!(store.prune().await.unwrap(), 0);
-        assert_eq!(store.recent("a", 10).await.unwrap().len(), 1);
+        assert_eq!(store.recent("a", &SampleFilter::default(), 10).await.unwrap().len(), 1);
     }
 }

@@ -3,6 +3,7 @@
 //! card) and answers each caller on its own channel once the commit is durable.
 
 use super::codec::encode_fields;
+use super::Appended;
 use crate::sample::Sample;
 use rusqlite::{params, Connection};
 use std::sync::{Arc, Mutex};
@@ -13,7 +14,7 @@ pub(super) enum Command {
     Append {
         item: String,
         samples: Vec<Sample>,
-        done: oneshot::Sender<Result<usize, String>>,
+        done: oneshot::Sender<Result<Appended, String>>,
     },
     Prune {
         done: oneshot::Sender<Result<usize, String>>,
@@ -107,15 +108,17 @@ pub(super) fn run_writer(
             let tx = conn.transaction()?;
             let mut held_written = 0;
             for (item, samples) in &held.batches {
-                held_written += insert(&tx, item, samples, cutoff)?;
+                held_written += insert(&tx, item, samples, cutoff)?.count();
             }
             for cmd in &batch {
                 match cmd {
-                    Command::Append { item, samples, .. } => answers.push(insert(&tx, item, samples, cutoff)?),
-                    Command::Prune { .. } => answers.push(match cutoff {
+                    Command::Append { item, samples, .. } => {
+                        answers.push(Answer::Appended(insert(&tx, item, samples, cutoff)?))
+                    }
+                    Command::Prune { .. } => answers.push(Answer::Pruned(match cutoff {
                         Some(c) => tx.execute("DELETE FROM samples WHERE ts_ns < ?1", [c])?,
                         None => 0,
-                    }),
+                    })),
                 }
             }
             tx.commit()?;
@@ -123,8 +126,8 @@ pub(super) fn run_writer(
         })();
         match result {
             Ok(held_written) => {
-                for (cmd, n) in batch.drain(..).zip(answers) {
-                    let _ = cmd.done().send(Ok(n));
+                for (cmd, answer) in batch.drain(..).zip(answers) {
+                    cmd.answer(Ok(answer));
                 }
                 held = Held::default();
                 let mut h = health.lock().unwrap();
@@ -142,7 +145,7 @@ pub(super) fn run_writer(
                         Command::Append { item, samples, done } => {
                             dropped += held.push(item, samples);
                             // Held, not lost: the item is not failing.
-                            let _ = done.send(Ok(0));
+                            let _ = done.send(Ok(Appended::default()));
                         }
                         Command::Prune { done } => {
                             let _ = done.send(Err(format!("store write failed: {e}")));
@@ -163,22 +166,37 @@ pub(super) fn run_writer(
             Err(e) => {
                 tracing::error!("store write failed: {e}");
                 for cmd in batch.drain(..) {
-                    let _ = cmd.done().send(Err(format!("store write failed: {e}")));
+                    cmd.answer(Err(format!("store write failed: {e}")));
                 }
             }
         }
     }
 }
 
+/// What one command did, for its caller.
+enum Answer {
+    Appended(Appended),
+    Pruned(usize),
+}
+
 impl Command {
-    fn done(self) -> oneshot::Sender<Result<usize, String>> {
-        match self {
-            Command::Append { done, .. } | Command::Prune { done } => done,
+    fn answer(self, result: Result<Answer, String>) {
+        match (self, result) {
+            (Command::Append { done, .. }, Ok(Answer::Appended(a))) => drop(done.send(Ok(a))),
+            (Command::Prune { done }, Ok(Answer::Pruned(n))) => drop(done.send(Ok(n))),
+            (Command::Append { done, .. }, Err(e)) => drop(done.send(Err(e))),
+            (Command::Prune { done }, Err(e)) => drop(done.send(Err(e))),
+            (_, Ok(_)) => unreachable!("answers are made in command order"),
         }
     }
 }
 
-fn insert(tx: &rusqlite::Transaction, item: &str, samples: &[Sample], cutoff: Option<i64>) -> rusqlite::Result<usize> {
+fn insert(
+    tx: &rusqlite::Transaction,
+    item: &str,
+    samples: &[Sample],
+    cutoff: Option<i64>,
+) -> rusqlite::Result<Appended> {
     let mut stmt = tx.prepare_cached(
         // Not INSERT OR IGNORE: an ignored insert would still use up an
         // AUTOINCREMENT number, and outputs rely on sequence numbers without gaps.
@@ -186,16 +204,17 @@ fn insert(tx: &rusqlite::Transaction, item: &str, samples: &[Sample], cutoff: Op
          SELECT ?1, ?2, ?3, ?4, ?5, ?6
          WHERE NOT EXISTS (SELECT 1 FROM samples WHERE item = ?1 AND measurement = ?2 AND tags = ?3 AND ts_ns = ?6)",
     )?;
-    let mut added = 0;
+    let mut stored = Vec::with_capacity(samples.len());
     for s in samples {
         if cutoff.is_some_and(|c| s.timestamp_ns < c) {
+            stored.push(false);
             continue;
         }
         let (fields, types) = encode_fields(&s.fields);
         let tags = serde_json::to_string(&s.tags).unwrap_or_default();
-        added += stmt.execute(params![item, s.measurement, tags, fields, types, s.timestamp_ns])?;
+        stored.push(stmt.execute(params![item, s.measurement, tags, fields, types, s.timestamp_ns])? == 1);
     }
-    Ok(added)
+    Ok(Appended { stored })
 }
 
 #[cfg(test)]

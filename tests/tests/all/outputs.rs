@@ -1318,7 +1318,7 @@ fn prefill_store(db: &Path, item: &str, samples: Vec<datalogger::sample::Sample>
     runtime.block_on(async {
         let store = datalogger::store::Store::open(db, 30).unwrap();
         let n = samples.len();
-        assert_eq!(store.append(item, samples).await.unwrap(), n);
+        assert_eq!(store.append(item, samples).await.unwrap().count(), n);
     });
 }
 
