@@ -411,7 +411,7 @@ fn describe_loops_hold_up_nothing() {
         .unwrap();
     }
     dir.write_config(json!({
-        "sandbox": {"describe_timeout_ms": 10000},
+        "sandbox": {"describe_timeout_ms": 4000},
         "items": [{"name": "load1", "key": "system.loadavg1", "interval": 1}],
     }));
     let config = dir.config_path();
