@@ -19,7 +19,6 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 /// How often samples older than the retention period are deleted.
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// A built, running logger, waiting to serve its API.
 pub struct App {
@@ -57,13 +56,11 @@ impl App {
         let registry = plugin_registry(&config)?;
         load_plugins_in_background(&config, &registry);
 
-        let store = Store::open(&config.store.path, config.store.retention_days)
+        let output_names: Vec<String> = config.outputs.iter().map(|o| o.name.clone()).collect();
+        let store = Store::open_with(&config.store, &output_names)
             .with_context(|| format!("cannot open the store {}", config.store.path.display()))?;
         tracing::info!("storing samples in {}", config.store.path.display());
         let mut background = Vec::new();
-        if config.store.retention_days > 0 {
-            background.push(tokio::spawn(prune_periodically(store.clone())));
-        }
 
         let outputs = Arc::new(start_sinks(&config, &store)?);
 
@@ -202,18 +199,6 @@ pub fn item_problems(config: &Config, registry: &Registry) -> Vec<String> {
 fn warn_item_problems(config: &Config, registry: &Registry) {
     for problem in item_problems(config, registry) {
         tracing::warn!("{problem} (the item keeps trying each tick)");
-    }
-}
-
-async fn prune_periodically(store: Store) {
-    let mut every = tokio::time::interval(PRUNE_EVERY);
-    loop {
-        every.tick().await;
-        match store.prune().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!("pruned {n} samples older than the retention period"),
-            Err(e) => tracing::error!("pruning the store failed: {e:#}"),
-        }
     }
 }
 

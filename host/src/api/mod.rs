@@ -8,6 +8,7 @@ mod items;
 pub mod openapi;
 mod outputs;
 mod plugins;
+mod store;
 
 use crate::config::ConfigFile;
 use crate::plugins::Registry;
@@ -62,6 +63,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(resource(routes!(plugins::list)))
         .routes(resource(routes!(plugins::reload)))
         .routes(resource(routes!(outputs::list)))
+        .routes(resource(routes!(store::show)))
+        .routes(resource(routes!(store::compact)))
         .routes(resource(routes!(health::show)))
         .routes(resource(routes!(openapi::show)))
 }

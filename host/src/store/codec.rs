@@ -1,100 +1,186 @@
-//! How a sample is kept in a row: tags as a JSON object, fields as a JSON
-//! object plus one type letter per field, so integers, unsigned integers and
-//! floats come back exactly as the plugin gave them.
+//! How a hot sample's fields are kept in one BLOB: for each field, in the
+//! plugin's order, its interned name id, a type byte and the value — floats as
+//! 8 bytes, integers as (zigzag) varints, strings with a length. Exact for every
+//! type: integers, unsigned integers and floats come back as the plugin gave them.
 
-use super::Row;
-use crate::sample::{FieldValue, Sample};
-use std::collections::BTreeMap;
+use crate::sample::FieldValue;
 
-pub(super) fn encode_fields(fields: &[(String, FieldValue)]) -> (String, String) {
-    let mut map = serde_json::Map::new();
-    let mut types = String::with_capacity(fields.len());
-    for (name, value) in fields {
-        types.push(match value {
-            FieldValue::Float(_) => 'f',
-            FieldValue::Int(_) => 'i',
-            FieldValue::Uint(_) => 'u',
-            FieldValue::Boolean(_) => 'b',
-            FieldValue::Text(_) => 's',
-        });
-        map.insert(name.clone(), value.to_json());
+const FLOAT: u8 = 0;
+const INT: u8 = 1;
+const UINT: u8 = 2;
+const FALSE: u8 = 3;
+const TRUE: u8 = 4;
+const TEXT: u8 = 5;
+
+pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
     }
-    (serde_json::Value::Object(map).to_string(), types)
+    out.push(v as u8);
 }
 
-/// Reads the fields JSON straight into typed values, guided by the type
-/// letters (no intermediate JSON map: this is the hot path of forwarding).
-fn decode_fields(json: &str, types: &str) -> Result<Vec<(String, FieldValue)>, String> {
-    use serde::de::{DeserializeSeed, Error, MapAccess, Visitor};
+pub(super) fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
 
-    struct Fields<'a>(&'a [u8]);
+pub(super) fn unzigzag(v: u64) -> i64 {
+    (v >> 1) as i64 ^ -((v & 1) as i64)
+}
 
-    impl<'de> DeserializeSeed<'de> for Fields<'_> {
-        type Value = Vec<(String, FieldValue)>;
-        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_map(self)
-        }
+/// Reads what `put_varint` and friends wrote; every read is bounds-checked,
+/// so a damaged blob is an error, never a panic.
+pub(super) struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Reader { bytes }
     }
 
-    impl<'de> Visitor<'de> for Fields<'_> {
-        type Value = Vec<(String, FieldValue)>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("an object of fields")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::with_capacity(self.0.len());
-            while let Some(name) = map.next_key::<String>()? {
-                let value = match self.0.get(out.len()) {
-                    Some(b'f') => FieldValue::Float(map.next_value()?),
-                    Some(b'i') => FieldValue::Int(map.next_value()?),
-                    Some(b'u') => FieldValue::Uint(map.next_value()?),
-                    Some(b'b') => FieldValue::Boolean(map.next_value()?),
-                    Some(b's') => FieldValue::Text(map.next_value()?),
-                    _ => return Err(A::Error::custom(format!("field {name} has no valid type letter"))),
-                };
-                out.push((name, value));
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    pub fn byte(&mut self) -> Result<u8, String> {
+        let (&b, rest) = self.bytes.split_first().ok_or("truncated")?;
+        self.bytes = rest;
+        Ok(b)
+    }
+
+    pub fn varint(&mut self) -> Result<u64, String> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Ok(v);
             }
-            Ok(out)
         }
+        Err("varint too long".into())
     }
 
-    let mut de = serde_json::Deserializer::from_str(json);
-    Fields(types.as_bytes()).deserialize(&mut de).map_err(|e| e.to_string())
+    /// A varint used as a count or length, checked against what is left.
+    pub fn len(&mut self) -> Result<usize, String> {
+        let n = self.varint()?;
+        usize::try_from(n)
+            .ok()
+            .filter(|n| *n <= self.bytes.len().max(1) * 8)
+            .ok_or_else(|| format!("length {n} exceeds the data"))
+    }
+
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if n > self.bytes.len() {
+            return Err("truncated".into());
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    /// A length-prefixed byte string.
+    pub fn bytes(&mut self) -> Result<&'a [u8], String> {
+        let n = self.varint()? as usize;
+        self.take(n)
+    }
+
+    pub fn text(&mut self) -> Result<String, String> {
+        String::from_utf8(self.bytes()?.to_vec()).map_err(|e| e.to_string())
+    }
 }
 
-/// Collects rows, skipping (and logging) any that cannot be decoded, so one
-/// damaged row never blocks an item's history or an output's progress.
-pub(super) fn readable(rows: impl Iterator<Item = rusqlite::Result<anyhow::Result<Row>>>) -> anyhow::Result<Vec<Row>> {
-    let mut out = Vec::new();
-    for row in rows {
-        match row? {
-            Ok(r) => out.push(r),
-            Err(e) => tracing::error!("skipping an unreadable stored sample: {e:#}"),
+pub(super) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+/// Fields with their interned name ids → the hot row's BLOB.
+pub(super) fn encode_fields(fields: &[(u32, &FieldValue)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(fields.len() * 10);
+    for (id, value) in fields {
+        put_varint(&mut out, u64::from(*id));
+        match value {
+            FieldValue::Float(f) => {
+                out.push(FLOAT);
+                out.extend_from_slice(&f.to_le_bytes());
+            }
+            FieldValue::Int(i) => {
+                out.push(INT);
+                put_varint(&mut out, zigzag(*i));
+            }
+            FieldValue::Uint(u) => {
+                out.push(UINT);
+                put_varint(&mut out, *u);
+            }
+            FieldValue::Boolean(b) => out.push(if *b { TRUE } else { FALSE }),
+            FieldValue::Text(s) => {
+                out.push(TEXT);
+                put_bytes(&mut out, s.as_bytes());
+            }
         }
+    }
+    out
+}
+
+/// The hot row's BLOB → (name id, value), in the stored order.
+pub(super) fn decode_fields(blob: &[u8]) -> Result<Vec<(u32, FieldValue)>, String> {
+    let mut r = Reader::new(blob);
+    let mut out = Vec::new();
+    while !r.is_empty() {
+        let id = u32::try_from(r.varint()?).map_err(|_| "field id out of range")?;
+        let value = match r.byte()? {
+            FLOAT => FieldValue::Float(f64::from_le_bytes(r.take(8)?.try_into().unwrap())),
+            INT => FieldValue::Int(unzigzag(r.varint()?)),
+            UINT => FieldValue::Uint(r.varint()?),
+            FALSE => FieldValue::Boolean(false),
+            TRUE => FieldValue::Boolean(true),
+            TEXT => FieldValue::Text(r.text()?),
+            other => return Err(format!("unknown field type {other}")),
+        };
+        out.push((id, value));
     }
     Ok(out)
 }
 
-pub(super) fn row_from_sql(r: &rusqlite::Row) -> rusqlite::Result<anyhow::Result<Row>> {
-    let seq: i64 = r.get(0)?;
-    let item: String = r.get(1)?;
-    let measurement: String = r.get(2)?;
-    let tags: String = r.get(3)?;
-    let fields: String = r.get(4)?;
-    let types: String = r.get(5)?;
-    let timestamp_ns: i64 = r.get(6)?;
-    Ok((|| {
-        let tags: BTreeMap<String, String> = serde_json::from_str(&tags)?;
-        let fields = decode_fields(&fields, &types).map_err(|e| anyhow::anyhow!("sample {seq}: {e}"))?;
-        Ok(Row {
-            seq,
-            item,
-            sample: Sample {
-                measurement,
-                tags,
-                fields,
-                timestamp_ns,
-            },
-        })
-    })())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_round_trips_exactly() {
+        let values = [
+            FieldValue::Float(-0.0),
+            FieldValue::Float(f64::MIN_POSITIVE),
+            FieldValue::Float(f64::MAX),
+            FieldValue::Int(i64::MIN),
+            FieldValue::Int(i64::MAX),
+            FieldValue::Int(-1),
+            FieldValue::Uint(u64::MAX),
+            FieldValue::Uint(i64::MAX as u64 + 1),
+            FieldValue::Boolean(true),
+            FieldValue::Boolean(false),
+            FieldValue::Text(String::new()),
+            FieldValue::Text("kök ✓ \"q\"".into()),
+        ];
+        let fields: Vec<(u32, &FieldValue)> = values.iter().enumerate().map(|(i, v)| (i as u32 * 300, v)).collect();
+        let back = decode_fields(&encode_fields(&fields)).unwrap();
+        assert_eq!(back.len(), values.len());
+        for ((id, v), (bid, bv)) in fields.iter().zip(&back) {
+            assert_eq!(id, bid);
+            match (v, bv) {
+                (FieldValue::Float(a), FieldValue::Float(b)) => assert_eq!(a.to_bits(), b.to_bits()),
+                _ => assert_eq!(*v, bv),
+            }
+        }
+    }
+
+    #[test]
+    fn damaged_blobs_are_errors_not_panics() {
+        let blob = encode_fields(&[(7, &FieldValue::Text("hello".into())), (8, &FieldValue::Float(1.5))]);
+        for cut in 0..blob.len() {
+            let _ = decode_fields(&blob[..cut]);
+        }
+        assert!(decode_fields(&[1, 9]).is_err());
+    }
 }

@@ -1,26 +1,45 @@
-//! The embedded store: a SQLite file used as a durable, append-only log of
-//! samples. Every sample gets a growing sequence number; each output keeps its
-//! own position in `output_positions` and reads onward from there, so several
-//! outputs forward independently and resume after a restart.
+//! The embedded store: a SQLite file holding a series dictionary, recent
+//! samples as compact rows (`hot`, in arrival order with a growing sequence
+//! number), and older ones compacted into compressed blocks per series with
+//! per-minute rollups kept far longer. Each output keeps its own position in
+//! `output_positions` and reads hot rows onward from there, so several outputs
+//! forward independently and resume after a restart; rows are compacted only
+//! once every output has delivered them.
 //!
 //! Samples are written by one thread (`writer.rs`), which commits whatever has
-//! queued up in one transaction. Everything else goes through a `Store`'s own
-//! connection (WAL mode lets it run beside the writer): reads, and the small
-//! bookkeeping writes of an output — its position and set-aside batches —
-//! which wait out the writer's lock (`busy_timeout`) like any SQLite writer.
+//! queued up in one transaction; the compactor (`compactor.rs`) runs on its
+//! own thread in short transactions. Everything else goes through a `Store`'s
+//! own connection (WAL mode lets it run beside them): reads (`query.rs`), and
+//! the small bookkeeping writes of an output — its position and set-aside
+//! batches — which wait out the writer's lock (`busy_timeout`).
 //!
 //! SQLite (via rusqlite, bundled) because the file can be inspected with the
-//! `sqlite3` shell and survives power loss; see ARCHITECTURE.md.
+//! `sqlite3` shell, has transactions and survives power loss; see ARCHITECTURE.md.
 
+mod block;
 mod codec;
+mod compactor;
+mod dictionary;
+pub mod inspect;
+mod query;
+pub mod rollup;
+mod schema;
 mod writer;
 
+#[cfg(test)]
+mod compaction_tests;
+
 use crate::sample::Sample;
-use codec::{readable, row_from_sql};
+use dictionary::Dictionary;
+pub use dictionary::SeriesKey;
+pub use query::Names;
+pub use rollup::Aggregate;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{mpsc, oneshot};
 use writer::Command;
 pub use writer::WriteHealth;
@@ -32,8 +51,16 @@ pub const DEFAULT_STORE_PATH: &str = "data/datalogger.db";
 #[serde(deny_unknown_fields, default)]
 pub struct StoreSettings {
     pub path: PathBuf,
-    /// Samples older than this are pruned (and not stored). 0 keeps everything.
+    /// Raw samples older than this are pruned (and not stored). 0 keeps everything.
     pub retention_days: u32,
+    /// Per-minute rollups older than this are pruned. 0 keeps them forever.
+    pub rollup_retention_days: u32,
+    /// Samples stay uncompacted (hot) at least this long.
+    pub compact_after_minutes: u32,
+    /// The writer gathers samples this long before it commits: fewer, fuller
+    /// page writes on flash, at the price of acknowledgements (and a power
+    /// cut's window) this much later. 0 commits as soon as anything is queued.
+    pub commit_interval_ms: u32,
 }
 
 impl Default for StoreSettings {
@@ -41,48 +68,73 @@ impl Default for StoreSettings {
         StoreSettings {
             path: DEFAULT_STORE_PATH.into(),
             retention_days: 30,
+            rollup_retention_days: 400,
+            compact_after_minutes: 10,
+            commit_interval_ms: 0,
         }
     }
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS samples (
-    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
-    item        TEXT    NOT NULL,
-    measurement TEXT    NOT NULL,
-    tags        TEXT    NOT NULL,  -- JSON object, keys sorted
-    fields      TEXT    NOT NULL,  -- JSON object, in the plugin's order
-    field_types TEXT    NOT NULL,  -- one letter a field: f float, i int, u uint, b bool, s string
-    ts_ns       INTEGER NOT NULL   -- ns since the Unix epoch
-);
--- One sample per series and timestamp: re-sent samples are ignored.
-CREATE UNIQUE INDEX IF NOT EXISTS samples_series_time ON samples (item, measurement, tags, ts_ns);
-CREATE INDEX IF NOT EXISTS samples_time ON samples (ts_ns);
--- An item's newest samples without sorting its whole history.
-CREATE INDEX IF NOT EXISTS samples_item_time ON samples (item, ts_ns);
-CREATE TABLE IF NOT EXISTS output_positions (
-    output TEXT PRIMARY KEY,
-    seq    INTEGER NOT NULL
-);
--- Batches a server refused (HTTP 400): kept for inspection, not retried.
-CREATE TABLE IF NOT EXISTS rejected_batches (
-    id        INTEGER PRIMARY KEY,
-    output    TEXT    NOT NULL,
-    first_seq INTEGER NOT NULL,
-    last_seq  INTEGER NOT NULL,
-    status    INTEGER NOT NULL,
-    message   TEXT    NOT NULL,
-    body      TEXT    NOT NULL,
-    at_ns     INTEGER NOT NULL
-);
-";
+impl StoreSettings {
+    fn policy(&self) -> compactor::Policy {
+        let days = |d: u32| i64::from(d) * 86_400 * 1_000_000_000;
+        compactor::Policy {
+            hot_ns: i64::from(self.compact_after_minutes) * 60 * 1_000_000_000,
+            retention_ns: days(self.retention_days),
+            rollup_retention_ns: days(self.rollup_retention_days),
+        }
+    }
+}
+
+/// How much the store holds, in which form (`GET /store`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoreStats {
+    pub series: u64,
+    pub hot_samples: u64,
+    pub compacted_samples: u64,
+    pub blocks: u64,
+    pub rollup_blocks: u64,
+    /// The database file and its write-ahead log.
+    pub file_bytes: u64,
+}
+
+/// What one compaction run did.
+pub use compactor::Report as CompactionReport;
 
 /// Two subqueries, because SQLite answers MIN or MAX alone from the rowid
 /// b-tree in O(1) but scans the whole table for both in one SELECT.
-const BOUNDS_SQL: &str = "SELECT IFNULL((SELECT MIN(seq) FROM samples), 0), IFNULL((SELECT MAX(seq) FROM samples), 0)";
+const BOUNDS_SQL: &str = "SELECT IFNULL((SELECT MIN(seq) FROM hot), 0), IFNULL((SELECT MAX(seq) FROM hot), 0)";
 
 /// Queue depth between samplers and the writer; senders wait when it is full.
 const QUEUE: usize = 4096;
+
+/// What the store's threads and connections share.
+pub(crate) struct Shared {
+    /// For readers; the writer keeps its own.
+    dict: RwLock<Dictionary>,
+    /// The newest stored sample of every series.
+    latest: Mutex<HashMap<i64, Sample>>,
+    /// Configured outputs: rows they have not all delivered stay hot.
+    outputs: Vec<String>,
+    stopping: AtomicBool,
+}
+
+impl Shared {
+    fn note_latest(&self, stored: Vec<(i64, Sample)>) {
+        if stored.is_empty() {
+            return;
+        }
+        let mut latest = self.latest.lock().unwrap();
+        for (series, sample) in stored {
+            match latest.get(&series) {
+                Some(have) if have.timestamp_ns > sample.timestamp_ns => {}
+                _ => {
+                    latest.insert(series, sample);
+                }
+            }
+        }
+    }
+}
 
 /// Which of an item's samples a read returns (all `None`/empty: every one).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -123,33 +175,58 @@ pub struct Store {
     conn: Arc<Mutex<Connection>>,
     path: Arc<Path>,
     health: Arc<Mutex<WriteHealth>>,
-    /// 0 keeps everything.
-    retention_ns: i64,
+    shared: Arc<Shared>,
+    settings: Arc<StoreSettings>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the store and starts its writer thread.
-    /// `retention_days` = 0 keeps everything.
+    /// Opens a store with default settings but this retention (0 keeps
+    /// everything) and no outputs; for tools and tests.
     pub fn open(path: &Path, retention_days: u32) -> anyhow::Result<Store> {
+        let settings = StoreSettings {
+            path: path.to_path_buf(),
+            retention_days,
+            ..StoreSettings::default()
+        };
+        Store::open_with(&settings, &[])
+    }
+
+    /// Opens (creating or migrating if needed) the store and starts its writer
+    /// and compactor threads. Rows not yet delivered to every one of `outputs`
+    /// stay hot.
+    pub fn open_with(settings: &StoreSettings, outputs: &[String]) -> anyhow::Result<Store> {
+        let path = settings.path.as_path();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let writer = open_connection(path)?;
-        writer.execute_batch(SCHEMA)?;
+        let mut writer = open_connection(path)?;
+        schema::prepare(&mut writer)?;
         let conn = open_connection(path)?;
+        let shared = Arc::new(Shared {
+            dict: RwLock::new(Dictionary::load(&conn)?),
+            latest: Mutex::new(query::latest_at_open(&conn)?),
+            outputs: outputs.to_vec(),
+            stopping: AtomicBool::new(false),
+        });
         let (tx, rx) = mpsc::channel(QUEUE);
-        let retention_ns = retention_days as i64 * 86_400 * 1_000_000_000;
+        let retention_ns = settings.policy().retention_ns;
         let health = Arc::new(Mutex::new(WriteHealth::default()));
-        let writer_health = health.clone();
+        let (writer_health, writer_shared) = (health.clone(), shared.clone());
+        let commit_interval = std::time::Duration::from_millis(settings.commit_interval_ms.into());
+        std::thread::Builder::new().name("store-writer".into()).spawn(move || {
+            writer::run_writer(writer, rx, retention_ns, commit_interval, writer_health, writer_shared)
+        })?;
+        let (compactor_conn, compactor_shared, policy) = (open_connection(path)?, shared.clone(), settings.policy());
         std::thread::Builder::new()
-            .name("store-writer".into())
-            .spawn(move || writer::run_writer(writer, rx, retention_ns, writer_health))?;
+            .name("store-compactor".into())
+            .spawn(move || compactor::run(compactor_conn, compactor_shared, policy))?;
         Ok(Store {
             tx,
             conn: Arc::new(Mutex::new(conn)),
             path: Arc::from(path),
             health,
-            retention_ns,
+            shared,
+            settings: Arc::new(settings.clone()),
         })
     }
 
@@ -162,8 +239,13 @@ impl Store {
             conn: Arc::new(Mutex::new(conn)),
             path: self.path.clone(),
             health: self.health.clone(),
-            retention_ns: self.retention_ns,
+            shared: self.shared.clone(),
+            settings: self.settings.clone(),
         })
+    }
+
+    pub fn settings(&self) -> &StoreSettings {
+        &self.settings
     }
 
     /// Whether samples can be written now, and what is held meanwhile.
@@ -174,7 +256,8 @@ impl Store {
     /// The oldest timestamp `append` keeps now (older samples fall outside the
     /// retention period and are not stored); `None` when it keeps everything.
     pub fn oldest_kept_ns(&self) -> Option<i64> {
-        (self.retention_ns > 0).then(|| crate::sample::now_ns() - self.retention_ns)
+        let retention_ns = self.settings.policy().retention_ns;
+        (retention_ns > 0).then(|| crate::sample::now_ns() - retention_ns)
     }
 
     /// Appends an item's samples; says which were new (duplicates of a
@@ -195,46 +278,132 @@ impl Store {
         wait.await?.map_err(anyhow::Error::msg)
     }
 
-    /// Deletes samples older than the retention period; returns how many.
-    pub async fn prune(&self) -> anyhow::Result<usize> {
-        let (done, wait) = oneshot::channel();
-        self.tx
-            .send(Command::Prune { done })
-            .await
-            .map_err(|_| anyhow::anyhow!("store writer stopped"))?;
-        wait.await?.map_err(anyhow::Error::msg)
+    /// Compacts what is old enough and delivered, merges small blocks and
+    /// applies retention now (the compactor thread does this every minute).
+    pub async fn compact(&self) -> anyhow::Result<CompactionReport> {
+        let (shared, policy) = (self.shared.clone(), self.settings.policy());
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = open_connection(&path)?;
+            compactor::run_once(&mut c, &shared, policy, crate::sample::now_ns())
+        })
+        .await?
+    }
+
+    /// Like `compact`, as if it ran at `now_ns` with everything delivered
+    /// older than `hot_ns`: for tests and benchmarks.
+    pub async fn compact_as_of(&self, now_ns: i64, hot_ns: i64) -> anyhow::Result<CompactionReport> {
+        let shared = self.shared.clone();
+        let policy = compactor::Policy {
+            hot_ns,
+            ..self.settings.policy()
+        };
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = open_connection(&path)?;
+            compactor::run_once(&mut c, &shared, policy, now_ns)
+        })
+        .await?
+    }
+
+    /// How much the store holds, in which form.
+    pub async fn stats(&self) -> anyhow::Result<StoreStats> {
+        let path = self.path.clone();
+        self.on_own_connection(move |c| {
+            let n =
+                |sql: &str| -> rusqlite::Result<u64> { c.query_row(sql, [], |r| r.get::<_, i64>(0)).map(|v| v as u64) };
+            let wal = path.with_extension("db-wal");
+            let bytes = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+            Ok(StoreStats {
+                series: n("SELECT COUNT(*) FROM series")?,
+                hot_samples: n("SELECT COUNT(*) FROM hot")?,
+                compacted_samples: n("SELECT IFNULL(SUM(count), 0) FROM blocks")?,
+                blocks: n("SELECT COUNT(*) FROM blocks")?,
+                rollup_blocks: n("SELECT COUNT(*) FROM rollups")?,
+                file_bytes: bytes(&path) + bytes(&wal),
+            })
+        })
+        .await
+    }
+
+    /// The newest stored sample of every series.
+    pub async fn latest(&self) -> anyhow::Result<Vec<(SeriesKey, Sample)>> {
+        let shared = self.shared.clone();
+        self.on_own_connection(move |c| {
+            shared.dict.write().unwrap().reload(c)?;
+            let dict = shared.dict.read().unwrap();
+            let latest = shared.latest.lock().unwrap();
+            Ok(latest
+                .iter()
+                .filter_map(|(id, s)| Some(((**dict.series(*id)?).clone(), s.clone())))
+                .collect())
+        })
+        .await
+    }
+
+    /// The series of `item` (every item when `None`) that pass the filter's
+    /// measurement and tags, with their ids for `range` and `buckets`.
+    pub async fn series(&self, item: Option<&str>, filter: &SampleFilter) -> anyhow::Result<Vec<(i64, SeriesKey)>> {
+        let (shared, item, filter) = (self.shared.clone(), item.map(str::to_string), filter.clone());
+        self.on_own_connection(move |c| {
+            let found = query::series_matching(&shared.dict, c, item.as_deref(), &filter)?;
+            Ok(found.into_iter().map(|(id, k)| (id, (*k).clone())).collect())
+        })
+        .await
+    }
+
+    /// Every sample of one series in [from, to] (inclusive), oldest first.
+    pub async fn range(&self, series: i64, from_ns: i64, to_ns: i64) -> anyhow::Result<Vec<Sample>> {
+        let shared = self.shared.clone();
+        self.on_own_connection(move |c| {
+            shared.dict.write().unwrap().reload(c)?;
+            let key = shared.dict.read().unwrap().series(series).cloned();
+            let Some(key) = key else { return Ok(Vec::new()) };
+            query::range(&shared.dict, c, &(series, key), from_ns, to_ns)
+        })
+        .await
+    }
+
+    /// Aggregates of a numeric field of one series in buckets of `bucket_ns`
+    /// (aligned to multiples of it since the epoch) over [from, to]: from
+    /// rollups for buckets of whole minutes, else from raw data.
+    pub async fn buckets(
+        &self,
+        series: i64,
+        field: &str,
+        from_ns: i64,
+        to_ns: i64,
+        bucket_ns: i64,
+    ) -> anyhow::Result<Vec<(i64, Aggregate)>> {
+        let (shared, field) = (self.shared.clone(), field.to_string());
+        let raw_kept_from = self.oldest_kept_ns();
+        self.on_own_connection(move |c| {
+            query::buckets(
+                c,
+                &shared.dict,
+                series,
+                &field,
+                from_ns,
+                to_ns,
+                bucket_ns,
+                raw_kept_from,
+            )
+        })
+        .await
+    }
+
+    /// The distinct measurements, field keys, tag keys and values.
+    pub async fn names(&self) -> anyhow::Result<Names> {
+        let shared = self.shared.clone();
+        self.on_own_connection(move |c| query::names(&shared.dict, c)).await
     }
 
     /// The newest `limit` samples of an item that pass `filter`, newest first.
     pub async fn recent(&self, item: &str, filter: &SampleFilter, limit: usize) -> anyhow::Result<Vec<Sample>> {
-        let (item, filter) = (item.to_string(), filter.clone());
+        let (shared, item, filter) = (self.shared.clone(), item.to_string(), filter.clone());
         self.on_own_connection(move |c| {
-            let mut sql = String::from(
-                "SELECT seq, item, measurement, tags, fields, field_types, ts_ns FROM samples WHERE item = ?",
-            );
-            let mut args: Vec<rusqlite::types::Value> = vec![item.into()];
-            if let Some(from) = filter.from_ns {
-                sql.push_str(" AND ts_ns >= ?");
-                args.push(from.into());
-            }
-            if let Some(to) = filter.to_ns {
-                sql.push_str(" AND ts_ns <= ?");
-                args.push(to.into());
-            }
-            if let Some(m) = &filter.measurement {
-                sql.push_str(" AND measurement = ?");
-                args.push(m.clone().into());
-            }
-            for (k, v) in &filter.tags {
-                sql.push_str(" AND json_extract(tags, ?) = ?");
-                args.push(format!("$.\"{}\"", k.replace('"', "\\\"")).into());
-                args.push(v.clone().into());
-            }
-            sql.push_str(" ORDER BY ts_ns DESC, seq DESC LIMIT ?");
-            args.push((limit as i64).into());
-            let mut stmt = c.prepare(&sql)?;
-            let rows = stmt.query_map(rusqlite::params_from_iter(args), row_from_sql)?;
-            Ok(readable(rows)?.into_iter().map(|r| r.sample).collect())
+            let series = query::series_matching(&shared.dict, c, Some(&item), &filter)?;
+            query::recent(&shared.dict, c, &series, &filter, limit)
         })
         .await
     }
@@ -242,15 +411,9 @@ impl Store {
     /// Up to `limit` rows after sequence number `after`, oldest first: what an
     /// output reads from its position.
     pub async fn read_after(&self, after: i64, limit: usize) -> anyhow::Result<Vec<Row>> {
-        self.on_own_connection(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT seq, item, measurement, tags, fields, field_types, ts_ns FROM samples
-                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![after, limit as i64], row_from_sql)?;
-            readable(rows)
-        })
-        .await
+        let shared = self.shared.clone();
+        self.on_own_connection(move |c| query::hot_after(&shared.dict, c, after, limit))
+            .await
     }
 
     /// An output's durable position (0 when it has none yet).
@@ -298,7 +461,9 @@ impl Store {
     ) -> anyhow::Result<u64> {
         let (items, measurements) = (items.map(<[String]>::to_vec), measurements.map(<[String]>::to_vec));
         self.on_own_connection(move |c| {
-            let mut sql = String::from("SELECT COUNT(*) FROM samples WHERE seq > ? AND seq <= ?");
+            let mut sql = String::from(
+                "SELECT COUNT(*) FROM hot JOIN series ON series.id = hot.series WHERE seq > ? AND seq <= ?",
+            );
             let mut args: Vec<rusqlite::types::Value> = vec![after.into(), upto.into()];
             for (column, list) in [("item", &items), ("measurement", &measurements)] {
                 if let Some(list) = list {
@@ -327,7 +492,7 @@ impl Store {
             let (min, max): (i64, i64) = c.query_row(BOUNDS_SQL, [], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let first: Option<i64> = c
                 .query_row(
-                    "SELECT ts_ns FROM samples WHERE seq > ?1 ORDER BY seq LIMIT 1",
+                    "SELECT ts_ns FROM hot WHERE seq > ?1 ORDER BY seq LIMIT 1",
                     [after],
                     |r| r.get(0),
                 )
@@ -494,7 +659,7 @@ mod tests {
                 .count(),
             1
         );
-        assert_eq!(store.prune().await.unwrap(), 0);
+        assert_eq!(store.compact().await.unwrap().pruned_hot, 0);
         assert_eq!(store.recent("a", &SampleFilter::default(), 10).await.unwrap().len(), 1);
     }
 }

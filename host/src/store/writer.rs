@@ -3,9 +3,10 @@
 //! card) and answers each caller on its own channel once the commit is durable.
 
 use super::codec::encode_fields;
-use super::Appended;
+use super::dictionary::SeriesKey;
+use super::{block, Appended, Shared};
 use crate::sample::Sample;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, TransactionBehavior};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
@@ -16,14 +17,13 @@ pub(super) enum Command {
         samples: Vec<Sample>,
         done: oneshot::Sender<Result<Appended, String>>,
     },
-    Prune {
-        done: oneshot::Sender<Result<usize, String>>,
-    },
 }
 
 /// Most samples held in memory while the store cannot be written (a full
 /// disk); past that the oldest are dropped, and counted.
 pub(super) const MAX_HELD_SAMPLES: usize = 50_000;
+/// Appends gathered into one transaction at most.
+const MAX_COMMANDS_PER_COMMIT: usize = 65_536;
 /// How often a held backlog is retried while nothing new arrives.
 const RETRY_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -76,8 +76,19 @@ pub(super) fn run_writer(
     mut conn: Connection,
     mut rx: mpsc::Receiver<Command>,
     retention_ns: i64,
+    commit_interval: std::time::Duration,
     health: Arc<Mutex<WriteHealth>>,
+    shared: Arc<Shared>,
 ) {
+    // The writer's own copy: it adds series inside its transactions, and
+    // readers never wait on it.
+    let mut dict = match super::dictionary::Dictionary::load(&conn) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!("cannot read the series dictionary: {e}; the store writer stops");
+            return;
+        }
+    };
     let mut batch = Vec::new();
     let mut held = Held::default();
     loop {
@@ -94,7 +105,11 @@ pub(super) fn run_writer(
                 Err(mpsc::error::TryRecvError::Disconnected) => return,
             }
         }
-        while batch.len() < 1024 {
+        if !commit_interval.is_zero() {
+            // Gather a commit interval's worth (store.commit_interval_ms).
+            std::thread::sleep(commit_interval);
+        }
+        while batch.len() < MAX_COMMANDS_PER_COMMIT {
             match rx.try_recv() {
                 Ok(cmd) => batch.push(cmd),
                 Err(_) => break,
@@ -104,30 +119,32 @@ pub(super) fn run_writer(
         // Everything queued goes in one transaction, held samples first; each
         // caller gets its own answer.
         let mut answers = Vec::new();
+        let mut stored = Vec::new();
         let result = (|| -> rusqlite::Result<usize> {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut held_written = 0;
             for (item, samples) in &held.batches {
-                held_written += insert(&tx, item, samples, cutoff)?.count();
+                let a = insert(&tx, &mut dict, item, samples, cutoff, &mut stored)?;
+                held_written += a.count();
             }
-            for cmd in &batch {
-                match cmd {
-                    Command::Append { item, samples, .. } => {
-                        answers.push(Answer::Appended(insert(&tx, item, samples, cutoff)?))
-                    }
-                    Command::Prune { .. } => answers.push(Answer::Pruned(match cutoff {
-                        Some(c) => tx.execute("DELETE FROM samples WHERE ts_ns < ?1", [c])?,
-                        None => 0,
-                    })),
-                }
+            for Command::Append { item, samples, .. } in &batch {
+                answers.push(insert(&tx, &mut dict, item, samples, cutoff, &mut stored)?);
             }
             tx.commit()?;
             Ok(held_written)
         })();
+        if result.is_err() {
+            // Series added inside the failed transaction do not exist.
+            stored.clear();
+            if let Err(e) = dict.forget_uncommitted(&conn) {
+                tracing::error!("reloading the series dictionary failed: {e}");
+            }
+        }
+        shared.note_latest(stored);
         match result {
             Ok(held_written) => {
-                for (cmd, answer) in batch.drain(..).zip(answers) {
-                    cmd.answer(Ok(answer));
+                for (Command::Append { done, .. }, answer) in batch.drain(..).zip(answers) {
+                    let _ = done.send(Ok(answer));
                 }
                 held = Held::default();
                 let mut h = health.lock().unwrap();
@@ -140,17 +157,10 @@ pub(super) fn run_writer(
             }
             Err(e) if storage_failure(&e) => {
                 let mut dropped = 0;
-                for cmd in batch.drain(..) {
-                    match cmd {
-                        Command::Append { item, samples, done } => {
-                            dropped += held.push(item, samples);
-                            // Held, not lost: the item is not failing.
-                            let _ = done.send(Ok(Appended::default()));
-                        }
-                        Command::Prune { done } => {
-                            let _ = done.send(Err(format!("store write failed: {e}")));
-                        }
-                    }
+                for Command::Append { item, samples, done } in batch.drain(..) {
+                    dropped += held.push(item, samples);
+                    // Held, not lost: the item is not failing.
+                    let _ = done.send(Ok(Appended::default()));
                 }
                 let mut h = health.lock().unwrap();
                 if h.failing.is_none() {
@@ -165,44 +175,27 @@ pub(super) fn run_writer(
             }
             Err(e) => {
                 tracing::error!("store write failed: {e}");
-                for cmd in batch.drain(..) {
-                    cmd.answer(Err(format!("store write failed: {e}")));
+                for Command::Append { done, .. } in batch.drain(..) {
+                    let _ = done.send(Err(format!("store write failed: {e}")));
                 }
             }
         }
     }
 }
 
-/// What one command did, for its caller.
-enum Answer {
-    Appended(Appended),
-    Pruned(usize),
-}
-
-impl Command {
-    fn answer(self, result: Result<Answer, String>) {
-        match (self, result) {
-            (Command::Append { done, .. }, Ok(Answer::Appended(a))) => drop(done.send(Ok(a))),
-            (Command::Prune { done }, Ok(Answer::Pruned(n))) => drop(done.send(Ok(n))),
-            (Command::Append { done, .. }, Err(e)) => drop(done.send(Err(e))),
-            (Command::Prune { done }, Err(e)) => drop(done.send(Err(e))),
-            (_, Ok(_)) => unreachable!("answers are made in command order"),
-        }
-    }
-}
-
 fn insert(
     tx: &rusqlite::Transaction,
+    dict: &mut super::dictionary::Dictionary,
     item: &str,
     samples: &[Sample],
     cutoff: Option<i64>,
+    stored_out: &mut Vec<(i64, Sample)>,
 ) -> rusqlite::Result<Appended> {
     let mut stmt = tx.prepare_cached(
         // Not INSERT OR IGNORE: an ignored insert would still use up an
         // AUTOINCREMENT number, and outputs rely on sequence numbers without gaps.
-        "INSERT INTO samples (item, measurement, tags, fields, field_types, ts_ns)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6
-         WHERE NOT EXISTS (SELECT 1 FROM samples WHERE item = ?1 AND measurement = ?2 AND tags = ?3 AND ts_ns = ?6)",
+        "INSERT INTO hot (series, ts_ns, fields) SELECT ?1, ?2, ?3
+         WHERE NOT EXISTS (SELECT 1 FROM hot WHERE ts_ns = ?2 AND series = ?1)",
     )?;
     let mut stored = Vec::with_capacity(samples.len());
     for s in samples {
@@ -210,11 +203,51 @@ fn insert(
             stored.push(false);
             continue;
         }
-        let (fields, types) = encode_fields(&s.fields);
-        let tags = serde_json::to_string(&s.tags).unwrap_or_default();
-        stored.push(stmt.execute(params![item, s.measurement, tags, fields, types, s.timestamp_ns])? == 1);
+        let key = SeriesKey {
+            item: item.to_string(),
+            measurement: s.measurement.clone(),
+            tags: s.tags.clone(),
+        };
+        let series = dict.series_id(tx, &key)?;
+        if in_a_block(tx, series, s.timestamp_ns)? {
+            stored.push(false);
+            continue;
+        }
+        let mut fields = Vec::with_capacity(s.fields.len());
+        for (name, value) in &s.fields {
+            let id = dict.field_name_id(tx, name)?;
+            let kind = super::schema::type_name(value);
+            if !dict.has_field(series, id, kind) {
+                tx.prepare_cached("INSERT OR IGNORE INTO series_fields (series, field, type) VALUES (?1, ?2, ?3)")?
+                    .execute(params![series, id, kind])?;
+                dict.note_field(series, id, kind);
+            }
+            fields.push((id, value));
+        }
+        let new = stmt.execute(params![series, s.timestamp_ns, encode_fields(&fields)])? == 1;
+        if new {
+            stored_out.push((series, s.clone()));
+        }
+        stored.push(new);
     }
     Ok(Appended { stored })
+}
+
+/// Whether a compacted block of the series already holds this timestamp. Live
+/// samples are newer than every block, so this is one index probe for them.
+fn in_a_block(tx: &rusqlite::Transaction, series: i64, ts: i64) -> rusqlite::Result<bool> {
+    let mut stmt =
+        tx.prepare_cached("SELECT data FROM blocks WHERE series = ?1 AND end_ns >= ?2 AND start_ns <= ?2")?;
+    let mut rows = stmt.query(params![series, ts])?;
+    while let Some(row) = rows.next()? {
+        let data: Vec<u8> = row.get(0)?;
+        match block::timestamps(&data) {
+            Ok(ts_list) if ts_list.binary_search(&ts).is_ok() => return Ok(true),
+            Ok(_) => {}
+            Err(e) => tracing::error!("series {series}: unreadable block: {e}"),
+        }
+    }
+    Ok(false)
 }
 
 #[cfg(test)]

@@ -5,11 +5,9 @@
 //! plugin from the compiled-code cache.
 
 use std::path::Path;
-use std::time::Duration;
 
 use crate::common::http_fake::{HttpFake, Response, Routes};
 use crate::common::*;
-use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------- fake device
@@ -64,13 +62,7 @@ fn status_doc(uptime: u64) -> String {
 
 /// The stored field-type letters (f, i, u, b, s) of item `name`'s rows, oldest first.
 fn field_types(db: &Path, item: &str) -> Vec<String> {
-    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    conn.busy_timeout(Duration::from_secs(10)).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT field_types FROM samples WHERE item = ?1 ORDER BY ts_ns, seq")
-        .unwrap();
-    let rows = stmt.query_map([item], |r| r.get::<_, String>(0)).unwrap();
-    rows.collect::<Result<_, _>>().unwrap()
+    store_rows(db, item).into_iter().map(|r| r.type_letters).collect()
 }
 
 /// The "loaded plugin httpjson ..." line of a logger's stderr.

@@ -8,6 +8,7 @@
 mod common;
 
 mod auth;
+mod compaction;
 mod config;
 mod connections;
 mod disk_full;

@@ -55,39 +55,20 @@ fn open_store(db: &Path) -> Connection {
     conn
 }
 
-/// The highest sequence number in the store (0 when empty).
-fn max_seq(db: &Path) -> i64 {
-    open_store(db)
-        .query_row("SELECT IFNULL(MAX(seq), 0) FROM samples", [], |r| r.get(0))
+fn inspector(db: &Path) -> datalogger::store::inspect::Inspector {
+    datalogger::store::inspect::Inspector::open(db)
         .unwrap()
+        .expect("the store exists")
 }
 
-/// The stored field types of one row (one letter each: "f", "i", ...), by field name.
-fn field_types(db: &Path, seq: i64) -> BTreeMap<String, char> {
-    let (fields, types): (String, String) = open_store(db)
-        .query_row("SELECT fields, field_types FROM samples WHERE seq = ?1", [seq], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .unwrap();
-    // The letters follow the fields' order in the JSON text (serde_json here sorts keys).
-    let parsed: serde_json::Map<String, Value> = serde_json::from_str(&fields).unwrap();
-    let mut keys: Vec<&String> = parsed.keys().collect();
-    keys.sort_by_key(|k| fields.find(&format!("\"{k}\":")).unwrap());
-    assert_eq!(keys.len(), types.chars().count(), "{fields} vs {types:?}");
-    keys.into_iter().cloned().zip(types.chars()).collect()
+/// The highest sequence number in the store (0 when empty).
+fn max_seq(db: &Path) -> i64 {
+    inspector(db).max_seq().unwrap()
 }
 
 /// An output's durable position as the store keeps it (0 when it has none).
 fn stored_position(db: &Path, output: &str) -> i64 {
-    let conn = open_store(db);
-    let seq = conn.query_row("SELECT seq FROM output_positions WHERE output = ?1", [output], |r| {
-        r.get(0)
-    });
-    match seq {
-        Ok(seq) => seq,
-        Err(rusqlite::Error::QueryReturnedNoRows) => 0,
-        Err(e) => panic!("reading output_positions: {e}"),
-    }
+    inspector(db).position(output).unwrap()
 }
 
 #[derive(Debug)]
@@ -293,7 +274,7 @@ fn influx_v1_receives_every_sample() {
     );
     // Field types: floats stay floats, the integer n_cpus is an integer.
     let load_row = &rows["load"][0];
-    let stored_types = field_types(&db, load_row.seq);
+    let stored_types = &load_row.types;
     assert_eq!(stored_types.get("n_cpus"), Some(&'i'), "{stored_types:?}");
     assert_eq!(stored_types.get("load1"), Some(&'f'), "{stored_types:?}");
     assert_eq!(
@@ -619,7 +600,7 @@ fn wait_failing_while_sampling(logger: &mut Logger, db: &Path, since_seq: i64, n
         (new("l1") >= n && new("load") >= n).then_some(())
     });
     let undelivered = open_store(db)
-        .query_row("SELECT COUNT(*) FROM samples WHERE seq > ?1", [since_seq], |r| {
+        .query_row("SELECT COUNT(*) FROM hot WHERE seq > ?1", [since_seq], |r| {
             r.get::<_, i64>(0)
         })
         .unwrap();
@@ -1373,7 +1354,7 @@ fn partial_writes_set_aside_only_the_bad_points() {
     let db = dir.db_path();
     prefill_store(&db, "p", samples);
     let seqs: Vec<i64> = open_store(&db)
-        .prepare("SELECT seq FROM samples ORDER BY seq")
+        .prepare("SELECT seq FROM hot ORDER BY seq")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()

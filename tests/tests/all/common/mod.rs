@@ -4,6 +4,7 @@
 
 pub mod http_fake;
 pub mod servers;
+use std::collections::BTreeMap;
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Value};
 
 /// How long a fresh logger may take to answer /health (it compiles plugins first).
@@ -640,45 +640,60 @@ impl Api {
 
 // ---------------------------------------------------------------- store
 
-/// One row of the `samples` table.
+/// One stored sample, as the tests look at it.
 #[derive(Debug, Clone)]
 pub struct Row {
+    /// Its sequence number in the log; 0 once compacted.
     pub seq: i64,
     pub measurement: String,
     pub tags: Value,
     pub fields: Value,
+    /// The stored type of each field: f float, i int, u uint, b bool, s string.
+    pub types: BTreeMap<String, char>,
+    /// The same letters in the plugin's field order, e.g. "ffib".
+    pub type_letters: String,
     pub ts_ns: i64,
 }
 
-/// The rows stored for `item`, oldest first (by timestamp). Empty while the
+/// The samples stored for `item`, oldest first (by timestamp). Empty while the
 /// store does not exist yet. Opens the file read-only, so it is safe while the
 /// logger writes.
 pub fn store_rows(db: &Path, item: &str) -> Vec<Row> {
-    if !db.exists() {
+    let Some(store) =
+        datalogger::store::inspect::Inspector::open(db).unwrap_or_else(|e| panic!("reading {}: {e:#}", db.display()))
+    else {
         return Vec::new();
-    }
-    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    conn.busy_timeout(Duration::from_secs(10)).unwrap();
-    let sql = "SELECT seq, measurement, tags, fields, ts_ns FROM samples WHERE item = ?1 ORDER BY ts_ns, seq";
-    let mut stmt = match conn.prepare(sql) {
-        Ok(stmt) => stmt,
-        Err(e) if e.to_string().contains("no such table") => return Vec::new(),
-        Err(e) => panic!("reading {}: {e}", db.display()),
     };
-    let rows = stmt.query_map([item], |r| {
-        let json = |i: usize| -> rusqlite::Result<Value> {
-            let text: String = r.get(i)?;
-            Ok(serde_json::from_str(&text).unwrap_or_else(|e| panic!("column {i} is not JSON ({e}): {text}")))
-        };
-        Ok(Row {
-            seq: r.get(0)?,
-            measurement: r.get(1)?,
-            tags: json(2)?,
-            fields: json(3)?,
-            ts_ns: r.get(4)?,
+    let samples = store
+        .item_samples(item)
+        .unwrap_or_else(|e| panic!("reading {}: {e:#}", db.display()));
+    samples
+        .into_iter()
+        .map(|stored| {
+            let s = stored.sample;
+            let json = s.to_json();
+            Row {
+                seq: stored.seq.unwrap_or(0),
+                measurement: s.measurement.clone(),
+                tags: json["tags"].clone(),
+                fields: json["fields"].clone(),
+                types: s.fields.iter().map(|(k, v)| (k.clone(), type_letter(v))).collect(),
+                type_letters: s.fields.iter().map(|(_, v)| type_letter(v)).collect(),
+                ts_ns: s.timestamp_ns,
+            }
         })
-    });
-    rows.unwrap().collect::<Result<_, _>>().unwrap()
+        .collect()
+}
+
+fn type_letter(v: &datalogger::sample::FieldValue) -> char {
+    use datalogger::sample::FieldValue::*;
+    match v {
+        Float(_) => 'f',
+        Int(_) => 'i',
+        Uint(_) => 'u',
+        Boolean(_) => 'b',
+        Text(_) => 's',
+    }
 }
 
 /// Asserts that `rows` (oldest first) sit on wall-clock ticks of `interval_s`:

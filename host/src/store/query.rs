@@ -1,0 +1,398 @@
+//! The read primitives the read side calls: one series (or an item's series)
+//! over a time range from hot rows and compacted blocks, aggregates in time
+//! buckets from rollups or raw data, and the distinct names. Synchronous: the
+//! `Store` runs them on a blocking thread with its own connection.
+
+use super::dictionary::{Dictionary, SeriesKey};
+use super::rollup::{self, Aggregate, MINUTE_NS};
+use super::{block, codec, Row, SampleFilter};
+use crate::sample::{FieldValue, Sample};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+/// Series ids of `item` (all items when `None`) that pass the filter's
+/// measurement and tags.
+pub fn series_matching(
+    dict: &RwLock<Dictionary>,
+    c: &Connection,
+    item: Option<&str>,
+    filter: &SampleFilter,
+) -> anyhow::Result<Vec<(i64, Arc<SeriesKey>)>> {
+    dict.write().unwrap().reload(c)?;
+    let d = dict.read().unwrap();
+    let mut out: Vec<(i64, Arc<SeriesKey>)> = d
+        .all_series()
+        .filter(|(_, k)| item.is_none_or(|i| k.item == i))
+        .filter(|(_, k)| filter.measurement.as_ref().is_none_or(|m| &k.measurement == m))
+        .filter(|(_, k)| filter.tags.iter().all(|(tk, tv)| k.tags.get(tk) == Some(tv)))
+        .map(|(id, k)| (id, k.clone()))
+        .collect();
+    out.sort_by_key(|(id, _)| *id);
+    Ok(out)
+}
+
+/// Field ids → names for the samples being built.
+pub fn named(
+    dict: &RwLock<Dictionary>,
+    c: &Connection,
+    fields: Vec<(u32, FieldValue)>,
+) -> anyhow::Result<Vec<(String, FieldValue)>> {
+    if fields.iter().any(|(id, _)| dict.read().unwrap().field(*id).is_none()) {
+        dict.write().unwrap().reload(c)?;
+    }
+    let d = dict.read().unwrap();
+    fields
+        .into_iter()
+        .map(|(id, v)| {
+            let name = d.field(id).ok_or_else(|| anyhow::anyhow!("unknown field id {id}"))?;
+            Ok((name.to_string(), v))
+        })
+        .collect()
+}
+
+fn sample(key: &SeriesKey, ts: i64, fields: Vec<(String, FieldValue)>) -> Sample {
+    Sample {
+        measurement: key.measurement.clone(),
+        tags: key.tags.clone(),
+        fields,
+        timestamp_ns: ts,
+    }
+}
+
+fn id_list(series: &[(i64, Arc<SeriesKey>)]) -> String {
+    series
+        .iter()
+        .map(|(id, _)| id.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Hot rows of these series in [from, to]: (series, ts, fields blob).
+fn hot_rows(
+    c: &Connection,
+    series: &[(i64, Arc<SeriesKey>)],
+    from: i64,
+    to: i64,
+    newest_first_limit: Option<usize>,
+) -> anyhow::Result<Vec<(i64, i64, Vec<u8>)>> {
+    // Ids are integers from the dictionary, so they can be inlined.
+    let mut sql = format!(
+        "SELECT series, ts_ns, fields FROM hot WHERE ts_ns >= ?1 AND ts_ns <= ?2 AND series IN ({})",
+        id_list(series)
+    );
+    match newest_first_limit {
+        Some(n) => sql.push_str(&format!(" ORDER BY ts_ns DESC LIMIT {n}")),
+        None => sql.push_str(" ORDER BY ts_ns"),
+    }
+    let mut stmt = c.prepare(&sql)?;
+    let rows = stmt.query_map(params![from, to], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Blocks of one series overlapping [from, to], newest first.
+fn blocks(c: &Connection, series: i64, from: i64, to: i64) -> anyhow::Result<Vec<(i64, i64, Vec<u8>)>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT start_ns, end_ns, data FROM blocks WHERE series = ?1 AND end_ns >= ?2 AND start_ns <= ?3
+         ORDER BY end_ns DESC",
+    )?;
+    let rows = stmt.query_map(params![series, from, to], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn decode_block(series: i64, data: &[u8]) -> Vec<block::BlockSample> {
+    block::decode(data).unwrap_or_else(|e| {
+        tracing::error!("series {series}: skipping an unreadable block: {e}");
+        Vec::new()
+    })
+}
+
+/// The newest `limit` samples of `series` in the filter's time range, newest first.
+pub fn recent(
+    dict: &RwLock<Dictionary>,
+    c: &Connection,
+    series: &[(i64, Arc<SeriesKey>)],
+    filter: &SampleFilter,
+    limit: usize,
+) -> anyhow::Result<Vec<Sample>> {
+    if series.is_empty() || limit == 0 {
+        return Ok(Vec::new());
+    }
+    let (from, to) = (filter.from_ns.unwrap_or(i64::MIN), filter.to_ns.unwrap_or(i64::MAX));
+    let keys: BTreeMap<i64, &Arc<SeriesKey>> = series.iter().map(|(id, k)| (*id, k)).collect();
+    let mut found: Vec<(i64, i64, Vec<(u32, FieldValue)>)> = Vec::new();
+    for (s, ts, blob) in hot_rows(c, series, from, to, Some(limit))? {
+        match codec::decode_fields(&blob) {
+            Ok(fields) => found.push((ts, s, fields)),
+            Err(e) => tracing::error!("series {s}: skipping an unreadable sample at {ts}: {e}"),
+        }
+    }
+    // Compacted blocks, newest first across the series, until no block can
+    // hold a sample newer than the `limit`-th found so far.
+    let mut all_blocks: Vec<(i64, i64, i64, Vec<u8>)> = Vec::new();
+    for (id, _) in series {
+        for (start, end, data) in blocks(c, *id, from, to)? {
+            all_blocks.push((end, start, *id, data));
+        }
+    }
+    all_blocks.sort_by(|a, b| b.0.cmp(&a.0));
+    for (end, _, id, data) in all_blocks {
+        if found.len() >= limit {
+            found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+            found.truncate(limit);
+            if end < found[limit - 1].0 {
+                break;
+            }
+        }
+        for (ts, fields) in decode_block(id, &data) {
+            if (from..=to).contains(&ts) {
+                found.push((ts, id, fields));
+            }
+        }
+    }
+    found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    found.truncate(limit);
+    found
+        .into_iter()
+        .map(|(ts, id, fields)| Ok(sample(keys[&id], ts, named(dict, c, fields)?)))
+        .collect()
+}
+
+/// Every sample of one series in [from, to], oldest first.
+pub fn range(
+    dict: &RwLock<Dictionary>,
+    c: &Connection,
+    series: &(i64, Arc<SeriesKey>),
+    from: i64,
+    to: i64,
+) -> anyhow::Result<Vec<Sample>> {
+    let mut found: Vec<(i64, Vec<(u32, FieldValue)>)> = Vec::new();
+    for (_, _, data) in blocks(c, series.0, from, to)? {
+        found.extend(
+            decode_block(series.0, &data)
+                .into_iter()
+                .filter(|(ts, _)| (from..=to).contains(ts)),
+        );
+    }
+    for (_, ts, blob) in hot_rows(c, std::slice::from_ref(series), from, to, None)? {
+        if let Ok(fields) = codec::decode_fields(&blob) {
+            found.push((ts, fields));
+        }
+    }
+    found.sort_by_key(|(ts, _)| *ts);
+    found
+        .into_iter()
+        .map(|(ts, fields)| Ok(sample(&series.1, ts, named(dict, c, fields)?)))
+        .collect()
+}
+
+/// Aggregates of one numeric field of one series in buckets of `bucket_ns`
+/// (aligned to multiples of it since the epoch) over [from, to]. Buckets of
+/// whole minutes come from the per-minute rollups of compacted data plus the
+/// hot rows, so they outlive raw retention; other sizes need raw data, and
+/// say so when it has expired.
+pub fn buckets(
+    c: &Connection,
+    dict: &RwLock<Dictionary>,
+    series: i64,
+    field: &str,
+    from: i64,
+    to: i64,
+    bucket_ns: i64,
+    raw_kept_from: Option<i64>,
+) -> anyhow::Result<Vec<(i64, Aggregate)>> {
+    anyhow::ensure!(bucket_ns > 0, "the bucket size must be positive");
+    let Some(field_id) = ({
+        dict.write().unwrap().reload(c)?;
+        dict.read().unwrap().field_id(field)
+    }) else {
+        return Ok(Vec::new());
+    };
+    let bucket_of = |ts: i64| ts.div_euclid(bucket_ns) * bucket_ns;
+    let (from, to) = (bucket_of(from), bucket_of(to).saturating_add(bucket_ns - 1));
+    let mut out: BTreeMap<i64, Aggregate> = BTreeMap::new();
+    let mut add = |ts: i64, a: &Aggregate| {
+        out.entry(bucket_of(ts)).and_modify(|x| x.merge(a)).or_insert(*a);
+    };
+    let whole_minutes = bucket_ns % MINUTE_NS == 0;
+    if whole_minutes {
+        let mut stmt = c.prepare_cached(
+            "SELECT data FROM rollups WHERE series = ?1 AND field = ?2 AND end_ns >= ?3 AND start_ns <= ?4",
+        )?;
+        let rows = stmt.query_map(params![series, field_id, from, to], |r| r.get::<_, Vec<u8>>(0))?;
+        for data in rows {
+            for (minute, a) in rollup::decode(&data?).map_err(anyhow::Error::msg)? {
+                if (from..=to).contains(&minute) {
+                    add(minute, &a);
+                }
+            }
+        }
+    } else {
+        if let Some(kept) = raw_kept_from.filter(|k| from < *k) {
+            anyhow::bail!(
+                "raw data before {} has expired (store.retention_days); ask for buckets of whole minutes, which come from rollups",
+                crate::sample::rfc3339_ns(kept)
+            );
+        }
+        for (_, _, data) in blocks(c, series, from, to)? {
+            for (ts, fields) in decode_block(series, &data) {
+                if (from..=to).contains(&ts) {
+                    for v in fields
+                        .iter()
+                        .filter(|(id, _)| *id == field_id)
+                        .filter_map(|(_, v)| rollup::numeric(v))
+                    {
+                        add(ts, &Aggregate::of(ts, v));
+                    }
+                }
+            }
+        }
+    }
+    // Hot rows are in neither rollups nor blocks.
+    let mut stmt =
+        c.prepare_cached("SELECT ts_ns, fields FROM hot WHERE ts_ns >= ?1 AND ts_ns <= ?2 AND series = ?3")?;
+    let rows = stmt.query_map(params![from, to, series], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?;
+    for row in rows {
+        let (ts, blob) = row?;
+        if let Ok(fields) = codec::decode_fields(&blob) {
+            for v in fields
+                .iter()
+                .filter(|(id, _)| *id == field_id)
+                .filter_map(|(_, v)| rollup::numeric(v))
+            {
+                add(ts, &Aggregate::of(ts, v));
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Distinct names, as InfluxQL's SHOW statements list them.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Names {
+    pub measurements: Vec<String>,
+    /// measurement → (field, type)
+    pub field_keys: BTreeMap<String, Vec<(String, String)>>,
+    /// measurement → tag key → values
+    pub tags: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+}
+
+pub fn names(dict: &RwLock<Dictionary>, c: &Connection) -> anyhow::Result<Names> {
+    dict.write().unwrap().reload(c)?;
+    let d = dict.read().unwrap();
+    let mut out = Names::default();
+    let mut fields: BTreeMap<String, std::collections::BTreeSet<(String, String)>> = BTreeMap::new();
+    let mut stmt = c.prepare_cached("SELECT series, field, type FROM series_fields")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?, r.get::<_, String>(2)?))
+    })?;
+    for row in rows {
+        let (series, field, kind) = row?;
+        if let (Some(k), Some(name)) = (d.series(series), d.field(field)) {
+            fields
+                .entry(k.measurement.clone())
+                .or_default()
+                .insert((name.to_string(), kind));
+        }
+    }
+    let mut tags: BTreeMap<String, BTreeMap<String, std::collections::BTreeSet<String>>> = BTreeMap::new();
+    for (_, k) in d.all_series() {
+        let m = tags.entry(k.measurement.clone()).or_default();
+        for (tk, tv) in &k.tags {
+            m.entry(tk.clone()).or_default().insert(tv.clone());
+        }
+    }
+    out.measurements = tags.keys().cloned().collect();
+    out.field_keys = fields.into_iter().map(|(m, f)| (m, f.into_iter().collect())).collect();
+    out.tags = tags
+        .into_iter()
+        .map(|(m, t)| (m, t.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect()))
+        .collect();
+    Ok(out)
+}
+
+/// Up to `limit` hot rows after sequence number `after`, oldest first; an
+/// unreadable row is skipped (and logged) so it never blocks an output.
+pub fn hot_after(dict: &RwLock<Dictionary>, c: &Connection, after: i64, limit: usize) -> anyhow::Result<Vec<Row>> {
+    let mut stmt =
+        c.prepare_cached("SELECT seq, series, ts_ns, fields FROM hot WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+    let rows = stmt.query_map(params![after, limit as i64], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, Vec<u8>>(3)?,
+        ))
+    })?;
+    let rows: Vec<_> = rows.collect::<Result<_, _>>()?;
+    if rows.iter().any(|(_, s, ..)| dict.read().unwrap().series(*s).is_none()) {
+        dict.write().unwrap().reload(c)?;
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for (seq, series, ts, blob) in rows {
+        let key = dict.read().unwrap().series(series).cloned();
+        let fields = codec::decode_fields(&blob)
+            .map_err(anyhow::Error::msg)
+            .and_then(|f| named(dict, c, f));
+        match (key, fields) {
+            (Some(key), Ok(fields)) => out.push(Row {
+                seq,
+                item: key.item.clone(),
+                sample: sample(&key, ts, fields),
+            }),
+            (None, _) => tracing::error!("skipping stored sample {seq}: unknown series {series}"),
+            (_, Err(e)) => tracing::error!("skipping an unreadable stored sample {seq}: {e:#}"),
+        }
+    }
+    Ok(out)
+}
+
+/// The newest sample of every series, as the store holds them at start-up.
+pub fn latest_at_open(c: &Connection) -> anyhow::Result<HashMap<i64, Sample>> {
+    let dict = RwLock::new(Dictionary::load(c)?);
+    let mut out = HashMap::new();
+    let ids: Vec<(i64, Arc<SeriesKey>)> = dict
+        .read()
+        .unwrap()
+        .all_series()
+        .map(|(id, k)| (id, k.clone()))
+        .collect();
+    // One pass over the (ts, series) index for the newest hot timestamps.
+    let newest_ts: HashMap<i64, i64> = {
+        let mut stmt = c.prepare("SELECT series, MAX(ts_ns) FROM hot GROUP BY series")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (id, key) in ids {
+        let newest_hot: Option<(i64, Vec<u8>)> = match newest_ts.get(&id) {
+            Some(ts) => c
+                .query_row(
+                    "SELECT ts_ns, fields FROM hot WHERE ts_ns = ?1 AND series = ?2",
+                    [*ts, id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?,
+            None => None,
+        };
+        let newest_block: Option<Vec<u8>> = c
+            .query_row(
+                "SELECT data FROM blocks WHERE series = ?1 ORDER BY end_ns DESC LIMIT 1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let from_block = newest_block.and_then(|d| decode_block(id, &d).pop());
+        let newest = match (newest_hot, from_block) {
+            (Some((ts, blob)), Some((bts, _))) if ts >= bts => codec::decode_fields(&blob).ok().map(|f| (ts, f)),
+            (Some((ts, blob)), None) => codec::decode_fields(&blob).ok().map(|f| (ts, f)),
+            (_, Some(b)) => Some(b),
+            (None, None) => None,
+        };
+        if let Some((ts, fields)) = newest {
+            out.insert(id, sample(&key, ts, named(&dict, c, fields)?));
+        }
+    }
+    Ok(out)
+}
