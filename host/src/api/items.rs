@@ -5,8 +5,9 @@
 use super::openapi::{self, ErrorBody};
 use super::{ApiError, AppState};
 use crate::sample::{rfc3339_ns, Sample};
-use crate::sources::items::{item_fields, parse_item, ItemSpec};
+use crate::sources::items::{item_fields, limits, parse_item, ItemSpec};
 use crate::sources::poll::{ItemErrorKind, ItemHandle};
+use crate::store::SampleFilter;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -14,6 +15,9 @@ use axum::Json;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn, ParameterStyle};
+use utoipa::openapi::schema::{OneOfBuilder, Schema};
+use utoipa::openapi::{RefOr, Required};
 use utoipa::{IntoParams, ToSchema};
 
 /// Fields `PUT` may change.
@@ -32,10 +36,16 @@ pub struct ItemView {
     enabled: bool,
     #[schema(schema_with = openapi::shown_tags)]
     tags: BTreeMap<String, String>,
-    /// The last sample's first field, or `null`.
+    /// The last stored sample's first field, or `null`.
     #[schema(schema_with = openapi::any_value)]
     last_value: Value,
+    /// The newest sample the store holds from this item's polls.
     last_sample: Option<SampleView>,
+    /// True when the newest sample of the last poll had the series and
+    /// timestamp of one already stored: the store kept the first and ignored
+    /// it, so `last_sample` shows the stored one, not the re-sent value.
+    /// (A device log re-read every poll shows true.)
+    newest_was_duplicate: bool,
     /// Why the last poll produced nothing, or `null`.
     last_error: Option<String>,
     #[schema(schema_with = last_error_kind)]
@@ -53,6 +63,12 @@ pub struct ItemStats {
     polls: u64,
     errors: u64,
     skipped_ticks: u64,
+    /// Samples not stored because the store already had their series and
+    /// timestamp (a re-read log, a device re-sending a reading).
+    duplicates: u64,
+    /// Samples not stored because they are older than the store keeps
+    /// (`store.retention_days`; 0 keeps everything).
+    refused_too_old: u64,
 }
 
 /// One stored sample.
@@ -268,13 +284,188 @@ pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> 
     Ok(Json(Deleted { result: true }))
 }
 
-#[derive(serde::Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct SamplesQuery {
-    /// How many samples, newest first (default 100). Read as text so that a
-    /// bad value gets this API's message, not serde's.
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 10000)]
-    limit: Option<String>,
+/// The query parameters `GET /items/{name}/samples` takes, as its errors name them.
+const SAMPLES_PARAMS: &str = "limit, from, to, measurement and tag.<name>";
+/// Longest `measurement` filter, in characters.
+pub(super) const MAX_MEASUREMENT: usize = 256;
+/// The prefix of a tag filter: `tag.room=lab`.
+const TAG_PREFIX: &str = "tag.";
+
+/// `GET /items/{name}/samples`'s query: which samples, how many.
+#[derive(Debug, PartialEq)]
+struct SamplesQuery {
+    filter: SampleFilter,
+    limit: usize,
+}
+
+/// Reads the query, refusing parameters it does not know (a typo such as
+/// `form=` would otherwise return every sample as if it had been applied),
+/// repeated ones, and values out of their limits.
+fn parse_samples_query(pairs: &[(String, String)]) -> Result<SamplesQuery, String> {
+    let mut query = SamplesQuery {
+        filter: SampleFilter::default(),
+        limit: 100,
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for (key, value) in pairs {
+        if !seen.insert(key.as_str()) {
+            return Err(format!("{} is given twice; give each parameter once", shown(key)));
+        }
+        let filter = &mut query.filter;
+        match key.as_str() {
+            "limit" => query.limit = parse_limit(value)?,
+            "from" => filter.from_ns = Some(parse_time("from", value)?),
+            "to" => filter.to_ns = Some(parse_time("to", value)?),
+            "measurement" => {
+                let n = value.chars().count();
+                if n == 0 || n > MAX_MEASUREMENT {
+                    return Err(format!(
+                        "measurement must be 1 to {MAX_MEASUREMENT} characters, a measurement name such as \"isems\"; got {n}"
+                    ));
+                }
+                filter.measurement = Some(value.clone());
+            }
+            _ => {
+                let Some(tag) = key.strip_prefix(TAG_PREFIX) else {
+                    return Err(format!(
+                        "unknown query parameter {}; GET /items/{{name}}/samples takes {SAMPLES_PARAMS} (e.g. ?tag.room=lab)",
+                        shown(key)
+                    ));
+                };
+                let n = tag.chars().count();
+                if n == 0 || n > limits::TAG_KEY {
+                    return Err(format!(
+                        "a tag filter is tag.<name>=<value> with a name of 1 to {} characters, e.g. tag.room=lab; got a name of {n}",
+                        limits::TAG_KEY
+                    ));
+                }
+                if tag.chars().any(char::is_control) {
+                    return Err(format!(
+                        "the tag name in {} contains a control character; tag names are plain text",
+                        shown(key)
+                    ));
+                }
+                let n = value.chars().count();
+                if n > limits::TAG_VALUE {
+                    return Err(format!(
+                        "the value of {} is {n} characters long; at most {} are allowed",
+                        shown(key),
+                        limits::TAG_VALUE
+                    ));
+                }
+                filter.tags.insert(tag.to_string(), value.clone());
+                if filter.tags.len() > limits::TAGS {
+                    return Err(format!("at most {} tag filters are allowed", limits::TAGS));
+                }
+            }
+        }
+    }
+    if let (Some(from), Some(to)) = (query.filter.from_ns, query.filter.to_ns) {
+        if from > to {
+            return Err(format!(
+                "from ({}) is after to ({}); both bounds are inclusive, so from must be at or before to",
+                rfc3339_ns(from),
+                rfc3339_ns(to)
+            ));
+        }
+    }
+    Ok(query)
+}
+
+fn parse_limit(s: &str) -> Result<usize, String> {
+    s.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_SAMPLES_LIMIT).contains(n))
+        .ok_or_else(|| {
+            format!(
+                "limit must be a whole number from 1 to {MAX_SAMPLES_LIMIT}, got {}",
+                shown(s)
+            )
+        })
+}
+
+/// `from`/`to`: whole nanoseconds since the Unix epoch, or an RFC 3339 time.
+/// A time beyond what nanoseconds in an i64 reach (before 1677, after 2262)
+/// is the end of that range: no sample lies beyond it.
+fn parse_time(what: &str, s: &str) -> Result<i64, String> {
+    if let Ok(ns) = s.parse::<i64>() {
+        return Ok(ns);
+    }
+    let time = chrono::DateTime::parse_from_rfc3339(s).map_err(|_| {
+        format!(
+            "{what} must be an RFC 3339 time such as 2026-12-01T10:00:00Z or whole nanoseconds since the Unix epoch, got {}",
+            shown(s)
+        )
+    })?;
+    Ok(time
+        .timestamp_nanos_opt()
+        .unwrap_or(if time.timestamp() < 0 { i64::MIN } else { i64::MAX }))
+}
+
+/// A value from the request, quoted and cut short for an error message.
+fn shown(s: &str) -> String {
+    const MAX: usize = 40;
+    match s.char_indices().nth(MAX) {
+        None => format!("{s:?}"),
+        Some((end, _)) => format!("{:?}...", &s[..end]),
+    }
+}
+
+/// The document's parameters for `SamplesQuery`, written by hand: the tag
+/// filters are an object of `tag.<name>` keys (`style: form, explode: true`,
+/// so each is a parameter of its own on the wire), which the derive cannot say.
+pub struct SamplesParams;
+
+impl IntoParams for SamplesParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let param = |name: &str, description: &str, schema: RefOr<Schema>| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(schema))
+                .build()
+        };
+        // RFC 3339 or an integer: one of two schemas.
+        let time = |name: &str, description: &str| {
+            let either = OneOfBuilder::new()
+                .item(openapi::timestamp())
+                .item(openapi::ns_since_epoch());
+            param(name, description, Schema::OneOf(either.build()).into())
+        };
+        let mut tags = param(
+            "tag",
+            "Tag filters, one parameter each: `tag.<name>=<value>`, e.g. `tag.room=lab`; a sample must \
+             have every tag given, with exactly that value.",
+            Schema::Object(openapi::tag_filters(TAG_PREFIX)).into(),
+        );
+        tags.style = Some(ParameterStyle::Form);
+        tags.explode = Some(true);
+        vec![
+            param(
+                "limit",
+                "How many samples, newest first (default 100).",
+                Schema::Object(openapi::integer_between(1, MAX_SAMPLES_LIMIT as i64)).into(),
+            ),
+            time(
+                "from",
+                "The oldest time to return, inclusive: an RFC 3339 time (e.g. `2026-12-01T10:00:00Z`) or \
+                 whole nanoseconds since the Unix epoch. At or before `to`.",
+            ),
+            time(
+                "to",
+                "The newest time to return, inclusive: an RFC 3339 time or whole nanoseconds since the \
+                 Unix epoch.",
+            ),
+            param(
+                "measurement",
+                "Only samples of this measurement (e.g. `isems`, not `isems_poll`).",
+                Schema::Object(openapi::measurement(MAX_MEASUREMENT)).into(),
+            ),
+            tags,
+        ]
+    }
 }
 
 #[utoipa::path(
@@ -282,11 +473,13 @@ pub struct SamplesQuery {
     path = "/items/{name}/samples",
     tag = "items",
     summary = "An item's stored samples, newest first",
+    description = "Filters combine: `?from=2026-12-01T00:00:00Z&measurement=isems&tag.nodeId=n1&limit=500`. \
+                   Any other query parameter is refused.",
     operation_id = "get_item_samples",
-    params(("name" = String, Path, description = "The item's name", max_length = 128), SamplesQuery),
+    params(("name" = String, Path, description = "The item's name", max_length = 128), SamplesParams),
     responses(
-        (status = 200, description = "The samples", body = [SampleView]),
-        (status = 400, description = "`limit` is not a whole number from 1 to 10000", body = ErrorBody),
+        (status = 200, description = "The samples that pass every filter, newest first", body = [SampleView]),
+        (status = 400, description = "A query parameter is unknown, repeated or out of its limits, or `from` is after `to`", body = ErrorBody),
         (status = 404, description = "No item has this name", body = ErrorBody),
         (status = 500, description = "The store could not be read", body = ErrorBody),
     ),
@@ -294,24 +487,13 @@ pub struct SamplesQuery {
 pub async fn samples(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<SamplesQuery>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Json<Vec<SampleView>>, ApiError> {
     state.scheduler.get(&name).ok_or_else(|| not_found(&name))?;
-    let limit = match q.limit.as_deref() {
-        None => 100,
-        Some(s) => s
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_SAMPLES_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "limit must be a whole number from 1 to {MAX_SAMPLES_LIMIT}, got {s:?}"
-                ))
-            })?,
-    };
+    let query = parse_samples_query(&pairs).map_err(ApiError::bad_request)?;
     let samples = state
         .store
-        .recent(&name, &crate::store::SampleFilter::default(), limit)
+        .recent(&name, &query.filter, query.limit)
         .await
         .map_err(|e| ApiError::internal(format!("reading the store failed: {e:#}")))?;
     Ok(Json(samples.iter().map(SampleView::from).collect()))
@@ -330,6 +512,7 @@ fn view(handle: &ItemHandle) -> ItemView {
         tags: spec.tags.clone(),
         last_value: status.last_sample.as_ref().map_or(Value::Null, |s| s.primary_value()),
         last_sample: status.last_sample.as_ref().map(SampleView::from),
+        newest_was_duplicate: status.newest_was_duplicate,
         last_error: status.last_error.as_ref().map(|e| e.message.clone()),
         last_error_kind: status.last_error.as_ref().map(|e| e.kind),
         next_poll_time: status.next_poll_ns.filter(|_| spec.enabled).map(rfc3339_ns),
@@ -338,6 +521,8 @@ fn view(handle: &ItemHandle) -> ItemView {
             polls: status.polls,
             errors: status.errors,
             skipped_ticks: status.skipped_ticks,
+            duplicates: status.duplicates,
+            refused_too_old: status.refused_too_old,
         },
     }
 }
@@ -481,4 +666,76 @@ fn percent_encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(q: &str) -> Result<SamplesQuery, String> {
+        let uri: axum::http::Uri = format!("/items/x/samples?{q}").parse().unwrap();
+        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&uri).unwrap();
+        parse_samples_query(&pairs)
+    }
+
+    #[test]
+    fn the_samples_query_reads_every_filter() {
+        let q =
+            query("limit=5&from=2023-11-14T22:13:20Z&to=1700000001000000000&measurement=isems&tag.room=lab&tag.a.b=")
+                .unwrap();
+        assert_eq!(q.limit, 5);
+        assert_eq!(q.filter.from_ns, Some(1_700_000_000_000_000_000));
+        assert_eq!(q.filter.to_ns, Some(1_700_000_001_000_000_000));
+        assert_eq!(q.filter.measurement.as_deref(), Some("isems"));
+        assert_eq!(
+            q.filter.tags,
+            BTreeMap::from([("room".into(), "lab".into()), ("a.b".into(), String::new())])
+        );
+        assert_eq!(
+            query("").unwrap(),
+            SamplesQuery {
+                filter: SampleFilter::default(),
+                limit: 100
+            }
+        );
+        // Other offsets, and times beyond what i64 nanoseconds reach, which hold every sample.
+        assert_eq!(
+            query("from=2023-11-14T23:13:20%2B01:00").unwrap().filter.from_ns,
+            Some(1_700_000_000_000_000_000)
+        );
+        assert_eq!(
+            query("from=0001-01-01T00:00:00Z").unwrap().filter.from_ns,
+            Some(i64::MIN)
+        );
+        assert_eq!(query("to=9999-12-31T23:59:59Z").unwrap().filter.to_ns, Some(i64::MAX));
+        assert!(query("from=5&to=5").is_ok(), "equal bounds: one instant");
+    }
+
+    #[test]
+    fn the_samples_query_refuses_what_it_cannot_apply() {
+        let cases = [
+            ("form=5", "unknown query parameter \"form\""),
+            ("room=lab", "takes limit, from, to, measurement and tag.<name>"),
+            ("limit=1&limit=2", "given twice"),
+            ("tag.room=a&tag.room=b", "given twice"),
+            ("limit=0", "from 1 to 10000"),
+            ("from=yesterday", "RFC 3339"),
+            ("to=99999999999999999999", "nanoseconds since the Unix epoch"),
+            ("from=6&to=5", "from (1970-01-01T00:00:00.000000006Z) is after to"),
+            ("measurement=", "1 to 256"),
+            ("tag.=x", "a name of 1 to 128"),
+            ("tag.a%00b=x", "control character"),
+        ];
+        for (q, expected) in cases {
+            let error = query(q).unwrap_err();
+            assert!(error.contains(expected), "{q}: {error}");
+        }
+        let long = "x".repeat(5000);
+        for q in [format!("{long}=1"), format!("from={long}"), format!("tag.{long}=1")] {
+            let error = query(&q).unwrap_err();
+            assert!(error.len() < 200, "the message echoes the oversized value: {error}");
+        }
+        let too_many: Vec<String> = (0..=limits::TAGS).map(|i| format!("tag.t{i}=v")).collect();
+        assert!(query(&too_many.join("&")).unwrap_err().contains("at most 32"));
+    }
 }

@@ -67,13 +67,15 @@ pub fn base() -> OpenApi {
          `{{\"error\": \"...\"}}` saying what to change; a method a path does not have answers 405 with \
          `Allow`, an unknown path 404.\n\nLimits: a request body is at most {MAX_BODY_BYTES} bytes \
          (413 beyond); an item name at most {} characters, a key {}, a tag name {}, a tag value {}, at \
-         most {} tags, an arg at most {} characters (400 beyond); `limit` of samples 1 to 10000.",
+         most {} tags, an arg at most {} characters (400 beyond); `limit` of samples 1 to 10000, a \
+         `measurement` filter at most {} characters, tag filters as an item's tags.",
         limits::NAME,
         limits::KEY,
         limits::TAG_KEY,
         limits::TAG_VALUE,
         limits::TAGS,
         limits::ARG,
+        super::items::MAX_MEASUREMENT,
     ));
     doc.info.license = None;
     doc
@@ -386,6 +388,48 @@ pub fn one_of(values: &[&str], nullable: bool) -> Object {
         json!("string")
     };
     schema(json!({"type": kind, "enum": all}), None)
+}
+
+/// Whole nanoseconds since the Unix epoch (any i64).
+pub fn ns_since_epoch() -> Object {
+    schema(
+        json!({"type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX}),
+        None,
+    )
+}
+
+/// A whole number from `min` to `max`.
+pub fn integer_between(min: i64, max: i64) -> Object {
+    schema(json!({"type": "integer", "minimum": min, "maximum": max}), None)
+}
+
+/// A measurement name to filter by.
+pub fn measurement(max_length: usize) -> Object {
+    schema(json!({"type": "string", "minLength": 1, "maxLength": max_length}), None)
+}
+
+/// Tag filters as an object whose keys are `<prefix><tag name>` (exploded
+/// into one query parameter each): the item tags' limits on names and values;
+/// a name without control characters (the store cannot look one up).
+pub fn tag_filters(prefix: &str) -> Object {
+    let escaped = prefix.replace('.', r"\.");
+    let mut filters = schema(
+        json!({
+            "type": "object",
+            "maxProperties": limits::TAGS,
+            "additionalProperties": {"type": "string", "maxLength": limits::TAG_VALUE},
+        }),
+        None,
+    );
+    filters.property_names = Some(Box::new(Schema::Object(schema(
+        json!({
+            "type": "string",
+            "pattern": format!("^{escaped}[^{NO_CONTROL}]+$"),
+            "maxLength": prefix.chars().count() + limits::TAG_KEY,
+        }),
+        None,
+    ))));
+    filters
 }
 
 /// A date-time string (RFC 3339 UTC).

@@ -12,7 +12,7 @@
 use super::items::ItemSpec;
 use crate::plugins::{plugin_of_key, CallError, CallErrorKind, Registry};
 use crate::sample::{now_ns, rfc3339_ns, Sample};
-use crate::store::Store;
+use crate::store::{SampleFilter, Store};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,12 +73,23 @@ impl From<CallError> for ItemError {
 /// What the API shows about an item beyond its spec.
 #[derive(Debug, Clone, Default)]
 pub struct ItemStatus {
+    /// The newest sample the store holds from this item's polls (see `newest_was_duplicate`).
     pub last_sample: Option<Sample>,
+    /// The newest sample of the last poll repeated a stored series and
+    /// timestamp, so the store kept the first one and ignored it; `last_sample`
+    /// is the stored one, not the re-sent value.
+    pub newest_was_duplicate: bool,
     pub last_error: Option<ItemError>,
     pub next_poll_ns: Option<i64>,
     pub polls: u64,
     pub errors: u64,
     pub skipped_ticks: u64,
+    /// Samples the store already had (same series and timestamp): not stored again.
+    pub duplicates: u64,
+    /// Samples older than the store keeps (`store.retention_days`): not stored.
+    pub refused_too_old: u64,
+    /// Whether this item's first too-old sample was logged (once per item, not per tick).
+    warned_too_old: bool,
 }
 
 /// A scheduled item: its spec, its live status and its running task.
@@ -293,7 +304,6 @@ async fn take_sample(
     let mut samples = tokio::task::spawn_blocking(move || registry.sample(&plugin, &item, &key, arg.as_deref(), tick))
         .await
         .map_err(|e| ItemError::other(OtherKind::Host, format!("host error: sampling task failed: {e}")))??;
-    check_retention(&ctx.store, &plugin_name, &samples)?;
     check_forwardable(&plugin_name, &samples)?;
     // The item's own tags are added to every sample (the operator's word wins).
     for s in &mut samples {
@@ -319,25 +329,63 @@ async fn plugin_ready(registry: &Registry, key: &str, deadline: i64) -> bool {
     }
 }
 
-/// Refuses a result with a sample older than the store keeps: the store
-/// would drop it at insert, and the item would show a sample that is not stored.
-fn check_retention(store: &Store, plugin: &str, samples: &[Sample]) -> Result<(), ItemError> {
-    let Some(oldest) = store.oldest_kept_ns() else {
-        return Ok(());
+/// The samples of a result older than the store keeps: not stored, counted.
+#[derive(Debug, Default)]
+struct TooOld {
+    count: usize,
+    /// The newest of them (what a user looks for in a device's log).
+    newest: Option<Sample>,
+    /// The cut-off they fell before.
+    cutoff_ns: i64,
+}
+
+/// Splits a result at the store's retention cut-off: the samples it keeps, and
+/// those it would drop at insert (`Store::oldest_kept_ns`). A device log with
+/// 15 old lines and one new one stores the new one instead of nothing.
+fn split_too_old(samples: Vec<Sample>, cutoff_ns: Option<i64>) -> (Vec<Sample>, TooOld) {
+    let Some(cutoff_ns) = cutoff_ns else {
+        return (samples, TooOld::default());
     };
-    match samples.iter().find(|s| s.timestamp_ns < oldest) {
-        None => Ok(()),
-        Some(old) => Err(CallError::InvalidResult {
-            plugin: plugin.to_string(),
-            reason: format!(
-                "a sample of measurement {:?} is stamped {}, before {}, the oldest the store keeps (\"retention_days\" under \"store\"); it would not be stored",
-                old.measurement,
-                rfc3339_ns(old.timestamp_ns),
-                rfc3339_ns(oldest)
-            ),
+    let mut too_old = TooOld {
+        cutoff_ns,
+        ..TooOld::default()
+    };
+    let mut kept = Vec::with_capacity(samples.len());
+    for s in samples {
+        if s.timestamp_ns >= cutoff_ns {
+            kept.push(s);
+            continue;
         }
-        .into()),
+        too_old.count += 1;
+        if too_old.newest.as_ref().is_none_or(|n| n.timestamp_ns < s.timestamp_ns) {
+            too_old.newest = Some(s);
+        }
     }
+    (kept, too_old)
+}
+
+/// The whole number of days a cut-off lies before now (the `retention_days`
+/// that made it; `Store` computes it as now minus whole days).
+fn retention_days(cutoff_ns: i64) -> i64 {
+    ((now_ns() - cutoff_ns) as f64 / (86_400.0 * NS_PER_S as f64)).round() as i64
+}
+
+/// The item's error when every sample of a result was too old. Worded without
+/// the moving cut-off, so a device that keeps sending the same old samples
+/// logs it once, not once a tick.
+fn all_too_old(plugin: &str, too_old: &TooOld) -> ItemError {
+    let newest = too_old.newest.as_ref();
+    CallError::InvalidResult {
+        plugin: plugin.to_string(),
+        reason: format!(
+            "all {} samples are older than the {} days the store keeps; the newest, of measurement {:?}, is stamped {}; none was stored (raise \"retention_days\" under \"store\", or set it to 0 to keep everything)",
+            too_old.count,
+            retention_days(too_old.cutoff_ns),
+            newest.map_or("", |s| s.measurement.as_str()),
+            newest.map_or_else(String::new, |s| rfc3339_ns(s.timestamp_ns)),
+        ),
+    }
+    .into()
 }
 
 /// Refuses a result that line protocol cannot carry exactly (a name ending
@@ -355,26 +403,115 @@ fn check_forwardable(plugin: &str, samples: &[Sample]) -> Result<(), ItemError> 
     Ok(())
 }
 
+/// What storing one poll's samples did.
+struct Stored {
+    /// The sample the item shows now: the newest of the poll if it was
+    /// stored, else the one the store already holds for its series and time.
+    shown: Option<Sample>,
+    newest_was_duplicate: bool,
+    duplicates: usize,
+    /// Dropped by the store at insert after all: the cut-off moved on
+    /// between `split_too_old` and the commit.
+    too_old: usize,
+}
+
+/// Appends the samples within retention and works out what the item shows.
+async fn store_samples(store: &Store, item: &str, samples: Vec<Sample>) -> Result<Stored, ItemError> {
+    let appended = store
+        .append(item, samples.clone())
+        .await
+        .map_err(|e| ItemError::other(OtherKind::Store, format!("store: {e:#}")))?;
+    let newest = samples.last().cloned();
+    if appended.stored.len() != samples.len() {
+        // Held in memory while the store cannot be written (`write_health`):
+        // stored once it can be, so the item shows them as today.
+        return Ok(Stored {
+            shown: newest,
+            newest_was_duplicate: false,
+            duplicates: 0,
+            too_old: 0,
+        });
+    }
+    let cutoff = store.oldest_kept_ns();
+    let (mut duplicates, mut too_old) = (0, 0);
+    for (s, stored) in samples.iter().zip(&appended.stored) {
+        match (*stored, cutoff) {
+            (true, _) => {}
+            (false, Some(c)) if s.timestamp_ns < c => too_old += 1,
+            (false, _) => duplicates += 1,
+        }
+    }
+    let newest_was_duplicate = appended.stored.last() == Some(&false)
+        && newest
+            .as_ref()
+            .is_some_and(|n| cutoff.is_none_or(|c| n.timestamp_ns >= c));
+    let shown = match newest {
+        Some(newest) if newest_was_duplicate => stored_twin(store, item, &newest).await,
+        Some(newest) if appended.stored.last() == Some(&true) => Some(newest),
+        _ => None,
+    };
+    Ok(Stored {
+        shown,
+        newest_was_duplicate,
+        duplicates,
+        too_old,
+    })
+}
+
+/// The stored sample of the same series and timestamp as `sample` (which the
+/// store ignored as a duplicate): what the item shows instead of the re-sent value.
+async fn stored_twin(store: &Store, item: &str, sample: &Sample) -> Option<Sample> {
+    let filter = SampleFilter {
+        from_ns: Some(sample.timestamp_ns),
+        to_ns: Some(sample.timestamp_ns),
+        measurement: Some(sample.measurement.clone()),
+        tags: sample.tags.clone(),
+    };
+    // The filter matches supersets of the tags too; the series has exactly these.
+    let found = store.recent(item, &filter, 16).await.ok()?;
+    found.into_iter().find(|s| s.tags == sample.tags)
+}
+
 /// Stores samples and updates the status; logs an error only when it changes,
 /// so a failing item logs once, not once a tick.
 async fn record(handle: &ItemHandle, store: &Store, result: Result<Vec<Sample>, ItemError>) {
     let name = &handle.spec.name;
+    let mut too_old = TooOld::default();
     let result = match result {
-        Ok(samples) => match store.append(name, samples.clone()).await {
-            Ok(_) => Ok(samples),
-            Err(e) => Err(ItemError::other(OtherKind::Store, format!("store: {e:#}"))),
-        },
+        Ok(samples) => {
+            let (kept, old) = split_too_old(samples, store.oldest_kept_ns());
+            too_old = old;
+            if kept.is_empty() && too_old.count > 0 {
+                Err(all_too_old(handle.spec.plugin_name(), &too_old))
+            } else {
+                store_samples(store, name, kept).await
+            }
+        }
         Err(e) => Err(e),
     };
     let mut status = handle.status.lock().unwrap();
     status.polls += 1;
+    let refused = too_old.count + result.as_ref().map_or(0, |s| s.too_old);
+    status.refused_too_old += refused as u64;
+    if refused > 0 && !status.warned_too_old {
+        status.warned_too_old = true;
+        let cutoff = too_old.cutoff_ns;
+        tracing::warn!(
+            item = %name,
+            "{refused} samples of this poll are stamped before {}, the oldest the store keeps (\"retention_days\": {} under \"store\"), and were not stored; raise \"retention_days\", or set it to 0 to keep everything. Further ones are counted in the item's stats.refused_too_old, not logged",
+            rfc3339_ns(cutoff),
+            retention_days(cutoff),
+        );
+    }
     match result {
-        Ok(samples) => {
+        Ok(stored) => {
             if status.last_error.take().is_some() {
                 tracing::info!(item = %name, "item recovered");
             }
-            if let Some(last) = samples.into_iter().last() {
-                status.last_sample = Some(last);
+            status.duplicates += stored.duplicates as u64;
+            status.newest_was_duplicate = stored.newest_was_duplicate;
+            if let Some(shown) = stored.shown {
+                status.last_sample = Some(shown);
             }
         }
         Err(e) => {
@@ -400,5 +537,32 @@ mod tests {
         assert_eq!(next_tick(6, 5), 10);
         let s = NS_PER_S;
         assert_eq!(next_tick(1_700_000_000 * s + 1, 60 * s), 1_700_000_040 * s);
+    }
+
+    fn at(ts: i64) -> Sample {
+        Sample {
+            measurement: "m".into(),
+            tags: BTreeMap::new(),
+            fields: vec![("v".into(), crate::sample::FieldValue::Int(ts))],
+            timestamp_ns: ts,
+        }
+    }
+
+    #[test]
+    fn samples_before_the_cutoff_are_split_off_and_counted() {
+        let (kept, too_old) = split_too_old(vec![at(1), at(5), at(3), at(10), at(4)], Some(5));
+        assert_eq!(kept, vec![at(5), at(10)], "the cut-off itself is kept, the order too");
+        assert_eq!(too_old.count, 3);
+        assert_eq!(too_old.newest, Some(at(4)));
+        assert_eq!(too_old.cutoff_ns, 5);
+        let (kept, too_old) = split_too_old(vec![at(1)], None);
+        assert_eq!((kept.len(), too_old.count), (1, 0), "retention 0 keeps everything");
+    }
+
+    #[test]
+    fn the_retention_days_are_read_back_from_the_cutoff() {
+        let day = 86_400 * NS_PER_S;
+        assert_eq!(retention_days(now_ns() - 30 * day), 30);
+        assert_eq!(retention_days(now_ns() - day), 1);
     }
 }

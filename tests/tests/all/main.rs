@@ -18,6 +18,7 @@ mod example_python;
 mod grants;
 mod hot_reload;
 mod isems;
+mod item_samples;
 mod loadavg;
 mod loading;
 mod openapi;
