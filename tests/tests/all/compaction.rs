@@ -100,8 +100,6 @@ fn kill_9_during_a_compaction_loses_nothing_committed() {
             assert_eq!(row.types["k"], 'i');
         }
     }
-    let samples = logger.api.get("/items/p37/samples?limit=3").json();
-    assert_eq!(samples.as_array().unwrap().len(), 3, "{samples}");
 }
 
 #[test]
@@ -130,7 +128,7 @@ fn an_output_that_is_behind_delivers_every_sample_once_and_only_then_it_is_compa
     let report = logger.api.post("/store/compact", &json!({})).json();
     assert_eq!(report["compacted"], total, "{report}");
     let counted = influx.query("dl", "SELECT COUNT(v) FROM m");
-    assert_eq!(counted["results"][0]["series"][0]["values"][0][1], total, "{counted}");
+    assert_eq!(counted["series"][0]["values"][0][1], total, "{counted}");
     let outputs = logger.api.get("/outputs").json();
     assert_eq!(
         outputs[0]["points_written"], total,
