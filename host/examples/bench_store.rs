@@ -172,7 +172,8 @@ async fn main() {
         buckets.unwrap().len(),
         ms(d)
     );
-    let (d, recent) = time(5, || store.recent("load0", &SampleFilter::default(), 100)).await;
+    let all = SampleFilter::default();
+    let (d, recent) = time(5, || store.recent("load0", &all, 100)).await;
     println!(
         "newest 100 samples of an item (compacted): {} ({})",
         ms(d),

@@ -18,8 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
-/// How often samples older than the retention period are deleted.
-
 /// A built, running logger, waiting to serve its API.
 pub struct App {
     state: AppState,

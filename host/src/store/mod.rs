@@ -383,8 +383,7 @@ impl Store {
                 &shared.dict,
                 series,
                 &field,
-                from_ns,
-                to_ns,
+                (from_ns, to_ns),
                 bucket_ns,
                 raw_kept_from,
             )

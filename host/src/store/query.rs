@@ -107,6 +107,8 @@ fn decode_block(series: i64, data: &[u8]) -> Vec<block::BlockSample> {
     })
 }
 
+type Found = (i64, i64, Vec<(u32, FieldValue)>);
+
 /// The newest `limit` samples of `series` in the filter's time range, newest first.
 pub fn recent(
     dict: &RwLock<Dictionary>,
@@ -120,7 +122,8 @@ pub fn recent(
     }
     let (from, to) = (filter.from_ns.unwrap_or(i64::MIN), filter.to_ns.unwrap_or(i64::MAX));
     let keys: BTreeMap<i64, &Arc<SeriesKey>> = series.iter().map(|(id, k)| (*id, k)).collect();
-    let mut found: Vec<(i64, i64, Vec<(u32, FieldValue)>)> = Vec::new();
+    // (ts, series, fields)
+    let mut found: Vec<Found> = Vec::new();
     for (s, ts, blob) in hot_rows(c, series, from, to, Some(limit))? {
         match codec::decode_fields(&blob) {
             Ok(fields) => found.push((ts, s, fields)),
@@ -135,7 +138,7 @@ pub fn recent(
             all_blocks.push((end, start, *id, data));
         }
     }
-    all_blocks.sort_by(|a, b| b.0.cmp(&a.0));
+    all_blocks.sort_by_key(|b| std::cmp::Reverse(b.0));
     for (end, _, id, data) in all_blocks {
         if found.len() >= limit {
             found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
@@ -196,8 +199,7 @@ pub fn buckets(
     dict: &RwLock<Dictionary>,
     series: i64,
     field: &str,
-    from: i64,
-    to: i64,
+    (from, to): (i64, i64),
     bucket_ns: i64,
     raw_kept_from: Option<i64>,
 ) -> anyhow::Result<Vec<(i64, Aggregate)>> {
