@@ -11,7 +11,7 @@ use super::rollup::{self, Aggregate};
 use super::Shared;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::Weak;
 use std::time::Duration;
 
 /// Hot rows moved per transaction: bounds how long the writer can wait.
@@ -45,12 +45,12 @@ pub struct Report {
     pub pruned_rollups: usize,
 }
 
-pub fn run(mut conn: Connection, shared: Arc<Shared>, policy: Policy) {
+/// Runs every `EVERY` until the store is closed (every `Store` and the
+/// writer gone).
+pub fn run(mut conn: Connection, shared: Weak<Shared>, policy: Policy) {
     loop {
         std::thread::sleep(EVERY);
-        if shared.stopping.load(std::sync::atomic::Ordering::Relaxed) {
-            return;
-        }
+        let Some(shared) = shared.upgrade() else { return };
         match run_once(&mut conn, &shared, policy, crate::sample::now_ns()) {
             Ok(r) if r.compacted + r.pruned_hot + r.pruned_blocks > 0 => tracing::debug!("compaction: {r:?}"),
             Ok(_) => {}
@@ -61,6 +61,9 @@ pub fn run(mut conn: Connection, shared: Arc<Shared>, policy: Policy) {
 
 /// One pass: compaction, merging, retention.
 pub fn run_once(c: &mut Connection, shared: &Shared, policy: Policy, now: i64) -> anyhow::Result<Report> {
+    // One run at a time (the thread, POST /store/compact): two would read the
+    // same hot rows and write their blocks twice.
+    let _one_at_a_time = shared.compacting.lock().unwrap_or_else(|e| e.into_inner());
     let mut report = Report::default();
     let before = rollup::minute_of(now - policy.hot_ns);
     let delivered = delivered_up_to(c, &shared.outputs)?;
@@ -155,8 +158,10 @@ fn compact_step(
     {
         let mut delete = tx.prepare_cached("DELETE FROM hot WHERE seq = ?1")?;
         for (seq, ..) in &rows {
-            if !unreadable.contains(seq) {
-                delete.execute([seq])?;
+            if !unreadable.contains(seq) && delete.execute([seq])? != 1 {
+                // Gone since it was read (retention, another process): the
+                // blocks would hold it twice. Rolled back; the next run redoes it.
+                anyhow::bail!("hot sample {seq} vanished while it was compacted");
             }
         }
     }

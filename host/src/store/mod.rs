@@ -38,7 +38,6 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{mpsc, oneshot};
 use writer::Command;
@@ -116,7 +115,8 @@ pub(crate) struct Shared {
     latest: Mutex<HashMap<i64, Sample>>,
     /// Configured outputs: rows they have not all delivered stay hot.
     outputs: Vec<String>,
-    stopping: AtomicBool,
+    /// Held by a compaction run.
+    compacting: Mutex<()>,
 }
 
 impl Shared {
@@ -206,7 +206,7 @@ impl Store {
             dict: RwLock::new(Dictionary::load(&conn)?),
             latest: Mutex::new(query::latest_at_open(&conn)?),
             outputs: outputs.to_vec(),
-            stopping: AtomicBool::new(false),
+            compacting: Mutex::new(()),
         });
         let (tx, rx) = mpsc::channel(QUEUE);
         let retention_ns = settings.policy().retention_ns;
@@ -216,7 +216,8 @@ impl Store {
         std::thread::Builder::new().name("store-writer".into()).spawn(move || {
             writer::run_writer(writer, rx, retention_ns, commit_interval, writer_health, writer_shared)
         })?;
-        let (compactor_conn, compactor_shared, policy) = (open_connection(path)?, shared.clone(), settings.policy());
+        let (compactor_conn, compactor_shared, policy) =
+            (open_connection(path)?, Arc::downgrade(&shared), settings.policy());
         std::thread::Builder::new()
             .name("store-compactor".into())
             .spawn(move || compactor::run(compactor_conn, compactor_shared, policy))?;
