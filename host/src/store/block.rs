@@ -74,7 +74,7 @@ fn read_runs(r: &mut Reader, n: usize) -> Result<Vec<u64>, String> {
     for _ in 0..runs {
         let v = r.varint()?;
         let len = r.varint()? as usize;
-        if out.len() + len > n {
+        if out.len().checked_add(len).is_none_or(|end| end > n) {
             return Err("runs exceed the block".into());
         }
         out.extend(std::iter::repeat_n(v, len));

@@ -51,7 +51,16 @@ pub fn run(mut conn: Connection, shared: Weak<Shared>, policy: Policy) {
     loop {
         std::thread::sleep(EVERY);
         let Some(shared) = shared.upgrade() else { return };
-        match run_once(&mut conn, &shared, policy, crate::sample::now_ns()) {
+        // A panic (damaged data the checks missed) must not end compaction
+        // and retention for good: it is logged and the next minute retries.
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_once(&mut conn, &shared, policy, crate::sample::now_ns())
+        }));
+        let Ok(run) = run else {
+            tracing::error!("compacting the store panicked; retried in {} s", EVERY.as_secs());
+            continue;
+        };
+        match run {
             Ok(r) if r.compacted + r.pruned_hot + r.pruned_blocks > 0 => tracing::debug!("compaction: {r:?}"),
             Ok(_) => {}
             Err(e) => tracing::error!("compacting the store failed (retried in {} s): {e:#}", EVERY.as_secs()),
@@ -222,6 +231,10 @@ fn merge_days(c: &mut Connection, before: i64, report: &mut Report) -> anyhow::R
             }
         }
         if !ok || blocks.len() < 2 {
+            continue;
+        }
+        if samples.is_empty() {
+            tracing::error!("series {series}: the blocks of a day decode to no samples; the day is not merged");
             continue;
         }
         samples.sort_by_key(|(ts, _)| *ts);

@@ -42,16 +42,19 @@ impl Inspector {
 
     /// Every stored sample of `item`, oldest first (by timestamp, then series).
     pub fn item_samples(&self, item: &str) -> anyhow::Result<Vec<StoredSample>> {
-        let series = query::series_matching(&self.dict, &self.conn, Some(item), &SampleFilter::default())?;
+        // One snapshot: a compaction committing meanwhile cannot move a sample
+        // out of view between the statements.
+        let tx = self.conn.unchecked_transaction()?;
+        let series = query::series_matching(&self.dict, &tx, Some(item), &SampleFilter::default())?;
         let mut out = Vec::new();
         for s in &series {
             let hot: Vec<(i64, i64)> = {
-                let mut stmt = self.conn.prepare("SELECT ts_ns, seq FROM hot WHERE series = ?1")?;
+                let mut stmt = tx.prepare("SELECT ts_ns, seq FROM hot WHERE series = ?1")?;
                 let rows = stmt.query_map([s.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 rows.collect::<Result<_, _>>()?
             };
             let seqs: std::collections::HashMap<i64, i64> = hot.into_iter().collect();
-            for sample in query::range(&self.dict, &self.conn, s, i64::MIN, i64::MAX)? {
+            for sample in query::range(&self.dict, &tx, s, i64::MIN, i64::MAX)? {
                 let seq = seqs.get(&sample.timestamp_ns).copied();
                 out.push((s.0, StoredSample { seq, sample }));
             }

@@ -76,9 +76,9 @@ impl Default for StoreSettings {
 
 impl StoreSettings {
     fn policy(&self) -> compactor::Policy {
-        let days = |d: u32| i64::from(d) * 86_400 * 1_000_000_000;
+        let days = |d: u32| i64::from(d).saturating_mul(86_400 * 1_000_000_000);
         compactor::Policy {
-            hot_ns: i64::from(self.compact_after_minutes) * 60 * 1_000_000_000,
+            hot_ns: i64::from(self.compact_after_minutes).saturating_mul(60 * 1_000_000_000),
             retention_ns: days(self.retention_days),
             rollup_retention_ns: days(self.rollup_retention_days),
         }
@@ -528,7 +528,18 @@ impl Store {
         f: impl FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
         let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || f(&conn.lock().unwrap())).await?
+        tokio::task::spawn_blocking(move || {
+            // A panic in an earlier read must not make every later one panic.
+            let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            // One transaction: every statement of a read sees the same
+            // snapshot, so a compaction committing meanwhile cannot make a
+            // sample appear twice (hot, then in its block) or not at all.
+            let tx = conn.unchecked_transaction()?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await?
     }
 }
 

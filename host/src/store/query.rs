@@ -90,6 +90,20 @@ fn hot_rows(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// (id, end) of the blocks of one series overlapping [from, to], without
+/// their data: a read that may stop early fetches only what it decodes.
+fn block_ends(c: &Connection, series: i64, from: i64, to: i64) -> anyhow::Result<Vec<(i64, i64)>> {
+    let mut stmt =
+        c.prepare_cached("SELECT id, end_ns FROM blocks WHERE series = ?1 AND end_ns >= ?2 AND start_ns <= ?3")?;
+    let rows = stmt.query_map(params![series, from, to], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn block_data(c: &Connection, id: i64) -> anyhow::Result<Vec<u8>> {
+    Ok(c.prepare_cached("SELECT data FROM blocks WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?)
+}
+
 /// Blocks of one series overlapping [from, to], newest first.
 fn blocks(c: &Connection, series: i64, from: i64, to: i64) -> anyhow::Result<Vec<(i64, i64, Vec<u8>)>> {
     let mut stmt = c.prepare_cached(
@@ -132,14 +146,14 @@ pub fn recent(
     }
     // Compacted blocks, newest first across the series, until no block can
     // hold a sample newer than the `limit`-th found so far.
-    let mut all_blocks: Vec<(i64, i64, i64, Vec<u8>)> = Vec::new();
+    let mut all_blocks: Vec<(i64, i64, i64)> = Vec::new();
     for (id, _) in series {
-        for (start, end, data) in blocks(c, *id, from, to)? {
-            all_blocks.push((end, start, *id, data));
+        for (block, end) in block_ends(c, *id, from, to)? {
+            all_blocks.push((end, block, *id));
         }
     }
     all_blocks.sort_by_key(|b| std::cmp::Reverse(b.0));
-    for (end, _, id, data) in all_blocks {
+    for (end, block, id) in all_blocks {
         if found.len() >= limit {
             found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
             found.truncate(limit);
@@ -147,7 +161,7 @@ pub fn recent(
                 break;
             }
         }
-        for (ts, fields) in decode_block(id, &data) {
+        for (ts, fields) in decode_block(id, &block_data(c, block)?) {
             if (from..=to).contains(&ts) {
                 found.push((ts, id, fields));
             }

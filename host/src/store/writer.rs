@@ -7,6 +7,7 @@ use super::dictionary::SeriesKey;
 use super::{block, Appended, Shared};
 use crate::sample::Sample;
 use rusqlite::{params, Connection, TransactionBehavior};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
@@ -120,15 +121,16 @@ pub(super) fn run_writer(
         // caller gets its own answer.
         let mut answers = Vec::new();
         let mut stored = Vec::new();
+        let mut seen = HashMap::new();
         let result = (|| -> rusqlite::Result<usize> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut held_written = 0;
             for (item, samples) in &held.batches {
-                let a = insert(&tx, &mut dict, item, samples, cutoff, &mut stored)?;
+                let a = insert(&tx, &mut dict, item, samples, cutoff, &mut stored, &mut seen)?;
                 held_written += a.count();
             }
             for Command::Append { item, samples, .. } in &batch {
-                answers.push(insert(&tx, &mut dict, item, samples, cutoff, &mut stored)?);
+                answers.push(insert(&tx, &mut dict, item, samples, cutoff, &mut stored, &mut seen)?);
             }
             tx.commit()?;
             Ok(held_written)
@@ -190,6 +192,7 @@ fn insert(
     samples: &[Sample],
     cutoff: Option<i64>,
     stored_out: &mut Vec<(i64, Sample)>,
+    seen: &mut HashMap<i64, Vec<i64>>,
 ) -> rusqlite::Result<Appended> {
     let mut stmt = tx.prepare_cached(
         // Not INSERT OR IGNORE: an ignored insert would still use up an
@@ -209,7 +212,7 @@ fn insert(
             tags: s.tags.clone(),
         };
         let series = dict.series_id(tx, &key)?;
-        if in_a_block(tx, series, s.timestamp_ns)? {
+        if in_a_block(tx, series, s.timestamp_ns, seen)? {
             stored.push(false);
             continue;
         }
@@ -235,16 +238,35 @@ fn insert(
 
 /// Whether a compacted block of the series already holds this timestamp. Live
 /// samples are newer than every block, so this is one index probe for them.
-fn in_a_block(tx: &rusqlite::Transaction, series: i64, ts: i64) -> rusqlite::Result<bool> {
-    let mut stmt =
-        tx.prepare_cached("SELECT data FROM blocks WHERE series = ?1 AND end_ns >= ?2 AND start_ns <= ?2")?;
-    let mut rows = stmt.query(params![series, ts])?;
-    while let Some(row) = rows.next()? {
-        let data: Vec<u8> = row.get(0)?;
-        match block::timestamps(&data) {
-            Ok(ts_list) if ts_list.binary_search(&ts).is_ok() => return Ok(true),
-            Ok(_) => {}
-            Err(e) => tracing::error!("series {series}: unreadable block: {e}"),
+/// `seen` keeps each block's decoded timestamps for one commit, so a history
+/// re-sent sample by sample decodes each block once, not once a sample.
+fn in_a_block(
+    tx: &rusqlite::Transaction,
+    series: i64,
+    ts: i64,
+    seen: &mut HashMap<i64, Vec<i64>>,
+) -> rusqlite::Result<bool> {
+    let ids: Vec<i64> = {
+        let mut stmt =
+            tx.prepare_cached("SELECT id FROM blocks WHERE series = ?1 AND end_ns >= ?2 AND start_ns <= ?2")?;
+        let rows = stmt.query_map(params![series, ts], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for id in ids {
+        let list = match seen.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let data: Vec<u8> = tx
+                    .prepare_cached("SELECT data FROM blocks WHERE id = ?1")?
+                    .query_row([id], |r| r.get(0))?;
+                e.insert(block::timestamps(&data).unwrap_or_else(|err| {
+                    tracing::error!("series {series}: unreadable block: {err}");
+                    Vec::new()
+                }))
+            }
+        };
+        if list.binary_search(&ts).is_ok() {
+            return Ok(true);
         }
     }
     Ok(false)
