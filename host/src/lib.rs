@@ -13,6 +13,7 @@ pub mod app;
 pub mod atomic_file;
 pub mod capabilities;
 pub mod config;
+pub mod influxql;
 pub mod plugins;
 pub mod sample;
 pub mod scaffold;
@@ -31,7 +32,7 @@ pub mod wit;
 mod layers {
     use std::path::Path;
 
-    const ALLOWED: [(&str, &[&str]); 15] = [
+    const ALLOWED: [(&str, &[&str]); 16] = [
         ("wit", &[]),
         ("sample", &[]),
         ("atomic_file", &[]),
@@ -43,12 +44,14 @@ mod layers {
         ("plugins", &["capabilities", "wit", "sample", "atomic_file"]),
         ("store", &["sample"]),
         ("sinks", &["store", "sample", "secret"]),
+        ("influxql", &["store", "sample"]),
         ("sources", &["plugins", "store", "sinks", "sample"]),
         (
             "config",
             &[
                 "access",
                 "capabilities",
+                "influxql",
                 "plugins",
                 "store",
                 "sinks",
@@ -59,7 +62,9 @@ mod layers {
         ),
         (
             "api",
-            &["access", "config", "plugins", "sinks", "sources", "store", "sample"],
+            &[
+                "access", "config", "influxql", "plugins", "sinks", "sources", "store", "sample",
+            ],
         ),
         (
             "app",
