@@ -92,6 +92,7 @@ impl App {
             config_file: Arc::new(tokio::sync::Mutex::new(config_file)),
             started: std::time::Instant::now(),
             guard: Arc::new(api::auth::Guard::new(&config.api)),
+            query: Arc::new(config.query.clone()),
         };
         Ok(App {
             state,

@@ -8,6 +8,7 @@ mod items;
 pub mod openapi;
 mod outputs;
 mod plugins;
+mod query;
 mod store;
 
 use crate::config::ConfigFile;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub started: std::time::Instant,
     /// Token, origins and host names: checked before any handler (`auth`).
     pub guard: Arc<auth::Guard>,
+    /// How `/query` answers.
+    pub query: Arc<crate::influxql::QuerySettings>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -63,6 +66,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(resource(routes!(plugins::list)))
         .routes(resource(routes!(plugins::reload)))
         .routes(resource(routes!(outputs::list)))
+        .routes(resource(routes!(query::get, query::post)))
         .routes(resource(routes!(store::show)))
         .routes(resource(routes!(store::compact)))
         .routes(resource(routes!(health::show)))

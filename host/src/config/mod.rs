@@ -13,6 +13,7 @@ pub use file::ConfigFile;
 
 use crate::access::{self, RouteGroup};
 use crate::capabilities::{self, GrantTable, Grants};
+use crate::influxql::QuerySettings;
 use crate::plugins::SandboxSettings;
 use crate::secret::Secret;
 use crate::sinks::OutputSpec;
@@ -123,6 +124,8 @@ pub struct Config {
     pub cache_dir: PathBuf,
     pub api: ApiSettings,
     pub store: StoreSettings,
+    /// How `/query` answers (`"query"`).
+    pub query: QuerySettings,
     pub sandbox: SandboxSettings,
     /// What each plugin is granted (`"plugins"`).
     pub plugins: GrantTable,
@@ -296,6 +299,7 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         ));
     }
     let store: StoreSettings = section(obj, "store", &mut problems);
+    let query: QuerySettings = section(obj, "query", &mut problems);
     let sandbox: SandboxSettings = section(obj, "sandbox", &mut problems);
     problems.extend(sandbox.check());
 
@@ -363,7 +367,7 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
     };
     /// Settings of the Python rpdemo logger that have no meaning here.
     const LEGACY: [&str; 1] = ["polling_threads"];
-    const OWN: [&str; 12] = [
+    const OWN: [&str; 13] = [
         "log_level",
         "plugins_dir",
         "plugins_watch",
@@ -376,6 +380,7 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         "items",
         "database",
         "outputs",
+        "query",
     ];
     // The capabilities' sections after "plugins", where they always stood (the
     // first close match wins a "did you mean").
@@ -409,6 +414,7 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         cache_dir,
         api,
         store,
+        query,
         sandbox,
         plugins,
         capabilities,

@@ -11,3 +11,9 @@ pub fn parse(_q: &str) -> Result<Vec<Statement>, ParseError> {
         message: "the parser is not built yet".into(),
     })
 }
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "error parsing query: {}", self.message)
+    }
+}
