@@ -15,6 +15,9 @@ mod select;
 mod show;
 mod window;
 
+#[cfg(test)]
+mod tests;
+
 use crate::store::Store;
 use ast::Statement;
 pub use parser::{parse, ParseError};
