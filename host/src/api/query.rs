@@ -23,24 +23,68 @@ use utoipa::{IntoParams, ToSchema};
 /// InfluxDB API generation the logger speaks.
 pub const INFLUXDB_VERSION: &str = "1.8.10";
 
-/// The parameters, in the URL or (POST) a form body.
-#[derive(Deserialize, IntoParams, ToSchema)]
+/// The parameters of a GET.
+#[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // read by name from the raw query; here for the document
 pub struct QueryParams {
     /// InfluxQL statements separated by `;`, e.g. `SHOW MEASUREMENTS` or
     /// `SELECT mean("load1") FROM "system" WHERE time > now() - 1h GROUP BY time(1m)`.
-    q: Option<String>,
+    #[param(pattern = r"\S")]
+    q: String,
     /// The database: any name unless `query.database` sets one.
     db: Option<String>,
-    /// Times as integers in this unit (`h`, `m`, `s`, `ms`, `u`, `ns`) instead of RFC 3339.
-    epoch: Option<String>,
+    /// Times as integers in this unit instead of RFC 3339 strings.
+    #[param(inline)]
+    epoch: Option<Epoch>,
     /// The retention policy: accepted and ignored (the store has one).
     rp: Option<String>,
-    /// Accepted and ignored (answers are never chunked).
-    chunked: Option<String>,
-    /// Accepted and ignored.
-    pretty: Option<String>,
+}
+
+/// The parameters besides `q` (a POST may send them in the URL or the form).
+#[derive(Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct Options {
+    /// The database: any name unless `query.database` sets one.
+    db: Option<String>,
+    /// Times as integers in this unit instead of RFC 3339 strings.
+    #[param(inline)]
+    epoch: Option<Epoch>,
+    /// The retention policy: accepted and ignored (the store has one).
+    rp: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub enum Epoch {
+    #[serde(rename = "h")]
+    Hours,
+    #[serde(rename = "m")]
+    Minutes,
+    #[serde(rename = "s")]
+    Seconds,
+    #[serde(rename = "ms")]
+    Milliseconds,
+    #[serde(rename = "u")]
+    Microseconds,
+    #[serde(rename = "ns")]
+    Nanoseconds,
+}
+
+/// A POST's form body: the statements, and optionally the other parameters.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct QueryForm {
+    /// InfluxQL statements separated by `;`.
+    #[schema(pattern = r"\S")]
+    q: String,
+    #[schema(nullable = false)]
+    db: Option<String>,
+    #[schema(nullable = false)]
+    epoch: Option<Epoch>,
+    #[schema(nullable = false)]
+    rp: Option<String>,
 }
 
 #[utoipa::path(
@@ -70,8 +114,8 @@ pub async fn get(State(state): State<AppState>, RawQuery(query): RawQuery) -> Re
     tag = "query",
     summary = "Run InfluxQL statements sent as a form (Grafana's default)",
     operation_id = "query_post",
-    params(QueryParams),
-    request_body(content = QueryParams, content_type = "application/x-www-form-urlencoded",
+    params(Options),
+    request_body(content = QueryForm, content_type = "application/x-www-form-urlencoded",
         description = "The same parameters as a form; they take precedence over the URL's"),
     responses(
         (status = 200, description = "One result per statement", body = QueryResponse),

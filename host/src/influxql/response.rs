@@ -56,7 +56,7 @@ impl TimeFormat {
     /// The `epoch` parameter, or why it is not one.
     pub fn from_param(epoch: Option<&str>) -> Result<TimeFormat, String> {
         Ok(match epoch {
-            None | Some("") => TimeFormat::Rfc3339,
+            None => TimeFormat::Rfc3339,
             Some("ns" | "n") => TimeFormat::Epoch(1),
             Some("u" | "µ") => TimeFormat::Epoch(1_000),
             Some("ms") => TimeFormat::Epoch(1_000_000),
