@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 
 /// The InfluxDB version whose `/query` and `/write` this logger speaks.
 pub const INFLUXDB_VERSION: &str = "1.8.10";
-/// What InfluxDB names its edition in (`OSS`); clients only show it.
+/// Where InfluxDB names its edition (`OSS`): this is not InfluxDB, and clients only display it.
 const BUILD: &str = "datalogger";
 
 #[utoipa::path(
