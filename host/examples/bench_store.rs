@@ -165,6 +165,17 @@ async fn main() {
     let day_from = start + (days - 1) * DAY;
     let (d, points) = time(5, || store.range(id, day_from, day_from + DAY - 1)).await;
     println!("one series, one day raw ({} points): {}", points.unwrap().len(), ms(d));
+    // What GET /series/data reads for raw values: one field, up to its point cap.
+    let hour = 3_600 * S;
+    let (d, points) = time(5, || {
+        store.field_range(id, "load1", day_from, day_from + hour - 1, 10_000)
+    })
+    .await;
+    let points = points.unwrap().map_or(0, |p| p.len());
+    println!("one field of one series, one hour raw ({points} points): {}", ms(d));
+    let every = SampleFilter::default();
+    let (d, series) = time(5, || store.series_fields(None, &every)).await;
+    println!("every series with its fields ({}): {}", series.unwrap().len(), ms(d));
     let (d, buckets) = time(5, || store.buckets(id, "load1", start, start + days * DAY - 1, 60 * S)).await;
     println!(
         "one series, {days} d in 1-minute buckets ({} buckets): {}",

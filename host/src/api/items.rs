@@ -289,7 +289,7 @@ const SAMPLES_PARAMS: &str = "limit, from, to, measurement and tag.<name>";
 /// Longest `measurement` filter, in characters.
 pub(super) const MAX_MEASUREMENT: usize = 256;
 /// The prefix of a tag filter: `tag.room=lab`.
-const TAG_PREFIX: &str = "tag.";
+pub(super) const TAG_PREFIX: &str = "tag.";
 
 /// `GET /items/{name}/samples`'s query: which samples, how many.
 #[derive(Debug, PartialEq)]
@@ -316,15 +316,7 @@ fn parse_samples_query(pairs: &[(String, String)]) -> Result<SamplesQuery, Strin
             "limit" => query.limit = parse_limit(value)?,
             "from" => filter.from_ns = Some(parse_time("from", value)?),
             "to" => filter.to_ns = Some(parse_time("to", value)?),
-            "measurement" => {
-                let n = value.chars().count();
-                if n == 0 || n > MAX_MEASUREMENT {
-                    return Err(format!(
-                        "measurement must be 1 to {MAX_MEASUREMENT} characters, a measurement name such as \"isems\"; got {n}"
-                    ));
-                }
-                filter.measurement = Some(value.clone());
-            }
+            "measurement" => filter.measurement = Some(measurement_filter(value)?),
             _ => {
                 let Some(tag) = key.strip_prefix(TAG_PREFIX) else {
                     return Err(format!(
@@ -332,31 +324,7 @@ fn parse_samples_query(pairs: &[(String, String)]) -> Result<SamplesQuery, Strin
                         shown(key)
                     ));
                 };
-                let n = tag.chars().count();
-                if n == 0 || n > limits::TAG_KEY {
-                    return Err(format!(
-                        "a tag filter is tag.<name>=<value> with a name of 1 to {} characters, e.g. tag.room=lab; got a name of {n}",
-                        limits::TAG_KEY
-                    ));
-                }
-                if tag.chars().any(char::is_control) {
-                    return Err(format!(
-                        "the tag name in {} contains a control character; tag names are plain text",
-                        shown(key)
-                    ));
-                }
-                let n = value.chars().count();
-                if n > limits::TAG_VALUE {
-                    return Err(format!(
-                        "the value of {} is {n} characters long; at most {} are allowed",
-                        shown(key),
-                        limits::TAG_VALUE
-                    ));
-                }
-                filter.tags.insert(tag.to_string(), value.clone());
-                if filter.tags.len() > limits::TAGS {
-                    return Err(format!("at most {} tag filters are allowed", limits::TAGS));
-                }
+                add_tag_filter(filter, key, tag, value)?;
             }
         }
     }
@@ -370,6 +338,48 @@ fn parse_samples_query(pairs: &[(String, String)]) -> Result<SamplesQuery, Strin
         }
     }
     Ok(query)
+}
+
+/// A `measurement=` filter, checked.
+pub(super) fn measurement_filter(value: &str) -> Result<String, String> {
+    let n = value.chars().count();
+    if n == 0 || n > MAX_MEASUREMENT {
+        return Err(format!(
+            "measurement must be 1 to {MAX_MEASUREMENT} characters, a measurement name such as \"isems\"; got {n}"
+        ));
+    }
+    Ok(value.to_string())
+}
+
+/// Adds the filter `tag.<tag>=<value>` (`key` as the client wrote it, for
+/// messages), refusing names and values no item's tags could have.
+pub(super) fn add_tag_filter(filter: &mut SampleFilter, key: &str, tag: &str, value: &str) -> Result<(), String> {
+    let n = tag.chars().count();
+    if n == 0 || n > limits::TAG_KEY {
+        return Err(format!(
+            "a tag filter is tag.<name>=<value> with a name of 1 to {} characters, e.g. tag.room=lab; got a name of {n}",
+            limits::TAG_KEY
+        ));
+    }
+    if tag.chars().any(char::is_control) {
+        return Err(format!(
+            "the tag name in {} contains a control character; tag names are plain text",
+            shown(key)
+        ));
+    }
+    let n = value.chars().count();
+    if n > limits::TAG_VALUE {
+        return Err(format!(
+            "the value of {} is {n} characters long; at most {} are allowed",
+            shown(key),
+            limits::TAG_VALUE
+        ));
+    }
+    filter.tags.insert(tag.to_string(), value.to_string());
+    if filter.tags.len() > limits::TAGS {
+        return Err(format!("at most {} tag filters are allowed", limits::TAGS));
+    }
+    Ok(())
 }
 
 fn parse_limit(s: &str) -> Result<usize, String> {
@@ -403,7 +413,7 @@ fn parse_time(what: &str, s: &str) -> Result<i64, String> {
 }
 
 /// A value from the request, quoted and cut short for an error message.
-fn shown(s: &str) -> String {
+pub(super) fn shown(s: &str) -> String {
     const MAX: usize = 40;
     match s.char_indices().nth(MAX) {
         None => format!("{s:?}"),

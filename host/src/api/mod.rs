@@ -7,8 +7,10 @@ mod health;
 mod items;
 pub mod openapi;
 mod outputs;
+mod ping;
 mod plugins;
 mod query;
+mod series;
 mod store;
 
 use crate::config::ConfigFile;
@@ -69,6 +71,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(resource(routes!(query::get, query::post)))
         .routes(resource(routes!(store::show)))
         .routes(resource(routes!(store::compact)))
+        .routes(resource(routes!(series::list)))
+        .routes(resource(routes!(series::data)))
+        .routes(resource(routes!(ping::get, ping::head)))
         .routes(resource(routes!(health::show)))
         .routes(resource(routes!(openapi::show)))
 }

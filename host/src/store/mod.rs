@@ -29,7 +29,7 @@ mod writer;
 #[cfg(test)]
 mod compaction_tests;
 
-use crate::sample::Sample;
+use crate::sample::{FieldValue, Sample};
 use dictionary::Dictionary;
 pub use dictionary::SeriesKey;
 pub use query::Names;
@@ -353,6 +353,40 @@ impl Store {
         .await
     }
 
+    /// Like `series`, each with the fields it has stored: (name, type) pairs,
+    /// sorted, the types as `SHOW FIELD KEYS` names them.
+    pub async fn series_fields(
+        &self,
+        item: Option<&str>,
+        filter: &SampleFilter,
+    ) -> anyhow::Result<Vec<(i64, SeriesKey, Vec<(String, String)>)>> {
+        let (shared, item, filter) = (self.shared.clone(), item.map(str::to_string), filter.clone());
+        self.on_own_connection(move |c| {
+            let found = query::series_matching(&shared.dict, c, item.as_deref(), &filter)?;
+            let mut fields = query::fields_of(&shared.dict, c, &found)?;
+            Ok(found
+                .into_iter()
+                .map(|(id, k)| (id, (*k).clone(), fields.remove(&id).unwrap_or_default()))
+                .collect())
+        })
+        .await
+    }
+
+    /// One field of one series in [from, to] (inclusive), oldest first, or
+    /// `None` when more than `limit` samples have it (the read stops there).
+    pub async fn field_range(
+        &self,
+        series: i64,
+        field: &str,
+        from_ns: i64,
+        to_ns: i64,
+        limit: usize,
+    ) -> anyhow::Result<Option<Vec<(i64, FieldValue)>>> {
+        let (shared, field) = (self.shared.clone(), field.to_string());
+        self.on_own_connection(move |c| query::field_range(&shared.dict, c, series, &field, (from_ns, to_ns), limit))
+            .await
+    }
+
     /// Every sample of one series in [from, to] (inclusive), oldest first.
     pub async fn range(&self, series: i64, from_ns: i64, to_ns: i64) -> anyhow::Result<Vec<Sample>> {
         let shared = self.shared.clone();
@@ -672,5 +706,52 @@ mod tests {
         );
         assert_eq!(store.compact().await.unwrap().pruned_hot, 0);
         assert_eq!(store.recent("a", &SampleFilter::default(), 10).await.unwrap().len(), 1);
+    }
+    #[tokio::test]
+    async fn one_field_is_read_with_a_limit_and_series_list_their_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db"), 0).unwrap();
+        store
+            .append("it", (1..=5).map(|t| sample(t, t as f64)).collect())
+            .await
+            .unwrap();
+        let mut other = sample(6, 0.0);
+        other.fields = vec![("v".into(), FieldValue::Int(7))];
+        store.append("it", vec![other]).await.unwrap();
+        let found = store.series_fields(Some("it"), &SampleFilter::default()).await.unwrap();
+        assert_eq!(found.len(), 1, "same measurement and tags: one series");
+        let (id, key, fields) = &found[0];
+        assert_eq!(key.item, "it");
+        let names: Vec<(&str, &str)> = fields.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+        assert_eq!(
+            names,
+            [
+                ("b", "boolean"),
+                ("i", "integer"),
+                ("s", "string"),
+                ("u", "unsigned"),
+                ("v", "float"),
+                ("v", "integer")
+            ],
+            "v was sent as a float and as an integer"
+        );
+        let mut expected: Vec<(i64, FieldValue)> = (1..=5).map(|t| (t, FieldValue::Float(t as f64))).collect();
+        expected.push((6, FieldValue::Int(7)));
+        let all = store.field_range(*id, "v", 0, 10, 6).await.unwrap().unwrap();
+        assert_eq!(all, expected);
+        assert_eq!(store.field_range(*id, "v", 2, 3, 6).await.unwrap().unwrap().len(), 2);
+        assert_eq!(
+            store.field_range(*id, "v", 0, 10, 5).await.unwrap(),
+            None,
+            "6 > limit 5"
+        );
+        assert_eq!(store.field_range(*id, "nope", 0, 10, 5).await.unwrap(), Some(vec![]));
+        // Compacted, the same answers come from the block.
+        assert_eq!(
+            store.compact_as_of(3_600 * 1_000_000_000, 0).await.unwrap().compacted,
+            6
+        );
+        assert_eq!(store.field_range(*id, "v", 0, 10, 6).await.unwrap().unwrap(), all);
+        assert_eq!(store.field_range(*id, "v", 0, 10, 5).await.unwrap(), None);
     }
 }

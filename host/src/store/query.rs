@@ -203,6 +203,51 @@ pub fn range(
         .collect()
 }
 
+/// One field of one series in [from, to], oldest first; `None` as soon as
+/// more than `limit` samples have it, so a read the caller would refuse stops
+/// early instead of decoding the whole range.
+pub fn field_range(
+    dict: &RwLock<Dictionary>,
+    c: &Connection,
+    series: i64,
+    field: &str,
+    (from, to): (i64, i64),
+    limit: usize,
+) -> anyhow::Result<Option<Vec<(i64, FieldValue)>>> {
+    let Some(field_id) = ({
+        dict.write().unwrap().reload(c)?;
+        dict.read().unwrap().field_id(field)
+    }) else {
+        return Ok(Some(Vec::new()));
+    };
+    let value_of = |fields: Vec<(u32, FieldValue)>| fields.into_iter().find(|(id, _)| *id == field_id).map(|(_, v)| v);
+    let mut found: Vec<(i64, FieldValue)> = Vec::new();
+    for (block, _) in block_ends(c, series, from, to)? {
+        for (ts, fields) in decode_block(series, &block_data(c, block)?) {
+            if let Some(v) = value_of(fields).filter(|_| (from..=to).contains(&ts)) {
+                found.push((ts, v));
+            }
+        }
+        if found.len() > limit {
+            return Ok(None);
+        }
+    }
+    let mut stmt =
+        c.prepare_cached("SELECT ts_ns, fields FROM hot WHERE ts_ns >= ?1 AND ts_ns <= ?2 AND series = ?3")?;
+    let mut rows = stmt.query(params![from, to, series])?;
+    while let Some(row) = rows.next()? {
+        let (ts, blob): (i64, Vec<u8>) = (row.get(0)?, row.get(1)?);
+        if let Some(v) = codec::decode_fields(&blob).ok().and_then(value_of) {
+            found.push((ts, v));
+            if found.len() > limit {
+                return Ok(None);
+            }
+        }
+    }
+    found.sort_by_key(|(ts, _)| *ts);
+    Ok(Some(found))
+}
+
 /// Aggregates of one numeric field of one series in buckets of `bucket_ns`
 /// (aligned to multiples of it since the epoch) over [from, to]. Buckets of
 /// whole minutes come from the per-minute rollups of compacted data plus the
@@ -283,6 +328,40 @@ pub fn buckets(
         }
     }
     Ok(out.into_iter().collect())
+}
+
+/// The (field, type) pairs each of these series has stored, sorted; a field
+/// a plugin sent with two types is listed with each.
+pub fn fields_of(
+    dict: &RwLock<Dictionary>,
+    c: &Connection,
+    series: &[(i64, Arc<SeriesKey>)],
+) -> anyhow::Result<HashMap<i64, Vec<(String, String)>>> {
+    let mut out: HashMap<i64, Vec<(String, String)>> = HashMap::new();
+    if series.is_empty() {
+        return Ok(out);
+    }
+    dict.write().unwrap().reload(c)?;
+    let d = dict.read().unwrap();
+    // Ids are integers from the dictionary, so they can be inlined.
+    let sql = format!(
+        "SELECT series, field, type FROM series_fields WHERE series IN ({})",
+        id_list(series)
+    );
+    let mut stmt = c.prepare(&sql)?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?, r.get::<_, String>(2)?))
+    })?;
+    for row in rows {
+        let (series, field, kind) = row?;
+        if let Some(name) = d.field(field) {
+            out.entry(series).or_default().push((name.to_string(), kind));
+        }
+    }
+    for fields in out.values_mut() {
+        fields.sort();
+    }
+    Ok(out)
 }
 
 /// Distinct names, as InfluxQL's SHOW statements list them.

@@ -28,5 +28,6 @@ mod plugin_cli;
 mod rest_crud;
 mod sandbox;
 mod sensehat;
+mod series_api;
 mod soak;
 mod wemo;
