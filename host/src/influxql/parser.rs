@@ -58,6 +58,7 @@ pub fn parse(q: &str) -> Result<Vec<Statement>, ParseError> {
         lexer: Lexer::new(q),
         peeked: None,
         unsupported: None,
+        invalid: None,
     };
     let mut statements = Vec::new();
     let mut after_semicolon = true;
@@ -91,28 +92,28 @@ const STATEMENTS: &[&[&str]] = &[
     &["SHOW", "CONTINUOUS", "QUERIES"],
     &["SHOW", "DATABASES"],
     &["SHOW", "DIAGNOSTICS"],
-    &["SHOW", "FIELD", "KEY", "CARDINALITY"],
     &["SHOW", "FIELD", "KEY", "EXACT", "CARDINALITY"],
+    &["SHOW", "FIELD", "KEY", "CARDINALITY"],
     &["SHOW", "FIELD", "KEYS"],
     &["SHOW", "GRANTS", "FOR"],
-    &["SHOW", "MEASUREMENT", "CARDINALITY"],
     &["SHOW", "MEASUREMENT", "EXACT", "CARDINALITY"],
+    &["SHOW", "MEASUREMENT", "CARDINALITY"],
     &["SHOW", "MEASUREMENTS"],
     &["SHOW", "QUERIES"],
     &["SHOW", "RETENTION", "POLICIES"],
     &["SHOW", "SERIES"],
-    &["SHOW", "SERIES", "CARDINALITY"],
     &["SHOW", "SERIES", "EXACT", "CARDINALITY"],
+    &["SHOW", "SERIES", "CARDINALITY"],
     &["SHOW", "SHARD", "GROUPS"],
     &["SHOW", "SHARDS"],
     &["SHOW", "STATS"],
     &["SHOW", "SUBSCRIPTIONS"],
-    &["SHOW", "TAG", "KEY", "CARDINALITY"],
     &["SHOW", "TAG", "KEY", "EXACT", "CARDINALITY"],
+    &["SHOW", "TAG", "KEY", "CARDINALITY"],
     &["SHOW", "TAG", "KEYS"],
     &["SHOW", "TAG", "VALUES"],
-    &["SHOW", "TAG", "VALUES", "CARDINALITY"],
     &["SHOW", "TAG", "VALUES", "EXACT", "CARDINALITY"],
+    &["SHOW", "TAG", "VALUES", "CARDINALITY"],
     &["SHOW", "USERS"],
     &["CREATE", "CONTINUOUS", "QUERY"],
     &["CREATE", "DATABASE"],
@@ -154,6 +155,9 @@ struct Parser<'a> {
     /// not run: it is parsed to its end (so errors still show) and answered as
     /// `Statement::Unsupported`.
     unsupported: Option<String>,
+    /// Set when InfluxDB would refuse the statement when planning it (its
+    /// message); wins over `unsupported`, as InfluxDB plans before it runs.
+    invalid: Option<String>,
 }
 
 /// InfluxQL's binary operators by precedence (token.go `Precedence`). The
@@ -296,6 +300,11 @@ impl Parser<'_> {
         self.unsupported.get_or_insert_with(|| what.to_string());
     }
 
+    /// Marks the statement as one InfluxDB refuses when planning it (the first message wins).
+    fn invalid(&mut self, message: &str) {
+        self.invalid.get_or_insert_with(|| message.to_string());
+    }
+
     fn ident(&mut self) -> Result<String, ParseError> {
         let tok = self.next()?;
         match tok.kind {
@@ -330,6 +339,7 @@ impl Parser<'_> {
     /// One statement, from its first word.
     fn statement(&mut self) -> Result<Statement, ParseError> {
         self.unsupported = None;
+        self.invalid = None;
         let phrase = self.leading_words()?;
         let statement = match phrase.as_slice() {
             ["SELECT"] => Statement::Select(Box::new(self.select()?)),
@@ -345,7 +355,12 @@ impl Parser<'_> {
             ["CREATE", "DATABASE"] => {
                 let name = self.ident()?;
                 // Retention policy options (`WITH DURATION 1d ...`): nothing to create.
-                if self.peek()?.is_keyword("WITH") {
+                if self.eat_keyword("WITH")? {
+                    let option = self.peek()?;
+                    const OPTIONS: [&str; 4] = ["DURATION", "NAME", "REPLICATION", "SHARD"];
+                    if !OPTIONS.iter().any(|o| option.is_keyword(o)) {
+                        return Err(ParseError::expected(&option, &OPTIONS));
+                    }
                     self.skip_statement()?;
                 }
                 Statement::CreateDatabase { name }
@@ -360,9 +375,10 @@ impl Parser<'_> {
                 Statement::Unsupported(phrase.join(" "))
             }
         };
-        Ok(match self.unsupported.take() {
-            Some(what) => Statement::Unsupported(what),
-            None => statement,
+        Ok(match (self.invalid.take(), self.unsupported.take()) {
+            (Some(message), _) => Statement::Invalid(message),
+            (None, Some(what)) => Statement::Unsupported(what),
+            (None, None) => statement,
         })
     }
 
@@ -741,37 +757,39 @@ impl Parser<'_> {
         Ok(Expr::Call { name, args })
     }
 
+    /// `GROUP BY time(...), "tag", *, /re/`. Dimensions InfluxDB refuses
+    /// when planning make the statement [`Statement::Invalid`] with its message.
     fn group_by(&mut self) -> Result<GroupBy, ParseError> {
         let mut group = GroupBy::default();
         if !self.eat_keyword("GROUP")? {
             return Ok(group);
         }
         self.expect_keyword("BY")?;
+        let mut time_dimensions = 0;
         loop {
-            let start = self.peek()?.pos;
             let tags = match self.regex()? {
                 Some(pattern) => TagGroup::Regex(pattern),
                 None => match self.expr()? {
                     Expr::Call { name, args } if name == "time" => {
-                        if group.time.is_some() {
-                            return Err(ParseError::at(start, "multiple time dimensions"));
+                        time_dimensions += 1;
+                        if let Some(time) = self.time_group(&args, time_dimensions) {
+                            group.time = Some(time);
                         }
-                        group.time = Some(self.time_group(start, &args)?);
                         TagGroup::None
                     }
-                    Expr::Var { name, .. } if name == "time" => {
-                        return Err(ParseError::at(
-                            start,
-                            "time() is a function and expects at least one argument",
-                        ))
+                    Expr::Call { .. } => {
+                        self.invalid("only time() calls allowed in dimensions");
+                        TagGroup::None
+                    }
+                    Expr::Var { name, .. } if name.eq_ignore_ascii_case("time") => {
+                        self.invalid("time() is a function and expects at least one argument");
+                        TagGroup::None
                     }
                     Expr::Var { name, .. } => TagGroup::Keys(vec![name]),
                     Expr::Wildcard => TagGroup::All,
                     _ => {
-                        return Err(ParseError::at(
-                            start,
-                            "only time() and tag dimensions allowed in GROUP BY",
-                        ))
+                        self.invalid("only time and tag dimensions allowed");
+                        TagGroup::None
                     }
                 },
             };
@@ -783,36 +801,46 @@ impl Parser<'_> {
         }
     }
 
-    /// `time(10s)` or `time(1h, -15m)`.
-    fn time_group(&mut self, start: Pos, args: &[Expr]) -> Result<TimeGroup, ParseError> {
-        let interval_ns = match args.first() {
-            Some(Expr::Duration(d)) if *d > 0 => *d,
-            Some(Expr::Duration(_)) => {
-                return Err(ParseError::at(start, "time dimension must have a positive duration"))
-            }
-            _ => return Err(ParseError::at(start, "time dimension must have a duration argument")),
+    /// `time(10s)` or `time(1h, -15m)`, checked as InfluxDB plans it. An
+    /// interval of 0 or less means no time grouping there, so `None`.
+    fn time_group(&mut self, args: &[Expr], nth: usize) -> Option<TimeGroup> {
+        if args.is_empty() || args.len() > 2 {
+            self.invalid("time dimension expected 1 or 2 arguments");
+            return None;
+        }
+        let Expr::Duration(interval_ns) = args[0] else {
+            self.invalid("time dimension must have duration argument");
+            return None;
         };
+        if nth > 1 {
+            self.invalid("multiple time dimensions not allowed");
+            return None;
+        }
         let offset_ns = match args.get(1) {
             None => 0,
             Some(Expr::Duration(d)) => *d,
-            Some(Expr::Call { name, args }) if name == "now" && args.is_empty() => {
-                self.unsupported("time(interval, now())");
+            Some(Expr::Call { name, args }) if name == "now" => {
+                if args.is_empty() {
+                    self.unsupported("time(interval, now())");
+                } else {
+                    self.invalid("time dimension offset now() function requires no arguments");
+                }
+                0
+            }
+            Some(Expr::Call { .. }) => {
+                self.invalid("time dimension offset function must be now()");
+                0
+            }
+            Some(Expr::String(s)) => {
+                self.invalid(&format!("invalid time dimension offset: '{s}'"));
                 0
             }
             Some(_) => {
-                return Err(ParseError::at(
-                    start,
-                    "time dimension offset must be a duration or now()",
-                ))
+                self.invalid("time dimension offset must be duration or now()");
+                0
             }
         };
-        if args.len() > 2 {
-            return Err(ParseError::at(
-                start,
-                format!("time dimension expects 1 or 2 arguments, got {}", args.len()),
-            ));
-        }
-        Ok(TimeGroup { interval_ns, offset_ns })
+        (interval_ns > 0).then_some(TimeGroup { interval_ns, offset_ns })
     }
 
     /// Tag dimensions so far plus one more.
@@ -850,8 +878,9 @@ impl Parser<'_> {
                 "fill requires an argument, e.g.: 0, null, none, previous, linear",
             ));
         };
+        // The option is case-sensitive, as in InfluxDB (`fill(NULL)` is an error).
         Ok(match arg {
-            Expr::Var { name, cast: None } => match name.to_lowercase().as_str() {
+            Expr::Var { name, cast: None } => match name.as_str() {
                 "null" => Fill::Null,
                 "none" => Fill::None,
                 "previous" => Fill::Previous,

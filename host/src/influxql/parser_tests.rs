@@ -780,7 +780,7 @@ fn precedence() {
 #[test]
 fn case_insensitive_keywords_and_function_names() {
     let lower = all(
-        r#"select MEAN("v") from "m" where "h" = 'a' and time > NOW() - 1h group by TIME(10s), "h" FILL(Linear) order by time desc limit 1 tz('UTC'); show tag values with key = "h"; Show Field Keys; sHoW dAtAbAsEs"#,
+        r#"select MEAN("v") from "m" where "h" = 'a' and time > NOW() - 1h group by TIME(10s), "h" FILL(linear) order by time desc limit 1 tz('UTC'); show tag values with key = "h"; Show Field Keys; sHoW dAtAbAsEs"#,
     );
     let upper = all(
         r#"SELECT mean("v") FROM "m" WHERE "h" = 'a' AND time > now() - 1h GROUP BY time(10s), "h" fill(linear) ORDER BY time DESC LIMIT 1 tz('UTC'); SHOW TAG VALUES WITH KEY = "h"; SHOW FIELD KEYS; SHOW DATABASES"#,
@@ -907,7 +907,7 @@ fn malformed_queries_name_what_was_found_and_expected() {
     error_at("SELECT mean(v FROM m", "FROM", "found FROM, expected )");
     error_at("SELECT v FROM m WHERE a =~ 'x'", "'x'", "found x, expected regex");
     error_at("SELECT v FROM m GROUP time(1m)", "time", "found time, expected BY");
-    error_at("SHOW MEASUREMENT", "", "found EOF, expected CARDINALITY, EXACT");
+    error_at("SHOW MEASUREMENT", "", "found EOF, expected EXACT, CARDINALITY");
     error_at(
         "SHOW TABLES",
         "TABLES",
@@ -1037,30 +1037,17 @@ fn malformed_clauses() {
         "unable to find time zone Mars/Olympus",
     );
     error_at("SELECT v FROM m tz(1)", "tz", "expected string argument in tz()");
+    // The option is case-sensitive, as in InfluxDB; a quoted name is a name.
     error_at(
-        "SELECT v FROM m GROUP BY time(0s)",
-        "time",
-        "time dimension must have a positive duration",
+        "SELECT mean(v) FROM m GROUP BY time(10s) fill(NULL)",
+        "fill",
+        "expected number argument in fill()",
     );
+    assert_eq!(select(r#"SELECT mean(v) FROM m fill("previous")"#).fill, Fill::Previous);
     error_at(
-        "SELECT v FROM m GROUP BY time(10)",
-        "time",
-        "time dimension must have a duration argument",
-    );
-    error_at(
-        "SELECT v FROM m GROUP BY time(1m), time(1h)",
-        "time(1h)",
-        "multiple time dimensions",
-    );
-    error_at(
-        "SELECT v FROM m GROUP BY time",
-        "time",
-        "time() is a function and expects at least one argument",
-    );
-    error_at(
-        "SELECT v FROM m GROUP BY 'host'",
-        "'host'",
-        "only time() and tag dimensions allowed in GROUP BY",
+        "CREATE DATABASE x WITH",
+        "",
+        "found EOF, expected DURATION, NAME, REPLICATION, SHARD",
     );
     error_at(
         r#"SELECT "v" = 1 FROM m"#,
@@ -1070,4 +1057,90 @@ fn malformed_clauses() {
     error_at("SELECT v FROM a.b.c.d", "a.b", "too many segments in a.b.c.d");
     // A call needs its `(` right after the name.
     error_at("SELECT mean (v) FROM m", "(v)", "found (, expected FROM");
+}
+
+#[test]
+fn dimensions_influxdb_refuses_when_planning_are_statement_errors() {
+    let invalid = |q: &str| match one(q) {
+        Statement::Invalid(message) => message,
+        other => panic!("{q:?} should be invalid: {other:?}"),
+    };
+    for (q, message) in [
+        (
+            "SELECT mean(v) FROM m GROUP BY time(10)",
+            "time dimension must have duration argument",
+        ),
+        (
+            "SELECT mean(v) FROM m GROUP BY time('x')",
+            "time dimension must have duration argument",
+        ),
+        (
+            "SELECT mean(v) FROM m GROUP BY time()",
+            "time dimension expected 1 or 2 arguments",
+        ),
+        (
+            "SELECT mean(v) FROM m GROUP BY time(1m, 1s, 1ms)",
+            "time dimension expected 1 or 2 arguments",
+        ),
+        (
+            "SELECT mean(v) FROM m GROUP BY time(1m), time(1h)",
+            "multiple time dimensions not allowed",
+        ),
+        (
+            "SELECT mean(v) FROM m GROUP BY time",
+            "time() is a function and expects at least one argument",
+        ),
+        (
+            "SELECT mean(v) FROM m GROUP BY now()",
+            "only time() calls allowed in dimensions",
+        ),
+        (
+            "SELECT mean(v) FROM m GROUP BY 'host'",
+            "only time and tag dimensions allowed",
+        ),
+        (
+            "SELECT mean(v) FROM m GROUP BY time(1m, 'x')",
+            "invalid time dimension offset: 'x'",
+        ),
+        (
+            "SELECT mean(v) FROM m GROUP BY time(1m, v)",
+            "time dimension offset must be duration or now()",
+        ),
+        (
+            "SELECT mean(v) FROM m GROUP BY time(1m, foo())",
+            "time dimension offset function must be now()",
+        ),
+        (
+            "SELECT mean(v) FROM m GROUP BY time(1m, now(1))",
+            "time dimension offset now() function requires no arguments",
+        ),
+        // Planning errors win over "not supported".
+        (
+            "SELECT mean(v) INTO x FROM m GROUP BY time(10)",
+            "time dimension must have duration argument",
+        ),
+    ] {
+        assert_eq!(invalid(q), message, "{q}");
+    }
+    // The statements around an invalid one still parse.
+    assert_eq!(
+        all("SHOW DATABASES; SELECT mean(v) FROM m GROUP BY time(10); SHOW DATABASES"),
+        vec![
+            Statement::ShowDatabases,
+            Statement::Invalid("time dimension must have duration argument".into()),
+            Statement::ShowDatabases
+        ]
+    );
+    // An interval of 0 or less is no time grouping, as in InfluxDB.
+    assert_eq!(
+        select("SELECT mean(v) FROM m GROUP BY time(0s)").group_by,
+        GroupBy::default()
+    );
+    assert_eq!(
+        select("SELECT mean(v) FROM m GROUP BY time(-1m), host").group_by,
+        GroupBy {
+            time: None,
+            tags: keys(&["host"])
+        }
+    );
 }
