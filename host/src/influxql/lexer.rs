@@ -193,6 +193,10 @@ pub struct Lexer<'a> {
     src: &'a str,
     offset: usize,
     pos: Pos,
+    /// A scan read past the last character (a word, whitespace or a `--`
+    /// comment at the very end): InfluxDB then reports the end one character
+    /// further, and so do we, so `found EOF` errors read the same.
+    end_read: bool,
 }
 
 fn is_space(c: char) -> bool {
@@ -218,6 +222,7 @@ impl<'a> Lexer<'a> {
             src,
             offset: 0,
             pos: Pos { line: 1, char: 1 },
+            end_read: false,
         }
     }
 
@@ -231,6 +236,19 @@ impl<'a> Lexer<'a> {
     pub fn rewind(&mut self, mark: Mark) {
         self.offset = mark.offset;
         self.pos = mark.pos;
+    }
+
+    /// Notes that the parser looked past the end (as InfluxDB's parser does
+    /// where a regex may stand); see `end_read`.
+    pub fn read_end(&mut self) {
+        self.end_read = true;
+    }
+
+    /// True if the previous scan stopped at the end of the input.
+    fn at_end(&mut self) -> bool {
+        let end = self.offset == self.src.len();
+        self.end_read |= end;
+        end
     }
 
     fn peek(&self) -> Option<char> {
@@ -282,6 +300,7 @@ impl<'a> Lexer<'a> {
                             break;
                         }
                     }
+                    self.at_end();
                 }
                 (Some('/'), Some('*')) => {
                     let start = self.pos;
@@ -298,7 +317,12 @@ impl<'a> Lexer<'a> {
                         }
                     }
                 }
-                _ => return Ok(skipped),
+                _ => {
+                    if skipped {
+                        self.at_end();
+                    }
+                    return Ok(skipped);
+                }
             }
             skipped = true;
         }
@@ -319,13 +343,16 @@ impl<'a> Lexer<'a> {
         let spaced = self.skip_space()?;
         let start = self.mark();
         let Some(c) = self.bump() else {
-            return Ok(self.token(TokenKind::Eof, start, spaced));
+            let mut eof = self.token(TokenKind::Eof, start, spaced);
+            eof.pos.char += usize::from(self.end_read);
+            return Ok(eof);
         };
         let kind = match c {
             c if is_ident_start(c) => {
                 while self.peek().is_some_and(is_ident_char) {
                     self.bump();
                 }
+                self.at_end();
                 let word = &self.src[start.offset..self.offset];
                 if word.eq_ignore_ascii_case("true") {
                     TokenKind::True

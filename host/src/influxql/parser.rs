@@ -316,6 +316,12 @@ impl Parser<'_> {
     /// A `/regex/` if one comes next (the lexer scans `/` as a regex only here).
     fn regex(&mut self) -> Result<Option<Pattern>, ParseError> {
         let tok = self.peek()?;
+        if tok.kind == TokenKind::Eof {
+            // InfluxDB's parser reads a character here, past the end.
+            self.peeked = None;
+            self.lexer.rewind(tok.mark);
+            self.lexer.read_end();
+        }
         if tok.kind != TokenKind::Slash {
             return Ok(None);
         }

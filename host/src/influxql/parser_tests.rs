@@ -49,15 +49,19 @@ fn error(q: &str) -> ParseError {
     }
 }
 
-/// The error of `q`, checked to stand at the first `at` in `q` (line 1; `""`:
-/// the end) and to say `message`.
+/// The error of `q`, checked to stand at the first `at` in `q` (line 1) and to say `message`.
 fn error_at(q: &str, at: &str, message: &str) -> ParseError {
+    let offset = q.find(at).unwrap_or_else(|| panic!("{at:?} not in {q:?}"));
+    error_at_char(q, q[..offset].chars().count() + 1, message)
+}
+
+/// The error of `q`, checked to stand at line 1, `char`, and to say `message`.
+/// At the end of the input InfluxDB reports the character after the last one,
+/// or the one after that if its scanner read past the end (the last token was
+/// a word or whitespace): so do we, and `found EOF` errors read the same (the
+/// positions below are InfluxDB 1.6's).
+fn error_at_char(q: &str, char: usize, message: &str) -> ParseError {
     let e = error(q);
-    let offset = match at {
-        "" => q.len(),
-        _ => q.find(at).unwrap_or_else(|| panic!("{at:?} not in {q:?}")),
-    };
-    let char = q[..offset].chars().count() + 1;
     assert_eq!((e.line, e.char), (1, char), "{q:?}: {e}");
     assert_eq!(e.message, message, "{q:?}");
     assert_eq!(
@@ -890,10 +894,10 @@ fn malformed_queries_name_what_was_found_and_expected() {
         &format!("found SELEC, expected {STATEMENT_WORDS}"),
     );
     error_at(r#"SELECT "v" m"#, "m", "found m, expected FROM");
-    error_at(r#"SELECT "v" FROM"#, "", "found EOF, expected identifier");
-    error_at(
+    error_at_char(r#"SELECT "v" FROM"#, 17, "found EOF, expected identifier");
+    error_at_char(
         "SELECT v FROM m WHERE",
-        "",
+        23,
         "found EOF, expected identifier, string, number, bool",
     );
     error_at(
@@ -903,11 +907,11 @@ fn malformed_queries_name_what_was_found_and_expected() {
     );
     error_at("SELECT v FROM m LIMIT -1", "-", "found -, expected integer");
     error_at("SELECT v FROM m LIMIT ten", "ten", "found ten, expected integer");
-    error_at("SELECT v FROM m WHERE (a = 'x'", "", "found EOF, expected )");
+    error_at_char("SELECT v FROM m WHERE (a = 'x'", 31, "found EOF, expected )");
     error_at("SELECT mean(v FROM m", "FROM", "found FROM, expected )");
     error_at("SELECT v FROM m WHERE a =~ 'x'", "'x'", "found x, expected regex");
     error_at("SELECT v FROM m GROUP time(1m)", "time", "found time, expected BY");
-    error_at("SHOW MEASUREMENT", "", "found EOF, expected EXACT, CARDINALITY");
+    error_at_char("SHOW MEASUREMENT", 18, "found EOF, expected EXACT, CARDINALITY");
     error_at(
         "SHOW TABLES",
         "TABLES",
@@ -918,7 +922,7 @@ fn malformed_queries_name_what_was_found_and_expected() {
         "TABLE",
         "found TABLE, expected CONTINUOUS, DATABASE, MEASUREMENT, RETENTION, SERIES, SHARD, SUBSCRIPTION, USER",
     );
-    error_at(r#"SHOW TAG VALUES FROM "m""#, "", "found EOF, expected WITH");
+    error_at_char(r#"SHOW TAG VALUES FROM "m""#, 25, "found EOF, expected WITH");
     error_at(
         "SHOW TAG VALUES WITH KEY 'host'",
         "'host'",
@@ -936,9 +940,9 @@ fn malformed_queries_name_what_was_found_and_expected() {
     );
     error_at("SHOW FIELD KEYS WHERE a = 'b'", "WHERE", "found WHERE, expected ;");
     error_at("CREATE DATABASE 'x'", "'x'", "found x, expected identifier");
-    error_at(
+    error_at_char(
         "SELECT v FROM m WHERE time > now() -",
-        "",
+        37,
         "found EOF, expected identifier, string, number, bool",
     );
     error_at(
@@ -951,9 +955,9 @@ fn malformed_queries_name_what_was_found_and_expected() {
         "text",
         "found text, expected float, integer, unsigned, string, boolean, field, tag",
     );
-    error_at(
+    error_at_char(
         "SELECT v FROM m; SELECT",
-        "",
+        25,
         "found EOF, expected identifier, string, number, bool",
     );
     error_at(
@@ -1044,9 +1048,9 @@ fn malformed_clauses() {
         "expected number argument in fill()",
     );
     assert_eq!(select(r#"SELECT mean(v) FROM m fill("previous")"#).fill, Fill::Previous);
-    error_at(
+    error_at_char(
         "CREATE DATABASE x WITH",
-        "",
+        24,
         "found EOF, expected DURATION, NAME, REPLICATION, SHARD",
     );
     error_at(
