@@ -59,6 +59,7 @@ pub fn parse(q: &str) -> Result<Vec<Statement>, ParseError> {
         peeked: None,
         unsupported: None,
         invalid: None,
+        depth: 0,
     };
     let mut statements = Vec::new();
     let mut after_semicolon = true;
@@ -158,7 +159,13 @@ struct Parser<'a> {
     /// Set when InfluxDB would refuse the statement when planning it (its
     /// message); wins over `unsupported`, as InfluxDB plans before it runs.
     invalid: Option<String>,
+    /// How deep in parentheses, calls and subqueries the parser is (see [`MAX_DEPTH`]).
+    depth: usize,
 }
+
+/// Deeper nesting is refused: each level is a recursion, and a stack overflow
+/// would end the process, not just the request.
+const MAX_DEPTH: usize = 200;
 
 /// InfluxQL's binary operators by precedence (token.go `Precedence`). The
 /// bitwise ones parse but the logger does not run them.
@@ -562,7 +569,7 @@ impl Parser<'_> {
         if subqueries && self.peek_is(&TokenKind::LParen)? {
             self.next()?;
             self.expect_keyword("SELECT")?;
-            self.select()?;
+            self.nested(Self::select)?;
             self.expect(TokenKind::RParen, ")")?;
             self.unsupported("subqueries");
             return Ok(Source::Name(String::new()));
@@ -585,8 +592,25 @@ impl Parser<'_> {
     }
 
     fn expr(&mut self) -> Result<Expr, ParseError> {
-        let lhs = self.unary()?;
-        self.binary_rest(lhs, 1)
+        self.nested(|p| {
+            let lhs = p.unary()?;
+            p.binary_rest(lhs, 1)
+        })
+    }
+
+    /// Runs `inner` one nesting level deeper, refusing more than [`MAX_DEPTH`].
+    fn nested<T>(&mut self, inner: impl FnOnce(&mut Self) -> Result<T, ParseError>) -> Result<T, ParseError> {
+        if self.depth >= MAX_DEPTH {
+            let tok = self.peek()?;
+            return Err(ParseError::at(
+                tok.pos,
+                format!("expressions and subqueries nested more than {MAX_DEPTH} levels deep"),
+            ));
+        }
+        self.depth += 1;
+        let result = inner(self);
+        self.depth -= 1;
+        result
     }
 
     /// Precedence climbing over `lhs op rhs ...`, left-associative, for

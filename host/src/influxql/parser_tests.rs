@@ -1148,3 +1148,127 @@ fn dimensions_influxdb_refuses_when_planning_are_statement_errors() {
         }
     );
 }
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let depth = 100_000;
+    for q in [
+        format!("SELECT {}v{} FROM m", "(".repeat(depth), ")".repeat(depth)),
+        format!("SELECT {}v{} FROM m", "f(".repeat(depth), ")".repeat(depth)),
+        format!(
+            "SELECT * FROM {}m{}",
+            "(SELECT * FROM ".repeat(depth),
+            ")".repeat(depth)
+        ),
+    ] {
+        let e = error(&q);
+        assert_eq!(
+            e.message,
+            "expressions and subqueries nested more than 200 levels deep",
+            "{}",
+            &q[..40]
+        );
+    }
+    // 100 levels are fine.
+    let q = format!("SELECT {}v{} FROM m", "(".repeat(100), ")".repeat(100));
+    assert_eq!(select(&q).fields[0].expr, var("v"));
+}
+
+/// Random token soup never panics: every input parses or is an error.
+#[test]
+fn arbitrary_input_never_panics() {
+    const PIECES: &[&str] = &[
+        "SELECT",
+        "FROM",
+        "WHERE",
+        "GROUP",
+        "BY",
+        "SHOW",
+        "TAG",
+        "VALUES",
+        "WITH",
+        "KEY",
+        "MEASUREMENTS",
+        "INTO",
+        "DROP",
+        "fill",
+        "tz",
+        "time",
+        "now",
+        "(",
+        ")",
+        ",",
+        ";",
+        ".",
+        "..",
+        "::",
+        ":",
+        "*",
+        "/",
+        "/x/",
+        "=~",
+        "!~",
+        "=",
+        "!=",
+        "<>",
+        "<",
+        ">=",
+        "+",
+        "-",
+        "%",
+        "&",
+        "AND",
+        "OR",
+        "'s'",
+        "'",
+        "\"",
+        "\"q\"",
+        "1",
+        "1.5",
+        ".5",
+        "10s",
+        "1e3",
+        "-1",
+        "µ",
+        "é",
+        "--",
+        "/*",
+        "*/",
+        "\\",
+        " ",
+        "\n",
+        "v",
+        "m",
+        "ORDER",
+        "DESC",
+        "LIMIT",
+        "DISTINCT",
+        "IN",
+        "field",
+        "tag",
+        "9999999999999999999999",
+        "EXPLAIN",
+        "CREATE",
+        "DATABASE",
+    ];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut random = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    for _ in 0..20_000 {
+        let len = 1 + random(14);
+        let mut q = String::new();
+        for _ in 0..len {
+            q.push_str(PIECES[random(PIECES.len())]);
+            if random(3) > 0 {
+                q.push(' ');
+            }
+        }
+        if let Err(e) = parse(&q) {
+            assert!(e.line >= 1 && e.char >= 1, "{q:?}: {e}");
+        }
+    }
+}
