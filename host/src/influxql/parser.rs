@@ -226,8 +226,8 @@ fn boolean_operator(expr: &Expr) -> Option<BinOp> {
     }
 }
 
-/// Tokens after which a `/` cannot be division, so it opens a regex (used only
-/// while skipping an unsupported statement's tokens).
+/// Tokens that end an operand: after them `/` divides, after any other token
+/// it opens a regex (used only to skip an unsupported statement's tokens).
 fn ends_operand(kind: &TokenKind) -> bool {
     matches!(
         kind,
@@ -379,6 +379,8 @@ impl Parser<'_> {
                 Statement::CreateDatabase { name }
             }
             ["EXPLAIN", ..] => {
+                // Named first, so it is the reason even if the SELECT has another.
+                self.unsupported(&phrase.join(" "));
                 self.expect_keyword("SELECT")?;
                 self.select()?;
                 Statement::Unsupported(phrase.join(" "))

@@ -592,6 +592,7 @@ fn unsupported_statements_are_named() {
         ("REVOKE READ ON db FROM bob", "REVOKE"),
         ("KILL QUERY 12", "KILL QUERY"),
         ("EXPLAIN SELECT * FROM m", "EXPLAIN"),
+        ("EXPLAIN SELECT * INTO x FROM m", "EXPLAIN"),
         (
             "EXPLAIN ANALYZE SELECT mean(v) FROM m GROUP BY time(1m)",
             "EXPLAIN ANALYZE",
