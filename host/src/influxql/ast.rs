@@ -27,6 +27,11 @@ pub enum Statement {
     /// Valid InfluxQL the logger does not run (`SELECT INTO`, `DROP`, a
     /// subquery ...): answered as that statement's error, `not supported: <what>`.
     Unsupported(String),
+    /// Parses, but InfluxDB refuses it when it plans the statement (`GROUP BY
+    /// time(10)`, `GROUP BY time(1m), time(1h)`): answered as that statement's
+    /// error with this message, worded as InfluxDB words it; the other
+    /// statements still run.
+    Invalid(String),
 }
 
 /// The clauses every SHOW statement may have (each uses the ones InfluxQL

@@ -175,5 +175,6 @@ async fn statement_series(ctx: &Context<'_>, s: &Statement) -> Result<Vec<respon
         Statement::ShowRetentionPolicies { .. } => Ok(show::retention_policies(ctx)),
         Statement::CreateDatabase { .. } => Ok(Vec::new()),
         Statement::Unsupported(what) => Err(format!("not supported: {what}")),
+        Statement::Invalid(why) => Err(why.clone()),
     }
 }
