@@ -98,7 +98,7 @@ impl Func {
     }
 
     /// Whether the per-minute rollups hold what it needs.
-    pub fn from_rollups(self) -> bool {
+    pub fn rollups_suffice(self) -> bool {
         !matches!(self, Func::Median | Func::Percentile(_))
     }
 
@@ -202,7 +202,7 @@ pub fn reduce(func: Func, points: &[(i64, FieldValue)]) -> Result<Reduced, Strin
             let mut v: Vec<f64> = nums.iter().map(|p| p.1).collect();
             v.sort_by(f64::total_cmp);
             let mid = v.len() / 2;
-            let m = if v.len() % 2 == 0 {
+            let m = if v.len().is_multiple_of(2) {
                 (v[mid - 1] + v[mid]) / 2.0
             } else {
                 v[mid]

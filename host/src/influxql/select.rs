@@ -431,8 +431,8 @@ impl AggregatePlan {
             && whole_minutes
             && !needs_point_time
             && m.per_point.is_none()
-            && calls.iter().all(|c| c.func.from_rollups());
-        if !from_rollups && calls.iter().any(|c| !c.func.from_rollups()) {
+            && calls.iter().all(|c| c.func.rollups_suffice());
+        if !from_rollups && calls.iter().any(|c| !c.func.rollups_suffice()) {
             if let (Some(kept), Some(min)) = (ctx.raw_kept_from, m.range.min) {
                 if min < kept {
                     return Err(format!(
@@ -541,7 +541,7 @@ impl AggregatePlan {
             return Ok(None);
         }
         let starts: Vec<i64> = match &self.windows {
-            Some(w) => w.starts(min.max(first_window(&reduced)), max, ctx.settings.max_points).ok_or_else(|| {
+            Some(w) => w.starts(if m.range.min.is_some() { min } else { first_window(&reduced) }, max, ctx.settings.max_points).ok_or_else(|| {
                 format!(
                     "the answer would have more than {} rows (query.max_points); use a larger GROUP BY time interval or a shorter time range",
                     ctx.settings.max_points
@@ -550,7 +550,7 @@ impl AggregatePlan {
             None => vec![min],
         };
         // One value per call and window, then fill, then the columns' arithmetic.
-        let mut grid: Vec<Vec<Option<(Value, Option<i64>)>>> = self
+        let mut grid: Vec<Vec<Reduced>> = self
             .calls
             .iter()
             .enumerate()

@@ -58,7 +58,9 @@ async fn query(store: &Store, settings: &QuerySettings, q: &str) -> Vec<Statemen
     run(store, settings, request).await.results
 }
 
-fn rows(results: &[StatementResult]) -> Vec<(BTreeMap<String, String>, Vec<Vec<Value>>)> {
+type Answer = Vec<(BTreeMap<String, String>, Vec<Vec<Value>>)>;
+
+fn rows(results: &[StatementResult]) -> Answer {
     assert_eq!(results.len(), 1);
     assert_eq!(results[0].error, None, "{results:?}");
     results[0]
