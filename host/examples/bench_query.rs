@@ -570,7 +570,7 @@ async fn main() {
                 (end - start) * i64::from(args.series)
             );
             // Both at once: on a shared 2-core machine one after the other
-            // took over an hour at full scale. Each side's time is its own,
+            // was on course for over an hour at full scale. Each side's time is its own,
             // with the other building beside it.
             let timed = |f| async move {
                 let t = Instant::now();
