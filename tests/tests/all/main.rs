@@ -25,6 +25,7 @@ mod openapi;
 mod outputs;
 mod ping;
 mod plugin_cli;
+mod query_compat;
 mod rest_crud;
 mod sandbox;
 mod sensehat;
