@@ -5,10 +5,10 @@
 //! runs against both `/query` endpoints — hot, then after compaction (rollups)
 //! — and the answers must match (floats within 1e-9 relative).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::common::http_fake::{HttpFake, Response, Routes};
-use crate::common::servers::Influx;
+use crate::common::servers::{agent, Influx};
 use crate::common::*;
 use serde_json::{json, Value};
 
@@ -32,14 +32,9 @@ fn line(node: &str, ts_s: i64, i: i64) -> String {
     )
 }
 
-/// The query sent with the epoch and `db` InfluxDB needs; the parsed answer
-/// and its HTTP status.
-fn ask(base: &str, db: &str, epoch: Option<&str>, q: &str) -> (u16, Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
+/// The query sent with `db` and `epoch` (RFC 3339 strings without one); the
+/// parsed answer and its HTTP status.
+fn ask(agent: &ureq::Agent, base: &str, db: &str, epoch: Option<&str>, q: &str) -> (u16, Value) {
     let mut req = agent.get(&format!("{base}/query")).query("db", db).query("q", q);
     if let Some(epoch) = epoch {
         req = req.query("epoch", epoch);
@@ -77,17 +72,13 @@ fn corpus(from: i64, to: i64) -> Vec<Case> {
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| {
-            let (kind, rest) = match l.split_once(' ') {
-                Some(("!", r)) => ('!', r),
-                Some(("~", r)) => ('~', r),
-                Some(("@rfc", r)) => ('=', r),
-                Some(("@s", r)) => ('s', r),
-                _ => ('=', l),
-            };
-            let epoch = match (l.starts_with("@rfc"), kind) {
-                (true, _) => None,
-                (_, 's') => Some("s"),
-                _ => Some("ms"),
+            // `kind`: '=' same answer, '!' both refuse, '~' not supported here.
+            let (kind, epoch, rest) = match l.split_once(' ') {
+                Some(("!", r)) => ('!', Some("ms"), r),
+                Some(("~", r)) => ('~', Some("ms"), r),
+                Some(("@rfc", r)) => ('=', None, r),
+                Some(("@s", r)) => ('=', Some("s"), r),
+                _ => ('=', Some("ms"), l),
             };
             let query = rest
                 .replace("{from_rfc}", &from_rfc)
@@ -96,34 +87,31 @@ fn corpus(from: i64, to: i64) -> Vec<Case> {
                 .replace("{from}", &from.to_string())
                 .replace("{to}", &to.to_string())
                 .replace("{mid}", &((from + to) / 2).to_string());
-            Case {
-                kind: if kind == 's' { '=' } else { kind },
-                epoch,
-                query,
-            }
+            Case { kind, epoch, query }
         })
         .collect()
 }
 
 /// Every case of the corpus against both servers; the mismatches.
 fn compare(logger: &str, influx: &str, cases: &[Case]) -> Vec<String> {
+    let agent = agent();
     let mut wrong = Vec::new();
     for case in cases {
-        let (status, ours) = ask(logger, "dl", case.epoch, &case.query);
+        let (status, ours) = ask(&agent, logger, "dl", case.epoch, &case.query);
         let mismatch = match case.kind {
             '~' => {
                 let error = ours["results"][0]["error"].as_str().unwrap_or("");
                 (status != 200 || !error.starts_with("not supported")).then(|| format!("{status} {ours}"))
             }
             '!' => {
-                let (their_status, theirs) = ask(influx, "dl", case.epoch, &case.query);
+                let (their_status, theirs) = ask(&agent, influx, "dl", case.epoch, &case.query);
                 let refused =
                     |s: u16, v: &Value| s == 400 || !v["error"].is_null() || !v["results"][0]["error"].is_null();
                 (status != their_status || !refused(status, &ours) || !refused(their_status, &theirs))
                     .then(|| format!("logger {status} {ours}\n  influx {their_status} {theirs}"))
             }
             _ => {
-                let (their_status, theirs) = ask(influx, "dl", case.epoch, &case.query);
+                let (their_status, theirs) = ask(&agent, influx, "dl", case.epoch, &case.query);
                 (status != their_status || !same(&ours, &theirs))
                     .then(|| format!("logger {status} {ours}\n  influx {their_status} {theirs}"))
             }
@@ -163,9 +151,10 @@ fn query_answers_as_influxdb_does_over_the_same_samples() {
     let mut logger = dir.start();
     let count = "SELECT count(batteryVoltage) FROM isems";
     let logger_url = format!("http://127.0.0.1:{}", dir.port);
+    let client = agent();
     for (what, url) in [("the logger", &logger_url), ("InfluxDB", &influx.url())] {
         logger.wait_until(&format!("{what} to hold every line"), SLOW, |_| {
-            let (_, answer) = ask(url, "dl", Some("ms"), count);
+            let (_, answer) = ask(&client, url, "dl", Some("ms"), count);
             (answer["results"][0]["series"][0]["values"][0][1].as_i64()? == lines.len() as i64).then_some(())
         });
     }
@@ -173,6 +162,11 @@ fn query_answers_as_influxdb_does_over_the_same_samples() {
     let hot = compare(&logger_url, &influx.url(), &cases);
     let report = logger.api.send("POST", "/store/compact", Some(""));
     assert_eq!(report.status, 200, "{}", report.text);
+    let stats = logger.api.get("/store").json();
+    assert!(
+        stats["compacted_samples"].as_u64().unwrap() >= lines.len() as u64,
+        "the lines were compacted: {stats}"
+    );
     let compacted = compare(&logger_url, &influx.url(), &cases);
     assert!(
         hot.is_empty() && compacted.is_empty(),

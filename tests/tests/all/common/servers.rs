@@ -27,7 +27,8 @@ fn server_binary(program: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("`{program}` not found; {INSTALL_HINT}"))
 }
 
-fn agent() -> ureq::Agent {
+/// A client that hands back 4xx/5xx answers instead of erring on them.
+pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
