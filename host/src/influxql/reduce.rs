@@ -137,10 +137,9 @@ pub fn reduce(func: Func, points: &[(i64, FieldValue)]) -> Result<Reduced, Strin
     }
     match func {
         Func::Count => return Ok(Some((Value::from(points.len()), None))),
-        Func::First => return Ok(Some((points[0].1.to_json(), Some(points[0].0)))),
-        Func::Last => {
-            let (ts, v) = points.last().unwrap();
-            return Ok(Some((v.to_json(), Some(*ts))));
+        Func::First | Func::Last => {
+            let (ts, v) = first_or_last(func == Func::First, points);
+            return Ok(Some((v.to_json(), Some(ts))));
         }
         _ => {}
     }
@@ -221,6 +220,29 @@ pub fn reduce(func: Func, points: &[(i64, FieldValue)]) -> Result<Reduced, Strin
         }
         Func::Count | Func::First | Func::Last => unreachable!("answered above"),
     }))
+}
+
+/// The oldest (or newest) point. Where several series have a point at that
+/// time, InfluxDB keeps the larger value; for booleans first() keeps false and
+/// last() keeps true (its reducers' tie rule).
+fn first_or_last(first: bool, points: &[(i64, FieldValue)]) -> (i64, &FieldValue) {
+    let ts = if first { points[0].0 } else { points[points.len() - 1].0 };
+    let mut tied = points.iter().filter(|(t, _)| *t == ts).map(|(_, v)| v);
+    let mut best = tied.next().expect("the point at ts itself");
+    for v in tied {
+        let wins = match (v, best) {
+            (FieldValue::Boolean(b), FieldValue::Boolean(_)) => *b != first,
+            (FieldValue::Text(a), FieldValue::Text(b)) => a > b,
+            _ => match (crate::store::rollup::numeric(v), crate::store::rollup::numeric(best)) {
+                (Some(a), Some(b)) => a > b,
+                _ => false,
+            },
+        };
+        if wins {
+            best = v;
+        }
+    }
+    (ts, best)
 }
 
 /// `func` from merged per-minute aggregates (and edge points) of one window.

@@ -194,3 +194,72 @@ async fn limits_and_expired_raw_data_answer_errors() {
     assert_eq!(mean[0].error, None);
     assert!(!mean[0].series.is_empty());
 }
+
+/// first()/last() over series with points at the same time keep InfluxDB's
+/// pick: the larger value (booleans: first() false, last() true), from raw
+/// points and from rollups alike.
+#[tokio::test]
+async fn first_and_last_break_ties_across_series_as_influxdb_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = StoreSettings {
+        path: dir.path().join("s.db"),
+        ..Default::default()
+    };
+    let store = Store::open_with(&settings, &[]).unwrap();
+    let end = (crate::sample::now_ns() / MINUTE - 30) * MINUTE;
+    let start = end - 10 * MINUTE;
+    // Both series sample at the same seconds; "b" is larger at the first
+    // point and "a" at the last; the flags differ at both ends.
+    for (item, sign) in [("a", 1.0), ("b", -1.0)] {
+        let samples: Vec<Sample> = (0..600)
+            .map(|i| {
+                let x = sign * (i as f64 - 300.0);
+                Sample {
+                    measurement: "env".into(),
+                    tags: BTreeMap::from([("room".into(), item.into())]),
+                    fields: vec![
+                        ("temp".into(), FieldValue::Float(x)),
+                        ("open".into(), FieldValue::Boolean(x > 0.0)),
+                        ("state".into(), FieldValue::Text(if x > 0.0 { "z" } else { "a" }.into())),
+                    ],
+                    timestamp_ns: start + i * S,
+                }
+            })
+            .collect();
+        store.append(item, samples).await.unwrap();
+    }
+    let q = QuerySettings::default();
+    let range = format!("time >= {}ms AND time < {}ms", start / 1_000_000, end / 1_000_000);
+    let ask = |select: String| {
+        let store = &store;
+        let q = &q;
+        async move { rows(&query(store, q, &select).await)[0].1[0].clone() }
+    };
+    for pass in ["hot", "compacted"] {
+        let floats = ask(format!("SELECT first(temp), last(temp) FROM env WHERE {range}")).await;
+        let raw = ask(format!(
+            "SELECT first(temp), last(temp) FROM env WHERE {range} AND temp > -1000"
+        ))
+        .await;
+        // b's 300 beats a's -300 at the first second, a's 299 beats b's -299 at the last.
+        assert_eq!(
+            floats[1..],
+            [Value::from(300.0), Value::from(299.0)],
+            "{pass}: {floats:?}"
+        );
+        assert_eq!(
+            raw[1..],
+            [Value::from(300.0), Value::from(299.0)],
+            "{pass}, raw: {raw:?}"
+        );
+        let flags = ask(format!("SELECT first(open), last(open) FROM env WHERE {range}")).await;
+        assert_eq!(flags[1..], [Value::from(false), Value::from(true)], "{pass}: {flags:?}");
+        let text = ask(format!("SELECT first(state), last(state) FROM env WHERE {range}")).await;
+        assert_eq!(text[1..], [Value::from("z"), Value::from("z")], "{pass}: {text:?}");
+        store.compact_as_of(crate::sample::now_ns(), 10 * MINUTE).await.unwrap();
+    }
+    assert!(
+        store.stats().await.unwrap().compacted_samples >= 1200,
+        "the second pass read blocks"
+    );
+}

@@ -49,10 +49,11 @@ impl Aggregate {
         self.min = self.min.min(o.min);
         self.max = self.max.max(o.max);
         self.sum_squares += o.sum_squares;
-        if o.first_ns < self.first_ns {
+        // At equal times (two series merged) the larger value wins, as in InfluxDB.
+        if o.first_ns < self.first_ns || (o.first_ns == self.first_ns && o.first > self.first) {
             (self.first, self.first_ns) = (o.first, o.first_ns);
         }
-        if o.last_ns > self.last_ns {
+        if o.last_ns > self.last_ns || (o.last_ns == self.last_ns && o.last > self.last) {
             (self.last, self.last_ns) = (o.last, o.last_ns);
         }
     }

@@ -129,12 +129,15 @@ fn query_answers_as_influxdb_does_over_the_same_samples() {
     let table = routes.clone();
     let node = HttpFake::start(move |request| table.answer(&request.path));
     // Three whole hours ending an hour ago: compactable at once. Roof every
-    // 20 s, cellar every 90 s shifted by 7 s (no ties across the nodes).
+    // 20 s, cellar every 90 s shifted by 7 s.
     let from = (now_ms() - 4 * HOUR_MS).div_euclid(HOUR_MS) * HOUR_MS;
     let to = from + 3 * HOUR_MS - 1;
     let from_s = from / 1000;
     let mut lines: Vec<String> = (0..540).map(|i| line("roof", from_s + 20 * i, i)).collect();
     lines.extend((0..120).map(|i| line("cellar", from_s + 7 + 90 * i, i)));
+    // The attic shares the roof's times every 5 minutes with other values:
+    // first() and last() across nodes meet ties there.
+    lines.extend((0..36).map(|i| line("attic", from_s + 300 * i, i + 1)));
     let log: String = lines.iter().map(|l| format!("{l}\n")).collect();
     routes.set(LOG_PATH, Response::new(200, "application/octet-stream", log));
 
