@@ -165,7 +165,7 @@ struct Parser<'a> {
 
 /// Deeper nesting is refused: each level is a recursion, and a stack overflow
 /// would end the process, not just the request.
-const MAX_DEPTH: usize = 200;
+const MAX_DEPTH: usize = 100;
 
 /// InfluxQL's binary operators by precedence (token.go `Precedence`). The
 /// bitwise ones parse but the logger does not run them.

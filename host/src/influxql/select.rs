@@ -12,7 +12,6 @@ use super::response::Series;
 use super::window::Windows;
 use super::Context;
 use crate::sample::{FieldValue, Sample};
-use crate::store::rollup::MINUTE_NS;
 use crate::store::Aggregate;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -692,9 +691,8 @@ fn fill(column: &mut [Option<(Value, Option<i64>)>], how: Fill, integer: bool) {
     }
 }
 
-/// Per-minute aggregates of one field of one series over [min, max]: the
-/// whole minutes from the store's rollups (and hot rows), the partial minutes
-/// at either edge from raw points, each as (its time, its aggregate).
+/// Per-minute aggregates of one field of one series over [min, max]
+/// (`Store::minute_aggregates`: whole minutes from rollups, the edges raw).
 async fn minute_aggregates(
     ctx: &Context<'_>,
     series: i64,
@@ -703,35 +701,8 @@ async fn minute_aggregates(
     max: i64,
 ) -> Result<Vec<(i64, Aggregate)>, String> {
     ctx.check_deadline()?;
-    let first_whole = min
-        .div_euclid(MINUTE_NS)
-        .saturating_add(i64::from(min.rem_euclid(MINUTE_NS) != 0))
-        .saturating_mul(MINUTE_NS);
-    let end_whole = max.saturating_add(1).div_euclid(MINUTE_NS).saturating_mul(MINUTE_NS); // exclusive
-    let mut out = Vec::new();
-    let mut edge = |samples: Vec<Sample>| {
-        for s in samples {
-            if let Some(v) = s
-                .fields
-                .iter()
-                .find(|(k, _)| k == field)
-                .and_then(|(_, v)| crate::store::rollup::numeric(v))
-            {
-                out.push((s.timestamp_ns, Aggregate::of(s.timestamp_ns, v)));
-            }
-        }
-    };
-    if first_whole >= end_whole {
-        edge(read(ctx, series, min, max).await?);
-        return Ok(out);
-    }
-    edge(read(ctx, series, min, first_whole - 1).await?);
-    edge(read(ctx, series, end_whole, max).await?);
-    let whole = ctx
-        .store
-        .buckets(series, field, first_whole, end_whole - 1, MINUTE_NS)
+    ctx.store
+        .minute_aggregates(series, field, min, max)
         .await
-        .map_err(|e| format!("reading the store failed: {e:#}"))?;
-    out.extend(whole);
-    Ok(out)
+        .map_err(|e| format!("reading the store failed: {e:#}"))
 }

@@ -178,7 +178,16 @@ fn header(r: &mut Reader) -> Result<usize, String> {
     }
 }
 
-pub(super) fn decode(block: &[u8]) -> Result<Vec<BlockSample>, String> {
+/// A block's timestamps, per-sample layouts and the columns `wanted` picks
+/// (the others are skipped, not decoded).
+struct Parsed {
+    ts: Vec<i64>,
+    layouts: Vec<Vec<(u32, u8)>>,
+    per_sample: Vec<u64>,
+    columns: HashMap<(u32, u8), Vec<FieldValue>>,
+}
+
+fn parse(block: &[u8], wanted: impl Fn(u32) -> bool) -> Result<Parsed, String> {
     let mut r = Reader::new(block);
     let n = header(&mut r)?;
     let ts = unpco::<i64>(r.bytes()?, n)?;
@@ -200,11 +209,27 @@ pub(super) fn decode(block: &[u8]) -> Result<Vec<BlockSample>, String> {
             *counts.entry(*key).or_default() += 1;
         }
     }
-    let mut columns: HashMap<(u32, u8), std::vec::IntoIter<FieldValue>> = HashMap::new();
+    let mut columns = HashMap::new();
     for _ in 0..r.len()? {
         let id = u32::try_from(r.varint()?).map_err(|_| "field id out of range")?;
         let t = r.byte()?;
         let count = counts.get(&(id, t)).copied().unwrap_or(0);
+        if !wanted(id) {
+            match t {
+                FLOAT | INT | UINT => {
+                    r.bytes()?;
+                }
+                BOOL => skip_runs(&mut r)?,
+                TEXT => {
+                    for _ in 0..r.len()? {
+                        r.bytes()?;
+                    }
+                    skip_runs(&mut r)?;
+                }
+                other => return Err(format!("unknown column type {other}")),
+            }
+            continue;
+        }
         let values: Vec<FieldValue> = match t {
             FLOAT => unpco::<f64>(r.bytes()?, count)?
                 .into_iter()
@@ -236,9 +261,34 @@ pub(super) fn decode(block: &[u8]) -> Result<Vec<BlockSample>, String> {
             }
             other => return Err(format!("unknown column type {other}")),
         };
-        columns.insert((id, t), values.into_iter());
+        columns.insert((id, t), values);
     }
-    let mut out = Vec::with_capacity(n);
+    Ok(Parsed {
+        ts,
+        layouts,
+        per_sample,
+        columns,
+    })
+}
+
+fn skip_runs(r: &mut Reader) -> Result<(), String> {
+    for _ in 0..r.len()? {
+        r.varint()?;
+        r.varint()?;
+    }
+    Ok(())
+}
+
+pub(super) fn decode(block: &[u8]) -> Result<Vec<BlockSample>, String> {
+    let Parsed {
+        ts,
+        layouts,
+        per_sample,
+        columns,
+    } = parse(block, |_| true)?;
+    let mut columns: HashMap<(u32, u8), std::vec::IntoIter<FieldValue>> =
+        columns.into_iter().map(|(k, v)| (k, v.into_iter())).collect();
+    let mut out = Vec::with_capacity(ts.len());
     for (t, l) in ts.into_iter().zip(per_sample) {
         let layout = &layouts[l as usize];
         let mut fields = Vec::with_capacity(layout.len());
@@ -250,6 +300,36 @@ pub(super) fn decode(block: &[u8]) -> Result<Vec<BlockSample>, String> {
             fields.push((key.0, value));
         }
         out.push((t, fields));
+    }
+    Ok(out)
+}
+
+/// One field's values in [from, to], oldest first, decoding only its
+/// column(s): what a query of one field needs, without building every sample.
+pub(super) fn decode_field(block: &[u8], field: u32, (from, to): (i64, i64)) -> Result<Vec<(i64, FieldValue)>, String> {
+    let Parsed {
+        ts,
+        layouts,
+        per_sample,
+        columns,
+    } = parse(block, |id| id == field)?;
+    // Per layout: the type the field has in it, if any.
+    let type_in: Vec<Option<u8>> = layouts
+        .iter()
+        .map(|l| l.iter().find(|(id, _)| *id == field).map(|(_, t)| *t))
+        .collect();
+    let mut columns: HashMap<u8, std::vec::IntoIter<FieldValue>> =
+        columns.into_iter().map(|((_, t), v)| (t, v.into_iter())).collect();
+    let mut out = Vec::new();
+    for (t, l) in ts.into_iter().zip(per_sample) {
+        let Some(kind) = type_in[l as usize] else { continue };
+        let value = columns
+            .get_mut(&kind)
+            .and_then(Iterator::next)
+            .ok_or("column too short")?;
+        if (from..=to).contains(&t) {
+            out.push((t, value));
+        }
     }
     Ok(out)
 }
@@ -330,6 +410,28 @@ mod tests {
         samples[11].1.push((7, FieldValue::Float(1.5)));
         same(&decode(&encode(&samples)).unwrap(), &samples);
         assert_eq!(timestamps(&encode(&samples)).unwrap().len(), 500);
+
+        // One field alone, in a range, is what the whole decode has of it.
+        let block = encode(&samples);
+        let range = (t0 + 7 * 1_000_000_000, t0 + 400 * 1_000_000_000);
+        for field in 1..=7 {
+            let expected: Vec<BlockSample> = samples
+                .iter()
+                .filter(|(ts, _)| (range.0..=range.1).contains(ts))
+                .filter_map(|(ts, fields)| {
+                    let v = fields.iter().find(|(id, _)| *id == field)?.1.clone();
+                    Some((*ts, vec![(field, v)]))
+                })
+                .collect();
+            let got: Vec<BlockSample> = decode_field(&block, field, range)
+                .unwrap()
+                .into_iter()
+                .map(|(ts, v)| (ts, vec![(field, v)]))
+                .collect();
+            assert!(!got.is_empty(), "field {field}");
+            same(&got, &expected);
+        }
+        assert!(decode_field(&block, 99, (i64::MIN, i64::MAX)).unwrap().is_empty());
     }
 
     #[test]
@@ -357,11 +459,13 @@ mod tests {
         let block = encode(&samples);
         for cut in 0..block.len() {
             let _ = decode(&block[..cut]);
+            let _ = decode_field(&block[..cut], 1, (i64::MIN, i64::MAX));
         }
         let mut flipped = block.clone();
         for i in 0..flipped.len() {
             flipped[i] ^= 0x55;
             let _ = decode(&flipped);
+            let _ = decode_field(&flipped, 1, (i64::MIN, i64::MAX));
             flipped[i] ^= 0x55;
         }
     }

@@ -426,6 +426,21 @@ impl Store {
         .await
     }
 
+    /// Per-minute aggregates of a numeric field of one series over [from, to]
+    /// for windows of whole minutes whose range need not start on one
+    /// (`query::minute_aggregates`).
+    pub async fn minute_aggregates(
+        &self,
+        series: i64,
+        field: &str,
+        from_ns: i64,
+        to_ns: i64,
+    ) -> anyhow::Result<Vec<(i64, Aggregate)>> {
+        let (shared, field) = (self.shared.clone(), field.to_string());
+        self.on_own_connection(move |c| query::minute_aggregates(c, &shared.dict, series, &field, (from_ns, to_ns)))
+            .await
+    }
+
     /// The distinct measurements, field keys, tag keys and values.
     pub async fn names(&self) -> anyhow::Result<Names> {
         let shared = self.shared.clone();

@@ -121,6 +121,13 @@ fn decode_block(series: i64, data: &[u8]) -> Vec<block::BlockSample> {
     })
 }
 
+fn decode_field(series: i64, data: &[u8], field: u32, range: (i64, i64)) -> Vec<(i64, FieldValue)> {
+    block::decode_field(data, field, range).unwrap_or_else(|e| {
+        tracing::error!("series {series}: skipping an unreadable block: {e}");
+        Vec::new()
+    })
+}
+
 type Found = (i64, i64, Vec<(u32, FieldValue)>);
 
 /// The newest `limit` samples of `series` in the filter's time range, newest first.
@@ -223,11 +230,7 @@ pub fn field_range(
     let value_of = |fields: Vec<(u32, FieldValue)>| fields.into_iter().find(|(id, _)| *id == field_id).map(|(_, v)| v);
     let mut found: Vec<(i64, FieldValue)> = Vec::new();
     for (block, _) in block_ends(c, series, from, to)? {
-        for (ts, fields) in decode_block(series, &block_data(c, block)?) {
-            if let Some(v) = value_of(fields).filter(|_| (from..=to).contains(&ts)) {
-                found.push((ts, v));
-            }
-        }
+        found.extend(decode_field(series, &block_data(c, block)?, field_id, (from, to)));
         if found.len() > limit {
             return Ok(None);
         }
@@ -328,6 +331,92 @@ pub fn buckets(
         }
     }
     Ok(out.into_iter().collect())
+}
+
+/// Per-minute aggregates of one numeric field of one series over [from, to],
+/// whose ends need not fall on a minute: the whole minutes from the rollups,
+/// the raw points of the partial minutes at either end and every hot row
+/// each as its own aggregate at its own time. One read for what a windowed
+/// aggregate of whole minutes needs: only the edge minutes decode blocks.
+pub fn minute_aggregates(
+    c: &Connection,
+    dict: &RwLock<Dictionary>,
+    series: i64,
+    field: &str,
+    (from, to): (i64, i64),
+) -> anyhow::Result<Vec<(i64, Aggregate)>> {
+    let Some(field_id) = ({
+        dict.write().unwrap().reload(c)?;
+        dict.read().unwrap().field_id(field)
+    }) else {
+        return Ok(Vec::new());
+    };
+    if from > to {
+        return Ok(Vec::new());
+    }
+    let first_whole = from
+        .div_euclid(MINUTE_NS)
+        .saturating_add(i64::from(from.rem_euclid(MINUTE_NS) != 0))
+        .saturating_mul(MINUTE_NS);
+    let end_whole = to.saturating_add(1).div_euclid(MINUTE_NS).saturating_mul(MINUTE_NS); // exclusive
+    let mut out: Vec<(i64, Aggregate)> = Vec::new();
+    // The raw ranges: both edges, or all of it when no minute is whole.
+    let edges: Vec<(i64, i64)> = if first_whole >= end_whole {
+        vec![(from, to)]
+    } else {
+        [(from, first_whole - 1), (end_whole, to)]
+            .into_iter()
+            .filter(|(a, b)| a <= b)
+            .collect()
+    };
+    let in_edges = |ts: i64| edges.iter().any(|(a, b)| (*a..=*b).contains(&ts));
+    let mut seen = std::collections::HashSet::new();
+    for (a, b) in &edges {
+        for (block, _) in block_ends(c, series, *a, *b)? {
+            if !seen.insert(block) {
+                continue; // both edges in one block: decoded once
+            }
+            for (ts, v) in decode_field(series, &block_data(c, block)?, field_id, (from, to)) {
+                if let Some(v) = rollup::numeric(&v).filter(|_| in_edges(ts)) {
+                    out.push((ts, Aggregate::of(ts, v)));
+                }
+            }
+        }
+    }
+    if first_whole < end_whole {
+        let mut stmt = c.prepare_cached(
+            "SELECT data FROM rollups WHERE series = ?1 AND field = ?2 AND end_ns >= ?3 AND start_ns <= ?4",
+        )?;
+        let rows = stmt.query_map(params![series, field_id, first_whole, end_whole - 1], |r| {
+            r.get::<_, Vec<u8>>(0)
+        })?;
+        for data in rows {
+            for (minute, a) in rollup::decode(&data?).map_err(anyhow::Error::msg)? {
+                if (first_whole..end_whole).contains(&minute) {
+                    out.push((minute, a));
+                }
+            }
+        }
+    }
+    // Hot rows are in neither rollups nor blocks.
+    let mut stmt =
+        c.prepare_cached("SELECT ts_ns, fields FROM hot WHERE ts_ns >= ?1 AND ts_ns <= ?2 AND series = ?3")?;
+    let rows = stmt.query_map(params![from, to, series], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?;
+    for row in rows {
+        let (ts, blob) = row?;
+        if let Ok(fields) = codec::decode_fields(&blob) {
+            for v in fields
+                .iter()
+                .filter(|(id, _)| *id == field_id)
+                .filter_map(|(_, v)| rollup::numeric(v))
+            {
+                out.push((ts, Aggregate::of(ts, v)));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The (field, type) pairs each of these series has stored, sorted; a field
