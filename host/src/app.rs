@@ -93,7 +93,11 @@ impl App {
             started: std::time::Instant::now(),
             guard: Arc::new(api::auth::Guard::new(&config.api)),
             query: Arc::new(config.query.clone()),
+            sources: Arc::new(crate::sources::push::PushSources::new(&config.sources)),
         };
+        if !config.sources.is_empty() {
+            tracing::info!("receiving pushed samples for {} sources", config.sources.len());
+        }
         Ok(App {
             state,
             _watcher: watcher,

@@ -206,6 +206,12 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<(Statu
             spec.name, spec.name
         )));
     }
+    if state.sources.has_name(&spec.name) {
+        return Err(ApiError::conflict(format!(
+            "a source (\"sources\" in the config) is named \"{}\"; items and sources share names, choose another",
+            spec.name
+        )));
+    }
     check_item(&state, &spec).await?;
     // Fails only for a name taken meanwhile.
     let handle = state.scheduler.add(spec).map_err(ApiError::conflict)?;

@@ -11,7 +11,9 @@ mod ping;
 mod plugins;
 mod query;
 mod series;
+mod sources;
 mod store;
+mod write;
 
 use crate::config::ConfigFile;
 use crate::plugins::Registry;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub guard: Arc<auth::Guard>,
     /// How `/query` answers.
     pub query: Arc<crate::influxql::QuerySettings>,
+    /// The push sources (`"sources"`): where `/write` puts points.
+    pub sources: Arc<crate::sources::push::PushSources>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -73,6 +77,10 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(resource(routes!(store::compact)))
         .routes(resource(routes!(series::list)))
         .routes(resource(routes!(series::data)))
+        .routes(resource(routes!(write::write_v1)))
+        .routes(resource(routes!(write::write_v2)))
+        .routes(resource(routes!(sources::list)))
+        .routes(resource(routes!(sources::show)))
         .routes(resource(routes!(ping::get, ping::head)))
         .routes(resource(routes!(health::show)))
         .routes(resource(routes!(openapi::show)))
@@ -148,11 +156,18 @@ async fn refuse_oversized(req: Request, next: Next) -> Response {
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_none_or(|n| n <= MAX_BODY_BYTES) {
+    // The write endpoints take larger bodies and apply their source's limit.
+    let own_limit = crate::access::route_group(req.method(), req.uri().path()) == crate::access::RouteGroup::Write;
+    if own_limit || declared.is_none_or(|n| n <= MAX_BODY_BYTES) {
         return next.run(req).await;
     }
+    drain(req.into_body().into_data_stream()).await;
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, too_large_message()).into_response()
+}
+
+/// Reads (and drops) up to `DRAIN_BYTES` more of a body that will be refused.
+pub(crate) async fn drain(mut body: axum::body::BodyDataStream) {
     use futures::StreamExt;
-    let mut body = req.into_body().into_data_stream();
     let mut read = 0;
     while let Some(Ok(chunk)) = body.next().await {
         read += chunk.len();
@@ -160,7 +175,6 @@ async fn refuse_oversized(req: Request, next: Next) -> Response {
             break;
         }
     }
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, too_large_message()).into_response()
 }
 
 /// The 413 message, whichever layer noticed the size.

@@ -18,6 +18,7 @@ use crate::plugins::SandboxSettings;
 use crate::secret::Secret;
 use crate::sinks::OutputSpec;
 use crate::sources::items::{parse_item, ItemSpec};
+use crate::sources::push::SourceSpec;
 use crate::store::StoreSettings;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -136,6 +137,8 @@ pub struct Config {
     pub database: Option<String>,
     /// Where samples are forwarded besides the embedded store.
     pub outputs: Vec<OutputSpec>,
+    /// Push sources: streams that arrive instead of being polled (`"sources"`).
+    pub sources: Vec<SourceSpec>,
     /// Notes about accepted-but-ignored settings, logged once logging is up.
     pub notes: Vec<String>,
     /// Likely mistakes that do not stop the logger (unknown settings).
@@ -365,9 +368,14 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         },
         Some(v) => crate::sinks::parse_outputs(v, &mut problems, &mut warnings),
     };
+    let item_names: Vec<&str> = items.iter().map(|i| i.name.as_str()).collect();
+    let sources = match obj.get("sources") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => crate::sources::push::parse_sources(v, &item_names, &mut problems),
+    };
     /// Settings of the Python rpdemo logger that have no meaning here.
     const LEGACY: [&str; 1] = ["polling_threads"];
-    const OWN: [&str; 13] = [
+    const OWN: [&str; 14] = [
         "log_level",
         "plugins_dir",
         "plugins_watch",
@@ -381,6 +389,7 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         "database",
         "outputs",
         "query",
+        "sources",
     ];
     // The capabilities' sections after "plugins", where they always stood (the
     // first close match wins a "did you mean").
@@ -421,6 +430,7 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         items,
         database,
         outputs,
+        sources,
         notes,
         warnings,
     })

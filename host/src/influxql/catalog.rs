@@ -65,7 +65,8 @@ impl Catalog {
             .into_iter()
             .map(|(id, key)| {
                 let mut tags = key.tags.clone();
-                tags.insert("item".to_string(), key.item.clone());
+                // As the sinks write it: a point's own `item` tag wins.
+                tags.entry("item".to_string()).or_insert_with(|| key.item.clone());
                 SeriesInfo {
                     id,
                     measurement: key.measurement,

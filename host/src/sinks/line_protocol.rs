@@ -60,7 +60,9 @@ pub fn line(row: &Row, schema: Schema) -> Line<'_> {
                 .tags
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
-                .chain([("item", row.item.as_str())])
+                // A point's own `item` tag (a pushed point may have one) wins
+                // over the host's; the store keeps both apart.
+                .chain((!s.tags.contains_key("item")).then_some(("item", row.item.as_str())))
                 .collect(),
             fields: s.fields.iter().map(|(k, v)| (k.as_str(), v)).collect(),
             timestamp_ns: s.timestamp_ns,

@@ -4,9 +4,13 @@
 //! - `poll`: the scheduler; every configured item is sampled through its
 //!   plugin at its own whole-second interval, aligned to the wall clock.
 //! - `items`: the poll item model, shared by the config loader and the REST API.
+//! - `push`: sources that receive samples (InfluxDB-style writes), their
+//!   config and counters; `line_protocol` reads what InfluxDB clients write.
 //!
 //! To add a source: one module here that appends to `store::Store`, started
 //! from `app.rs`.
 
 pub mod items;
+pub mod line_protocol;
 pub mod poll;
+pub mod push;

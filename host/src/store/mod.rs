@@ -153,6 +153,10 @@ pub struct Appended {
     /// `true` where the sample was stored; `false` for a duplicate of a stored
     /// series and timestamp (or one older than retention).
     pub stored: Vec<bool>,
+    /// The store cannot be written now (a full disk): the samples are held in
+    /// memory and written later, but are not committed yet. Push sources
+    /// must not acknowledge them.
+    pub held: bool,
 }
 
 impl Appended {

@@ -121,7 +121,7 @@ pub(super) fn run_writer(
         // caller gets its own answer.
         let mut answers = Vec::new();
         let mut stored = Vec::new();
-        let mut seen = HashMap::new();
+        let mut seen = BlockCache::default();
         let result = (|| -> rusqlite::Result<usize> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut held_written = 0;
@@ -162,7 +162,10 @@ pub(super) fn run_writer(
                 for Command::Append { item, samples, done } in batch.drain(..) {
                     dropped += held.push(item, samples);
                     // Held, not lost: the item is not failing.
-                    let _ = done.send(Ok(Appended::default()));
+                    let _ = done.send(Ok(Appended {
+                        stored: Vec::new(),
+                        held: true,
+                    }));
                 }
                 let mut h = health.lock().unwrap();
                 if h.failing.is_none() {
@@ -192,27 +195,40 @@ fn insert(
     samples: &[Sample],
     cutoff: Option<i64>,
     stored_out: &mut Vec<(i64, Sample)>,
-    seen: &mut HashMap<i64, Vec<i64>>,
+    seen: &mut BlockCache,
 ) -> rusqlite::Result<Appended> {
-    let mut stmt = tx.prepare_cached(
-        // Not INSERT OR IGNORE: an ignored insert would still use up an
-        // AUTOINCREMENT number, and outputs rely on sequence numbers without gaps.
-        "INSERT INTO hot (series, ts_ns, fields) SELECT ?1, ?2, ?3
-         WHERE NOT EXISTS (SELECT 1 FROM hot WHERE ts_ns = ?2 AND series = ?1)",
-    )?;
+    // Not INSERT OR IGNORE: an ignored insert would still use up an
+    // AUTOINCREMENT number, and outputs rely on sequence numbers without gaps.
+    // Nor one INSERT … SELECT … WHERE NOT EXISTS: reading the table it inserts
+    // into makes SQLite build a temporary table per row (a third of the
+    // writer's time). This writer is the only one, so probe, then insert.
+    let mut exists = tx.prepare_cached("SELECT 1 FROM hot WHERE ts_ns = ?1 AND series = ?2")?;
+    let mut stmt = tx.prepare_cached("INSERT INTO hot (series, ts_ns, fields) VALUES (?1, ?2, ?3)")?;
     let mut stored = Vec::with_capacity(samples.len());
+    // A batch names few series many times (pushed batches interleave them):
+    // look each up once, without building a key per sample.
+    let mut ids: HashMap<(&str, &std::collections::BTreeMap<String, String>), i64> = HashMap::new();
+    // The newest stored sample of each series in this call, cloned once at the end.
+    let mut newest: HashMap<i64, &Sample> = HashMap::new();
     for s in samples {
         if cutoff.is_some_and(|c| s.timestamp_ns < c) {
             stored.push(false);
             continue;
         }
-        let key = SeriesKey {
-            item: item.to_string(),
-            measurement: s.measurement.clone(),
-            tags: s.tags.clone(),
+        let series = match ids.get(&(s.measurement.as_str(), &s.tags)) {
+            Some(id) => *id,
+            None => {
+                let key = SeriesKey {
+                    item: item.to_string(),
+                    measurement: s.measurement.clone(),
+                    tags: s.tags.clone(),
+                };
+                let id = dict.series_id(tx, &key)?;
+                ids.insert((s.measurement.as_str(), &s.tags), id);
+                id
+            }
         };
-        let series = dict.series_id(tx, &key)?;
-        if in_a_block(tx, series, s.timestamp_ns, seen)? {
+        if seen.holds(tx, series, s.timestamp_ns)? {
             stored.push(false);
             continue;
         }
@@ -227,49 +243,75 @@ fn insert(
             }
             fields.push((id, value));
         }
-        let new = stmt.execute(params![series, s.timestamp_ns, encode_fields(&fields)])? == 1;
+        let new = !exists.exists(params![s.timestamp_ns, series])?
+            && stmt.execute(params![series, s.timestamp_ns, encode_fields(&fields)])? == 1;
         if new {
-            stored_out.push((series, s.clone()));
+            let entry = newest.entry(series).or_insert(s);
+            if entry.timestamp_ns <= s.timestamp_ns {
+                *entry = s;
+            }
         }
         stored.push(new);
     }
-    Ok(Appended { stored })
+    stored_out.extend(newest.into_iter().map(|(series, s)| (series, s.clone())));
+    Ok(Appended { stored, held: false })
 }
 
-/// Whether a compacted block of the series already holds this timestamp. Live
-/// samples are newer than every block, so this is one index probe for them.
-/// `seen` keeps each block's decoded timestamps for one commit, so a history
-/// re-sent sample by sample decodes each block once, not once a sample.
-fn in_a_block(
-    tx: &rusqlite::Transaction,
-    series: i64,
-    ts: i64,
-    seen: &mut HashMap<i64, Vec<i64>>,
-) -> rusqlite::Result<bool> {
-    let ids: Vec<i64> = {
-        let mut stmt =
-            tx.prepare_cached("SELECT id FROM blocks WHERE series = ?1 AND end_ns >= ?2 AND start_ns <= ?2")?;
-        let rows = stmt.query_map(params![series, ts], |r| r.get(0))?;
-        rows.collect::<Result<_, _>>()?
-    };
-    for id in ids {
-        let list = match seen.entry(id) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let data: Vec<u8> = tx
-                    .prepare_cached("SELECT data FROM blocks WHERE id = ?1")?
-                    .query_row([id], |r| r.get(0))?;
-                e.insert(block::timestamps(&data).unwrap_or_else(|err| {
-                    tracing::error!("series {series}: unreadable block: {err}");
-                    Vec::new()
-                }))
+/// What one commit learnt about the compacted blocks, so each series' blocks
+/// are looked at once per commit, not once per sample.
+#[derive(Default)]
+struct BlockCache {
+    /// The latest timestamp any block of the series holds (`None`: no block).
+    /// Live samples are newer, so they need no further look.
+    newest_in_blocks: HashMap<i64, Option<i64>>,
+    /// Each block's decoded timestamps: a history re-sent sample by sample
+    /// decodes each block once.
+    timestamps: HashMap<i64, Vec<i64>>,
+}
+
+impl BlockCache {
+    /// Whether a compacted block of the series already holds this timestamp.
+    /// The writer's transaction keeps the compactor out, so what is cached
+    /// stays true for the commit.
+    fn holds(&mut self, tx: &rusqlite::Transaction, series: i64, ts: i64) -> rusqlite::Result<bool> {
+        let newest = match self.newest_in_blocks.get(&series) {
+            Some(n) => *n,
+            None => {
+                let n: Option<i64> = tx
+                    .prepare_cached("SELECT max(end_ns) FROM blocks WHERE series = ?1")?
+                    .query_row([series], |r| r.get(0))?;
+                self.newest_in_blocks.insert(series, n);
+                n
             }
         };
-        if list.binary_search(&ts).is_ok() {
-            return Ok(true);
+        if newest.is_none_or(|n| ts > n) {
+            return Ok(false);
         }
+        let ids: Vec<i64> = {
+            let mut stmt =
+                tx.prepare_cached("SELECT id FROM blocks WHERE series = ?1 AND end_ns >= ?2 AND start_ns <= ?2")?;
+            let rows = stmt.query_map(params![series, ts], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for id in ids {
+            let list = match self.timestamps.entry(id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let data: Vec<u8> = tx
+                        .prepare_cached("SELECT data FROM blocks WHERE id = ?1")?
+                        .query_row([id], |r| r.get(0))?;
+                    e.insert(block::timestamps(&data).unwrap_or_else(|err| {
+                        tracing::error!("series {series}: unreadable block: {err}");
+                        Vec::new()
+                    }))
+                }
+            };
+            if list.binary_search(&ts).is_ok() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
-    Ok(false)
 }
 
 #[cfg(test)]

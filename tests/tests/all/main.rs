@@ -32,3 +32,4 @@ mod sensehat;
 mod series_api;
 mod soak;
 mod wemo;
+mod write;
