@@ -232,6 +232,7 @@ async fn ingest(
     };
     let first_error = parsed.errors.first().map(|e| e.to_string());
     source.note_received(parsed.error_count, first_error.clone());
+    let good = parsed.samples.len();
     let committed = match parsed.samples.is_empty() {
         true => Default::default(),
         false => source.commit(&state.store, parsed.samples).await.map_err(|e| match e {
@@ -242,10 +243,18 @@ async fn ingest(
         })?,
     };
     if let Some(first) = first_error {
-        return Err(WriteError::invalid(format!(
-            "partial write: {first} dropped={}",
-            parsed.error_count + committed.too_old
-        )));
+        // InfluxDB says "partial write" only when some points were written.
+        let message = match good == 0 {
+            true => match parsed.error_count {
+                1 => first,
+                n => format!("{first} (and {} more lines that could not be read)", n - 1),
+            },
+            false => format!(
+                "partial write: {first} dropped={}",
+                parsed.error_count + committed.too_old
+            ),
+        };
+        return Err(WriteError::invalid(message));
     }
     if committed.too_old > 0 {
         return Err(WriteError::invalid(format!(

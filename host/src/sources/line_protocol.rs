@@ -17,8 +17,11 @@
 //! timestamps, `time`/`_field`/`_measurement` as keys, repeated tags or fields.
 //!
 //! Unlike InfluxDB: a trailing `\r` is stripped (CRLF bodies); a repeated
-//! field is an error (InfluxDB keeps the last); a string whose closing quote
-//! is missing fails alone instead of swallowing the lines after it.
+//! field is an error (InfluxDB keeps the last); a line break outside a string
+//! always ends the line (InfluxDB keeps a backslash-escaped one in the name,
+//! which the sinks cannot write); a string whose closing quote is missing
+//! fails alone instead of swallowing the lines up to the next quote; strings
+//! are limited to the documented 64 KiB (1.9+ and 2.x enforce 1 MiB).
 
 use crate::sample::{rfc3339_ns, FieldValue, Sample, MAX_TIMESTAMP_NS, MIN_TIMESTAMP_NS, RESERVED_FIELD_NAMES};
 use std::collections::btree_map::{BTreeMap, Entry};
@@ -204,6 +207,32 @@ fn line_end(b: &[u8], i: usize) -> usize {
 /// How far a backslash at `i` reaches when looking for separators: it hides
 /// the next byte unless that is another backslash (which may escape what
 /// follows it) or a line end. InfluxDB's rule: a byte after a backslash is escaped.
+fn line_break(what: &str) -> String {
+    format!("{what} contains a line break, which line protocol cannot carry")
+}
+
+/// Scans a tag or field key starting at `k0` up to its unescaped '=':
+/// where the '=' is, and whether the key holds escapes. `missing` is the
+/// error for an empty key; `what` names the key in the others.
+fn scan_key(b: &[u8], k0: usize, missing: &str, what: &str) -> Result<(usize, bool), String> {
+    let (mut i, mut escaped) = (k0, false);
+    loop {
+        match b.get(i) {
+            Some(b'=') if i > k0 => return Ok((i, escaped)),
+            Some(b'=' | b',' | b' ') | None if i == k0 => return Err(missing.into()),
+            Some(b',' | b' ') | None => {
+                return Err(format!("{what} {:?} has no value ('=' missing)", shown(&b[k0..i])))
+            }
+            Some(b'\\') => {
+                escaped = true;
+                i += escape_len(b, i);
+            }
+            Some(b'\n') => return Err(line_break(&format!("a {} key", what.trim_end_matches(" key")))),
+            Some(_) => i += 1,
+        }
+    }
+}
+
 fn escape_len(b: &[u8], i: usize) -> usize {
     match b.get(i + 1) {
         Some(b'\\' | b'\n') | None => 1,
@@ -301,12 +330,32 @@ enum Part<'a> {
 
 impl Part<'_> {
     fn describe(self, s: &str) -> String {
+        let s = Quoted(s);
         match self {
             Part::Measurement => format!("measurement {s:?}"),
             Part::TagKey => format!("tag key {s:?}"),
-            Part::TagValue(key) => format!("tag {key:?}: the value {s:?}"),
+            Part::TagValue(key) => format!("tag {:?}: the value {s:?}", Quoted(key)),
             Part::FieldKey => format!("field key {s:?}"),
         }
+    }
+}
+
+/// A name in a message: quoted, and cut after 100 bytes so that a huge name
+/// cannot make a huge message.
+#[derive(Clone, Copy)]
+struct Quoted<'a>(&'a str);
+
+impl fmt::Debug for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        if s.len() <= 100 {
+            return write!(f, "{s:?}");
+        }
+        let mut cut = 100;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        write!(f, "{:?}…", &s[..cut])
     }
 }
 
@@ -323,10 +372,12 @@ fn name(raw: &[u8], esc: &[u8], escaped: bool, part: Part) -> Result<String, Str
     let b = name.as_bytes();
     for (j, _) in b.iter().enumerate().filter(|(_, &c)| c == b'\\') {
         match b.get(j + 1) {
-            None => return Err(format!(
-                "{} ends with a backslash, which line protocol cannot carry (it would escape the separator after it)",
-                part.describe(&name)
-            )),
+            None => {
+                let what = part.describe(&name);
+                return Err(format!(
+                    "{what} ends with a backslash, which line protocol cannot carry (it escapes the separator after it)"
+                ));
+            }
             Some(c) if esc.contains(c) => {
                 return Err(format!(
                     "{} has a backslash before {:?}, which line protocol cannot carry (it reads as an escape)",
@@ -394,7 +445,6 @@ fn excerpt(line: &[u8]) -> String {
 /// leading whitespace, no trailing `\r`).
 fn parse_line(b: &[u8], precision: Precision, default_ts: &Result<i64, String>) -> Result<Sample, String> {
     let n = b.len();
-    let line_break = |what: &str| format!("{what} contains a line break, which line protocol cannot carry");
 
     // Measurement: up to an unescaped ',' (tags follow) or space (fields follow).
     let mut i = 0;
@@ -419,7 +469,8 @@ fn parse_line(b: &[u8], precision: Precision, default_ts: &Result<i64, String>) 
     let measurement = name(&b[..i], MEASUREMENT_ESC, escaped, Part::Measurement)?;
     if measurement.starts_with(['#', '\t', '\0']) {
         return Err(format!(
-            "measurement {measurement:?} starts with {:?}, which InfluxDB reads as a comment or skips",
+            "measurement {:?} starts with {:?}, which InfluxDB reads as a comment or skips",
+            Quoted(&measurement),
             measurement.chars().next().unwrap_or_default()
         ));
     }
@@ -429,25 +480,14 @@ fn parse_line(b: &[u8], precision: Precision, default_ts: &Result<i64, String>) 
     while b[i] == b',' {
         i += 1;
         let k0 = i;
-        escaped = false;
-        loop {
-            match b.get(i) {
-                Some(b'=') if i > k0 => break,
-                Some(b'=' | b',' | b' ') | None if i == k0 => {
-                    return Err("missing tag key: each ',' before the fields must start a key=value tag".into())
-                }
-                Some(b',' | b' ') | None => {
-                    return Err(format!("tag key {:?} has no value ('=' missing)", shown(&b[k0..i])))
-                }
-                Some(b'\\') => {
-                    escaped = true;
-                    i += escape_len(b, i);
-                }
-                Some(b'\n') => return Err(line_break("a tag key")),
-                Some(_) => i += 1,
-            }
-        }
+        (i, escaped) = scan_key(
+            b,
+            k0,
+            "missing tag key: each ',' before the fields must start a key=value tag",
+            "tag key",
+        )?;
         let key = name(&b[k0..i], TAG_ESC, escaped, Part::TagKey)?;
+        let k = Quoted(&key);
         i += 1;
         let v0 = i;
         escaped = false;
@@ -455,29 +495,29 @@ fn parse_line(b: &[u8], precision: Precision, default_ts: &Result<i64, String>) 
             match b.get(i) {
                 Some(b',' | b' ') => break,
                 None => return Err("missing fields: a point needs at least one field=value after the tags".into()),
-                Some(b'=') => return Err(format!("tag {key:?}: its value has an unescaped '=' (write it as \\=)")),
+                Some(b'=') => return Err(format!("tag {k:?}: its value has an unescaped '=' (write it as \\=)")),
                 Some(b'\\') => {
                     escaped = true;
                     i += escape_len(b, i);
                 }
-                Some(b'\n') => return Err(line_break(&format!("tag {key:?}"))),
+                Some(b'\n') => return Err(line_break(&format!("tag {k:?}"))),
                 Some(_) => i += 1,
             }
         }
         if i == v0 {
             return Err(format!(
-                "tag {key:?} has an empty value, which InfluxDB refuses; leave the tag out"
+                "tag {k:?} has an empty value, which InfluxDB refuses; leave the tag out"
             ));
         }
         let value = name(&b[v0..i], TAG_ESC, escaped, Part::TagValue(&key))?;
         if REFUSED_TAG_KEYS.contains(&key.as_str()) {
             return Err(format!(
-                "tag key {key:?} is reserved by InfluxDB (tag keys {} are refused); rename the tag",
+                "tag key {k:?} is reserved by InfluxDB (tag keys {} are refused); rename the tag",
                 REFUSED_TAG_KEYS.join(", ")
             ));
         }
         match tags.entry(key) {
-            Entry::Occupied(e) => return Err(format!("duplicate tag {:?}", e.key())),
+            Entry::Occupied(e) => return Err(format!("duplicate tag {:?}", Quoted(e.key()))),
             Entry::Vacant(e) => {
                 e.insert(value);
             }
@@ -498,24 +538,12 @@ fn parse_line(b: &[u8], precision: Precision, default_ts: &Result<i64, String>) 
     let mut fields: Vec<(String, FieldValue)> = Vec::new();
     loop {
         let k0 = i;
-        escaped = false;
-        loop {
-            match b.get(i) {
-                Some(b'=') if i > k0 => break,
-                Some(b'=' | b',' | b' ') | None if i == k0 => {
-                    return Err("missing field key: each ',' between fields must start a key=value field".into())
-                }
-                Some(b',' | b' ') | None => {
-                    return Err(format!("field {:?} has no value ('=' missing)", shown(&b[k0..i])))
-                }
-                Some(b'\\') => {
-                    escaped = true;
-                    i += escape_len(b, i);
-                }
-                Some(b'\n') => return Err(line_break("a field key")),
-                Some(_) => i += 1,
-            }
-        }
+        (i, escaped) = scan_key(
+            b,
+            k0,
+            "missing field key: each ',' between fields must start a key=value field",
+            "field",
+        )?;
         if key_len + 4 + (i - k0) > MAX_KEY_LEN {
             return Err(format!(
                 "max key length exceeded: the measurement, tags and field key {:?} take more than InfluxDB's {MAX_KEY_LEN} bytes",
@@ -523,23 +551,24 @@ fn parse_line(b: &[u8], precision: Precision, default_ts: &Result<i64, String>) 
             ));
         }
         let key = name(&b[k0..i], FIELD_KEY_ESC, escaped, Part::FieldKey)?;
+        let k = Quoted(&key);
         if key.starts_with(['\t', '\0']) {
             return Err(format!(
-                "field key {key:?} starts with a tab or NUL, which InfluxDB skips"
+                "field key {k:?} starts with a tab or NUL, which InfluxDB skips"
             ));
         }
         if RESERVED_FIELD_NAMES.contains(&key.as_str()) {
             return Err(format!(
-                "field {key:?} is reserved by InfluxDB (field names {} are refused or dropped); rename the field",
+                "field {k:?} is reserved by InfluxDB (field names {} are refused or dropped); rename the field",
                 RESERVED_FIELD_NAMES.join(", ")
             ));
         }
         i += 1;
-        let (value, next) = field_value(b, i, &key)?;
+        let (value, next) = field_value(b, i, k)?;
         i = next;
         // Few fields: compare as we go; many: sorted once at the end.
         if fields.len() < 16 && fields.iter().any(|(k, _)| *k == key) {
-            return Err(format!("field {key:?} appears twice"));
+            return Err(format!("field {k:?} appears twice"));
         }
         fields.push((key, value));
         match b.get(i) {
@@ -549,7 +578,7 @@ fn parse_line(b: &[u8], precision: Precision, default_ts: &Result<i64, String>) 
                 let rest = &b[i..line_end_space(b, i)];
                 return Err(format!(
                     "field {:?}: the string is followed by {:?}; expected ',' or ' ' after the closing quote",
-                    fields[fields.len() - 1].0,
+                    Quoted(&fields[fields.len() - 1].0),
                     shown(rest)
                 ));
             }
@@ -559,7 +588,7 @@ fn parse_line(b: &[u8], precision: Precision, default_ts: &Result<i64, String>) 
         let mut keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
         keys.sort_unstable();
         if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
-            return Err(format!("field {:?} appears twice", w[0]));
+            return Err(format!("field {:?} appears twice", Quoted(w[0])));
         }
     }
 
@@ -593,7 +622,7 @@ fn line_end_space(b: &[u8], i: usize) -> usize {
 }
 
 /// The value starting at `i` and the index just after it.
-fn field_value(b: &[u8], i: usize, key: &str) -> Result<(FieldValue, usize), String> {
+fn field_value(b: &[u8], i: usize, key: Quoted) -> Result<(FieldValue, usize), String> {
     match b.get(i) {
         None | Some(b',' | b' ') => Err(format!("field {key:?} has no value")),
         Some(b'"') => {
@@ -621,7 +650,7 @@ fn field_value(b: &[u8], i: usize, key: &str) -> Result<(FieldValue, usize), Str
 }
 
 /// A number or boolean value.
-fn scalar(tok: &[u8], key: &str) -> Result<FieldValue, String> {
+fn scalar(tok: &[u8], key: Quoted) -> Result<FieldValue, String> {
     match tok {
         b"t" | b"T" | b"true" | b"True" | b"TRUE" => return Ok(FieldValue::Boolean(true)),
         b"f" | b"F" | b"false" | b"False" | b"FALSE" => return Ok(FieldValue::Boolean(false)),
@@ -1225,12 +1254,16 @@ mod tests {
         ] {
             assert_bad(body, words);
         }
-        // A tag value with a line break cannot be written: both halves fail,
-        // escaped or not.
-        for body in [&b"m,t=a\nb v=1 1"[..], b"m,t=a\\\n v=1 1"] {
-            let parsed = parse(body, Precision::Ns, NOW);
-            assert_eq!((parsed.samples.len(), parsed.error_count), (0, 2), "{body:?}");
-        }
+        // A line break ends the line: the tag value ends there and fails, and
+        // what follows is a line of its own, as in InfluxDB. Escaped too
+        // (InfluxDB would keep `\`+newline in the value; the sinks cannot).
+        let parsed = parse(b"m,t=a\nb v=1 1", Precision::Ns, NOW);
+        assert_eq!(
+            (parsed.samples[0].measurement.as_str(), parsed.errors[0].line),
+            ("b", 1)
+        );
+        let parsed = parse(b"m,t=a\\\n v=1 1", Precision::Ns, NOW);
+        assert_eq!((parsed.samples.len(), parsed.error_count), (0, 2));
     }
 
     // ------------------------------------------------------------ values
@@ -1427,6 +1460,21 @@ mod tests {
     }
 
     #[test]
+    fn messages_quote_long_names_briefly() {
+        let key = "é".repeat(1000);
+        let reason = bad(&format!("m {key}=x"));
+        assert!(
+            reason.len() < 300 && reason.contains("éé\"…: invalid value \"x\""),
+            "{reason}"
+        );
+        let reason = bad(&format!("m,t={key}\\\\,x v=1"));
+        assert!(
+            reason.len() < 300 && reason.contains("backslash before ','"),
+            "{reason}"
+        );
+    }
+
+    #[test]
     fn key_length_limit() {
         let long = "m".repeat(MAX_KEY_LEN + 1);
         assert_bad(&format!("{long} v=1"), "max key length exceeded");
@@ -1486,7 +1534,7 @@ mod tests {
             let body = encoded(s);
             let back = parse(body.as_bytes(), Precision::Ns, NOW);
             assert!(back.errors.is_empty(), "{body:?}: {:?}", back.errors);
-            assert_eq!(back.samples, [s.clone()], "{body:?}");
+            assert_eq!(back.samples, std::slice::from_ref(s), "{body:?}");
         }
         // All in one body, line numbers and all.
         let body: String = cases.iter().map(encoded).collect();
@@ -1554,7 +1602,7 @@ mod tests {
         assert!(s.tags.values().all(|v| !v.is_empty()), "{s:?}");
         let body = encoded(s);
         let back = parse(body.as_bytes(), Precision::Ns, NOW);
-        assert_eq!(back.samples, [s.clone()], "{body:?}: {:?}", back.errors);
+        assert_eq!(back.samples, std::slice::from_ref(s), "{body:?}: {:?}", back.errors);
     }
 
     /// Property (fixed seed): every sample the sinks can write reads back
@@ -1584,7 +1632,7 @@ mod tests {
             let line = encoded(&s);
             let back = parse(line.as_bytes(), Precision::Ns, NOW);
             assert!(back.errors.is_empty(), "{line:?}: {:?}", back.errors);
-            assert_eq!(back.samples, [s.clone()], "{line:?}");
+            assert_eq!(back.samples, std::slice::from_ref(&s), "{line:?}");
             for (a, b) in back.samples[0].fields.iter().zip(&s.fields) {
                 if let (FieldValue::Float(x), FieldValue::Float(y)) = (&a.1, &b.1) {
                     assert_eq!(x.to_bits(), y.to_bits(), "{line:?}");
@@ -1604,9 +1652,42 @@ mod tests {
     fn random_bytes_and_mutations_stay_forwardable() {
         let mut rng = fastrand::Rng::with_seed(11);
         let bytes: &[u8] = b"ab=, \\\"\n\r\t#\0iu.-+e19tTfF\xff\xc3\xa9";
+        let pieces: &[&[u8]] = &[
+            b"m",
+            b"a",
+            b",",
+            b"=",
+            b" ",
+            b"1",
+            b"-1.5",
+            b"2i",
+            b"3u",
+            b"t",
+            b"\"",
+            b"\\",
+            b"\n",
+            b"\r",
+            b"\t",
+            b"#",
+            b"\0",
+            b"\xff",
+            b"\xc3",
+            b"x=1",
+            b" v=1",
+            b"\"s\"",
+            b" 123",
+            b"m v=1",
+            b"\nm v=1",
+            b"\nm,t=a v=1",
+            b",t=a",
+        ];
+        let (mut accepted, mut refused) = ([0; 2], [0; 2]);
         for round in 0..6000 {
             let body: Vec<u8> = match round % 2 {
-                0 => (0..rng.usize(0..40)).map(|_| bytes[rng.usize(..bytes.len())]).collect(),
+                // Pieces of line protocol in any order.
+                0 => (0..rng.usize(0..12))
+                    .flat_map(|_| pieces[rng.usize(..pieces.len())].iter().copied())
+                    .collect(),
                 _ => {
                     // A valid body with a few bytes changed, inserted or removed.
                     let mut b: Vec<u8> = (0..3)
@@ -1637,7 +1718,15 @@ mod tests {
             for s in &parsed.samples {
                 assert_forwardable(s);
             }
+            accepted[round % 2] += parsed.samples.len();
+            refused[round % 2] += parsed.error_count;
         }
+        eprintln!("random bytes: {accepted:?} samples accepted, {refused:?} lines refused");
+        // Not vacuous: both kinds of body give both outcomes.
+        assert!(
+            accepted.iter().chain(&refused).all(|&n| n >= 200),
+            "{accepted:?} {refused:?}"
+        );
     }
 
     fn encoded_or_plain(rng: &mut fastrand::Rng) -> String {
@@ -1661,10 +1750,17 @@ mod tests {
         for shape in shapes {
             let n = 500_000;
             let body = shape.repeat(n);
-            let start = std::time::Instant::now();
-            let parsed = parse(body.as_bytes(), Precision::Ns, NOW);
-            let secs = start.elapsed().as_secs_f64();
-            assert_eq!(parsed.samples.len(), n);
+            // The best of three: the first run also pays for fresh memory.
+            let secs = (0..3)
+                .map(|_| {
+                    let start = std::time::Instant::now();
+                    let parsed = parse(body.as_bytes(), Precision::Ns, NOW);
+                    let secs = start.elapsed().as_secs_f64();
+                    assert_eq!(parsed.samples.len(), n);
+                    drop(parsed); // not timed: freeing is the store's side
+                    secs
+                })
+                .fold(f64::INFINITY, f64::min);
             println!(
                 "{:>10.0} lines/s, {:>6.1} MB/s: {}",
                 n as f64 / secs,

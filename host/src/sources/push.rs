@@ -267,3 +267,71 @@ impl PushSources {
         self.get(name).is_some()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: serde_json::Value, items: &[&str]) -> (Vec<SourceSpec>, Vec<String>) {
+        let mut problems = Vec::new();
+        let specs = parse_sources(&v, items, &mut problems);
+        (specs, problems)
+    }
+
+    #[test]
+    fn a_write_source_defaults_its_database_to_its_name() {
+        let (specs, problems) = parse(json!([{"name": "lan", "write": {}, "tags": {"site": "home"}}]), &[]);
+        assert!(problems.is_empty(), "{problems:?}");
+        let sources = PushSources::new(&specs);
+        assert_eq!(sources.for_database("lan").unwrap().spec.name, "lan");
+        assert_eq!(sources.databases(), vec!["lan"]);
+        assert_eq!(specs[0].write.as_ref().unwrap().max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+    }
+
+    #[test]
+    fn problems_name_the_source_and_the_fix() {
+        let cases = [
+            (json!({"name": "x"}), "sources", "must be a list"),
+            (json!([{"name": "a"}]), "source \"a\" (sources[0])", "add \"write\": {}"),
+            (
+                json!([{"name": "load", "write": {}}]),
+                "source \"load\"",
+                "an item has this name",
+            ),
+            (
+                json!([{"name": "a", "write": {}}, {"name": "a", "write": {"database": "b"}}]),
+                "sources[1]",
+                "used twice",
+            ),
+            (
+                json!([{"name": "a", "write": {}}, {"name": "b", "write": {"database": "a"}}]),
+                "sources[1]",
+                "already receives writes to database \"a\"",
+            ),
+            (
+                json!([{"name": "a", "write": {"max_body_bytes": 0}}]),
+                "source \"a\"",
+                "at least 1",
+            ),
+            (
+                json!([{"name": "a", "write": {}, "tags": {"time": "x"}}]),
+                "source \"a\"",
+                "may not be \"time\"",
+            ),
+            (json!([{"name": "a/b", "write": {}}]), "source \"a/b\"", "must not"),
+            (
+                json!([{"name": "a", "write": {"databse": "x"}}]),
+                "source \"a\"",
+                "unknown field `databse`",
+            ),
+        ];
+        for (config, place, fix) in cases {
+            let (_, problems) = parse(config.clone(), &["load"]);
+            assert!(
+                problems.iter().any(|p| p.contains(place) && p.contains(fix)),
+                "{config}: expected a problem with {place:?} and {fix:?}, got {problems:?}"
+            );
+        }
+    }
+}

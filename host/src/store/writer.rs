@@ -90,6 +90,13 @@ pub(super) fn run_writer(
             return;
         }
     };
+    let mut newest_hot = match newest_hot_rows(&conn) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!("cannot read the store's recent samples: {e}; the store writer stops");
+            return;
+        }
+    };
     let mut batch = Vec::new();
     let mut held = Held::default();
     loop {
@@ -120,29 +127,36 @@ pub(super) fn run_writer(
         // Everything queued goes in one transaction, held samples first; each
         // caller gets its own answer.
         let mut answers = Vec::new();
-        let mut stored = Vec::new();
-        let mut seen = BlockCache::default();
+        let mut commit = Commit::default();
         let result = (|| -> rusqlite::Result<usize> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut held_written = 0;
             for (item, samples) in &held.batches {
-                let a = insert(&tx, &mut dict, item, samples, cutoff, &mut stored, &mut seen)?;
+                let a = insert(&tx, &mut dict, item, samples, cutoff, &mut commit, &mut newest_hot)?;
                 held_written += a.count();
             }
             for Command::Append { item, samples, .. } in &batch {
-                answers.push(insert(&tx, &mut dict, item, samples, cutoff, &mut stored, &mut seen)?);
+                answers.push(insert(
+                    &tx,
+                    &mut dict,
+                    item,
+                    samples,
+                    cutoff,
+                    &mut commit,
+                    &mut newest_hot,
+                )?);
             }
             tx.commit()?;
             Ok(held_written)
         })();
         if result.is_err() {
             // Series added inside the failed transaction do not exist.
-            stored.clear();
+            commit.stored.clear();
             if let Err(e) = dict.forget_uncommitted(&conn) {
                 tracing::error!("reloading the series dictionary failed: {e}");
             }
         }
-        shared.note_latest(stored);
+        shared.note_latest(commit.stored);
         match result {
             Ok(held_written) => {
                 for (Command::Append { done, .. }, answer) in batch.drain(..).zip(answers) {
@@ -194,16 +208,20 @@ fn insert(
     item: &str,
     samples: &[Sample],
     cutoff: Option<i64>,
-    stored_out: &mut Vec<(i64, Sample)>,
-    seen: &mut BlockCache,
+    commit: &mut Commit,
+    newest_hot: &mut HashMap<i64, i64>,
 ) -> rusqlite::Result<Appended> {
     // Not INSERT OR IGNORE: an ignored insert would still use up an
     // AUTOINCREMENT number, and outputs rely on sequence numbers without gaps.
     // Nor one INSERT … SELECT … WHERE NOT EXISTS: reading the table it inserts
     // into makes SQLite build a temporary table per row (a third of the
     // writer's time). This writer is the only one, so probe, then insert.
+    // Rows go in INSERT_CHUNK at a time: one statement per row costs as much
+    // again in statement setup and AUTOINCREMENT bookkeeping.
     let mut exists = tx.prepare_cached("SELECT 1 FROM hot WHERE ts_ns = ?1 AND series = ?2")?;
-    let mut stmt = tx.prepare_cached("INSERT INTO hot (series, ts_ns, fields) VALUES (?1, ?2, ?3)")?;
+    let mut pending: Vec<(i64, i64, Vec<u8>)> = Vec::with_capacity(INSERT_CHUNK);
+    // Rows of this call not yet inserted, which the probe cannot see.
+    let mut pending_keys: std::collections::HashSet<(i64, i64)> = std::collections::HashSet::new();
     let mut stored = Vec::with_capacity(samples.len());
     // A batch names few series many times (pushed batches interleave them):
     // look each up once, without building a key per sample.
@@ -228,7 +246,7 @@ fn insert(
                 id
             }
         };
-        if seen.holds(tx, series, s.timestamp_ns)? {
+        if commit.blocks.holds(tx, series, s.timestamp_ns)? {
             stored.push(false);
             continue;
         }
@@ -243,8 +261,22 @@ fn insert(
             }
             fields.push((id, value));
         }
-        let new = !exists.exists(params![s.timestamp_ns, series])?
-            && stmt.execute(params![series, s.timestamp_ns, encode_fields(&fields)])? == 1;
+        // Live samples are newer than any hot row of their series: no probe.
+        let newer = newest_hot.get(&series).is_none_or(|n| s.timestamp_ns > *n);
+        let new = newer
+            || (!pending_keys.contains(&(series, s.timestamp_ns))
+                && !exists.exists(params![s.timestamp_ns, series])?);
+        if new {
+            let n = newest_hot.entry(series).or_insert(s.timestamp_ns);
+            *n = (*n).max(s.timestamp_ns);
+            pending.push((series, s.timestamp_ns, encode_fields(&fields)));
+            pending_keys.insert((series, s.timestamp_ns));
+            if pending.len() == INSERT_CHUNK {
+                insert_rows(tx, &pending)?;
+                pending.clear();
+                pending_keys.clear();
+            }
+        }
         if new {
             let entry = newest.entry(series).or_insert(s);
             if entry.timestamp_ns <= s.timestamp_ns {
@@ -253,8 +285,55 @@ fn insert(
         }
         stored.push(new);
     }
-    stored_out.extend(newest.into_iter().map(|(series, s)| (series, s.clone())));
+    insert_rows(tx, &pending)?;
+    commit
+        .stored
+        .extend(newest.into_iter().map(|(series, s)| (series, s.clone())));
     Ok(Appended { stored, held: false })
+}
+
+/// The newest hot timestamp of each series, as the writer starts. The writer
+/// is the only one that adds hot rows and keeps this up to date, so a sample
+/// newer than its series' entry cannot be a duplicate of a hot row. After a
+/// failed transaction an entry may be too new, which only costs a probe.
+fn newest_hot_rows(conn: &Connection) -> rusqlite::Result<HashMap<i64, i64>> {
+    let mut stmt = conn.prepare("SELECT series, max(ts_ns) FROM hot GROUP BY series")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+/// Rows per multi-row INSERT (3 parameters each, far below SQLite's limit).
+const INSERT_CHUNK: usize = 64;
+
+/// Inserts `rows` (series, timestamp, fields) in order: a full chunk in one
+/// statement, a shorter tail row by row (so only two statements are cached).
+fn insert_rows(tx: &rusqlite::Transaction, rows: &[(i64, i64, Vec<u8>)]) -> rusqlite::Result<()> {
+    if rows.len() == INSERT_CHUNK {
+        let sql = format!(
+            "INSERT INTO hot (series, ts_ns, fields) VALUES {}",
+            vec!["(?, ?, ?)"; INSERT_CHUNK].join(", ")
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let values: Vec<&dyn rusqlite::ToSql> = rows
+            .iter()
+            .flat_map(|(s, t, f)| [s as &dyn rusqlite::ToSql, t, f])
+            .collect();
+        stmt.execute(values.as_slice())?;
+        return Ok(());
+    }
+    let mut stmt = tx.prepare_cached("INSERT INTO hot (series, ts_ns, fields) VALUES (?1, ?2, ?3)")?;
+    for (series, ts, fields) in rows {
+        stmt.execute(params![series, ts, fields])?;
+    }
+    Ok(())
+}
+
+/// What one commit did and learnt.
+#[derive(Default)]
+struct Commit {
+    /// The newest sample stored of each series (for `Store::latest`).
+    stored: Vec<(i64, Sample)>,
+    blocks: BlockCache,
 }
 
 /// What one commit learnt about the compacted blocks, so each series' blocks

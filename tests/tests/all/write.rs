@@ -299,7 +299,7 @@ fn precisions_scale_timestamps_as_influxdb_does() {
     // InfluxDB 2 spellings on /api/v2/write.
     let ours = post(
         dir.port,
-        &format!("/api/v2/write?bucket=lan&precision=us"),
+        "/api/v2/write?bucket=lan&precision=us",
         &[],
         format!("v2,p=us v=1 {}\n", t * 1_000_000).as_bytes(),
     );
@@ -366,6 +366,11 @@ fn bad_lines_are_a_partial_write_keeping_the_good_ones_as_influxdb_does() {
     // Only bad lines: 400, nothing stored, and InfluxDB agrees.
     let direct = influx.write("direct", "only garbage here\n");
     let ours = post(dir.port, "/write?db=lan", &[], b"only garbage here\n");
+    assert!(
+        ours.text.contains("unable to parse 'only garbage here'") && !ours.text.contains("partial write"),
+        "nothing was written: {}",
+        ours.text
+    );
     assert_eq!(
         (ours.status, direct.status),
         (400, 400),
@@ -494,7 +499,7 @@ fn writes_take_the_token_in_every_influxdb_client_form_unless_write_is_open() {
     let basic = format!("Basic {}", base64_encode(format!("anyone:{TOKEN}").as_bytes()));
     let refused = post(port, "/write?db=lan", &[], line.as_bytes());
     assert_eq!(refused.status, 401, "{}", refused.text);
-    let wrong = post(port, &format!("/write?db=lan&u=x&p=wrong"), &[], line.as_bytes());
+    let wrong = post(port, "/write?db=lan&u=x&p=wrong", &[], line.as_bytes());
     assert_eq!(wrong.status, 401, "{}", wrong.text);
     assert!(!wrong.text.contains(TOKEN));
     for (path, header) in [
@@ -511,7 +516,7 @@ fn writes_take_the_token_in_every_influxdb_client_form_unless_write_is_open() {
 
     // Devices on the LAN may push without the token that manages items.
     let dir = TestDir::new(&[]);
-    let logger = start_logger(
+    let _logger = start_logger(
         &dir,
         None,
         json!({"api": {"listen": format!("127.0.0.1:{}", dir.port), "token": TOKEN, "without_token": ["write"]}}),
