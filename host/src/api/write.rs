@@ -15,6 +15,7 @@ use super::{ApiError, AppState};
 use crate::sources::line_protocol::{self, Precision};
 use crate::sources::push::{CommitError, PushSource};
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header::{CONTENT_ENCODING, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -37,12 +38,14 @@ const RETRY_AFTER_S: &str = "10";
 #[into_params(parameter_in = Query)]
 pub struct WriteV1Params {
     /// The database: the `"write": {"database"}` of a source, by default its name.
-    #[param(min_length = 1)]
+    // Required; `Option` so that its absence gets InfluxDB's own message.
+    #[param(min_length = 1, required = true)]
     db: Option<String>,
     /// The retention policy: accepted and ignored (the store has one).
     #[allow(dead_code)]
     rp: Option<String>,
     /// The unit of the timestamps: `ns` (default), `u`, `ms`, `s`, `m`, `h`.
+    #[param(schema_with = precision_v1)]
     precision: Option<String>,
     /// Accepted and ignored (one node: every write is `all`).
     #[allow(dead_code)]
@@ -67,10 +70,30 @@ pub struct WriteV2Params {
     #[serde(rename = "orgID")]
     org_id: Option<String>,
     /// The source's database; `db/rp` (InfluxDB's 1.x compatibility form) is read as `db`.
-    #[param(min_length = 1)]
+    #[param(min_length = 1, required = true)]
     bucket: Option<String>,
     /// The unit of the timestamps: `ns` (default), `us`, `ms`, `s`.
+    #[param(schema_with = precision_v2)]
     precision: Option<String>,
+}
+
+/// The spellings `Precision::parse_v1` accepts, for the document.
+fn precision_v1() -> utoipa::openapi::Object {
+    precision_schema(&[
+        "ns", "n", "u", "us", "\u{b5}", "\u{b5}s", "\u{3bc}", "\u{3bc}s", "ms", "s", "m", "h",
+    ])
+}
+
+/// The spellings `Precision::parse_v2` accepts.
+fn precision_v2() -> utoipa::openapi::Object {
+    precision_schema(&["ns", "us", "ms", "s"])
+}
+
+fn precision_schema(spellings: &[&str]) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(spellings.iter().copied()))
+        .build()
 }
 
 /// InfluxDB 2's error shape, with this API's `error` beside it.
@@ -107,11 +130,12 @@ pub struct V2ErrorBody {
 )]
 pub async fn write_v1(
     State(state): State<AppState>,
-    Query(params): Query<WriteV1Params>,
+    params: Result<Query<WriteV1Params>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let result = async {
+        let Query(params) = params.map_err(|e| WriteError::invalid(e.body_text()))?;
         let precision = match params.precision.as_deref() {
             None => Precision::Ns,
             Some(p) => Precision::parse_v1(p).ok_or_else(|| {
@@ -153,11 +177,12 @@ pub async fn write_v1(
 )]
 pub async fn write_v2(
     State(state): State<AppState>,
-    Query(params): Query<WriteV2Params>,
+    params: Result<Query<WriteV2Params>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let result = async {
+        let Query(params) = params.map_err(|e| WriteError::invalid(e.body_text()))?;
         let precision = match params.precision.as_deref() {
             None => Precision::Ns,
             Some(p) => Precision::parse_v2(p)

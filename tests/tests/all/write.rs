@@ -458,6 +458,18 @@ fn write_requests_get_clear_errors_for_database_size_encoding_and_precision() {
     let v2: Value = serde_json::from_str(&v2.text).unwrap();
     assert_eq!(v2["code"], "not found");
     assert_eq!(v2["message"], v2["error"]);
+    let twice = post(
+        port,
+        "/api/v2/write?bucket=lan&precision=s&precision=ms",
+        &[],
+        b"m v=1\n",
+    );
+    assert_eq!(twice.status, 400, "{}", twice.text);
+    let twice: Value = serde_json::from_str(&twice.text).unwrap();
+    assert_eq!(
+        twice["code"], "invalid",
+        "a bad query string in InfluxDB 2's shape too: {twice}"
+    );
     let unsigned = post(
         port,
         "/api/v2/write?bucket=lan/autogen&precision=s",
