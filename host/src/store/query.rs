@@ -313,6 +313,19 @@ pub fn buckets(
         }
     }
     // Hot rows are in neither rollups nor blocks.
+    hot_values(c, series, field_id, from, to, |ts, v| add(ts, &Aggregate::of(ts, v)))?;
+    Ok(out.into_iter().collect())
+}
+
+/// Each hot row's numeric value of one field of a series in [from, to].
+fn hot_values(
+    c: &Connection,
+    series: i64,
+    field_id: u32,
+    from: i64,
+    to: i64,
+    mut each: impl FnMut(i64, f64),
+) -> rusqlite::Result<()> {
     let mut stmt =
         c.prepare_cached("SELECT ts_ns, fields FROM hot WHERE ts_ns >= ?1 AND ts_ns <= ?2 AND series = ?3")?;
     let rows = stmt.query_map(params![from, to, series], |r| {
@@ -326,11 +339,11 @@ pub fn buckets(
                 .filter(|(id, _)| *id == field_id)
                 .filter_map(|(_, v)| rollup::numeric(v))
             {
-                add(ts, &Aggregate::of(ts, v));
+                each(ts, v);
             }
         }
     }
-    Ok(out.into_iter().collect())
+    Ok(())
 }
 
 /// Per-minute aggregates of one numeric field of one series over [from, to],
@@ -399,23 +412,9 @@ pub fn minute_aggregates(
         }
     }
     // Hot rows are in neither rollups nor blocks.
-    let mut stmt =
-        c.prepare_cached("SELECT ts_ns, fields FROM hot WHERE ts_ns >= ?1 AND ts_ns <= ?2 AND series = ?3")?;
-    let rows = stmt.query_map(params![from, to, series], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+    hot_values(c, series, field_id, from, to, |ts, v| {
+        out.push((ts, Aggregate::of(ts, v)))
     })?;
-    for row in rows {
-        let (ts, blob) = row?;
-        if let Ok(fields) = codec::decode_fields(&blob) {
-            for v in fields
-                .iter()
-                .filter(|(id, _)| *id == field_id)
-                .filter_map(|(_, v)| rollup::numeric(v))
-            {
-                out.push((ts, Aggregate::of(ts, v)));
-            }
-        }
-    }
     Ok(out)
 }
 
