@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 pub struct SourceView {
     /// The store's item for its samples.
     name: String,
-    /// How samples arrive: `write` (InfluxDB line protocol over HTTP).
+    /// How samples arrive: `write` (InfluxDB line protocol over HTTP), `mqtt` or `ingest` (`POST /ingest/{name}`).
     transport: &'static str,
     /// Where clients send them, e.g. `POST /write?db=lan` and `POST /api/v2/write?bucket=lan`.
     endpoints: Vec<String>,
@@ -37,7 +37,7 @@ fn view(source: &PushSource) -> SourceView {
     }
     SourceView {
         name: spec.name.clone(),
-        transport: "write",
+        transport: spec.transport(),
         endpoints,
         tags: spec.tags.clone(),
         stats: source.stats(),

@@ -534,6 +534,22 @@ impl Registry {
         self.failures.read().unwrap().clone()
     }
 
+    /// The loaded plugin that provides decoder `name` (`<plugin>.<decoder>`).
+    pub fn plugin_for_decoder(&self, name: &str) -> Result<Arc<Plugin>, String> {
+        Err(format!("decoder {name}: plugin decoders are not built yet"))
+    }
+
+    /// Reads one pushed payload with a plugin's decoder; blocking.
+    pub fn decode(
+        &self,
+        plugin: &Plugin,
+        decoder: &str,
+        payload: &crate::sources::decode::Payload<'_>,
+    ) -> Result<Vec<Sample>, CallError> {
+        let _ = (plugin, decoder, payload);
+        Err(CallError::Host("plugin decoders are not built yet".into()))
+    }
+
     /// Takes one sample; blocking (run it off the async runtime).
     pub fn sample(
         &self,

@@ -11,6 +11,7 @@
 //! from `app.rs`.
 
 pub mod items;
+pub mod decode;
 pub mod line_protocol;
 pub mod poll;
 pub mod push;

@@ -1,10 +1,13 @@
-//! Push sources: samples that arrive instead of being polled (today the
-//! InfluxDB-compatible write endpoints, `api/write.rs`). Each source is named
-//! in the config's `"sources"`; its name is the store's item for everything
-//! it receives, so pushed samples are queried and forwarded like polled ones.
-//! A sample is acknowledged only once the store has committed it.
+//! Push sources: samples that arrive instead of being polled: InfluxDB-style
+//! writes (`api/write.rs`), MQTT subscriptions (`mqtt.rs`) and payloads POSTed
+//! to `/ingest/{source}` (`api/ingest.rs`); the last two are turned into
+//! points by a decoder (`decode.rs`). Each source is named in the config's
+//! `"sources"`; its name is the store's item for everything it receives, so
+//! pushed samples are queried and forwarded like polled ones. A sample is
+//! acknowledged only once the store has committed it.
 
 use crate::sample::Sample;
+use crate::secret::Secret;
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -14,6 +17,10 @@ use utoipa::ToSchema;
 /// InfluxDB's own default for `max-body-size`: the largest write body (after
 /// gzip is undone) a write source accepts unless it says otherwise.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 25_000_000;
+
+/// The largest MQTT payload (and `/ingest` body) a source accepts unless it
+/// says otherwise: an ISEMS payload is under 1 KiB, a big JSON batch fits.
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 1 << 20;
 
 /// One entry of `"sources"`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -26,6 +33,26 @@ pub struct SourceSpec {
     pub tags: BTreeMap<String, String>,
     /// InfluxDB line protocol over HTTP: `POST /write?db=…`, `POST /api/v2/write?bucket=…`.
     pub write: Option<WriteSettings>,
+    /// Messages of an MQTT broker's topics, each payload read by `decoder`.
+    pub mqtt: Option<MqttSettings>,
+    /// Payloads POSTed to `/ingest/{name}`, read by `decoder`.
+    pub ingest: Option<IngestSettings>,
+    /// What reads an `mqtt` or `ingest` payload: `"line-protocol"` (built in)
+    /// or a plugin's decoder, `"<plugin>.<decoder>"` (e.g. `"isems.csvlog"`).
+    pub decoder: Option<String>,
+    /// Store the MQTT topic (or the ingest path) in this tag, e.g. `"topic"`.
+    pub topic_tag: Option<String>,
+}
+
+impl SourceSpec {
+    /// How samples arrive, as `GET /sources` names it.
+    pub fn transport(&self) -> &'static str {
+        match (&self.write, &self.mqtt) {
+            (Some(_), _) => "write",
+            (None, Some(_)) => "mqtt",
+            (None, None) => "ingest",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -42,6 +69,81 @@ impl Default for WriteSettings {
         WriteSettings {
             database: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// An MQTT subscription. Clean session off with a fixed client id, so the
+/// broker keeps QoS 1 messages while the logger is away; each message is
+/// acknowledged only after its samples are committed.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttSettings {
+    /// `mqtt://host[:port]` (port 1883 by default). TLS (`mqtts://`) is not supported yet.
+    pub url: String,
+    /// Topic filters, e.g. `["/isems/+/csvlog"]`.
+    pub topics: Vec<String>,
+    /// 0 (at most once) or 1 (at least once: acknowledged after commit).
+    #[serde(default = "default_qos")]
+    pub qos: u8,
+    /// The broker keeps the session under this id; `datalogger-<source name>` if unset.
+    pub client_id: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// Larger payloads are refused by the client (the broker cannot know).
+    #[serde(default = "default_max_payload")]
+    pub max_payload_bytes: usize,
+    #[serde(default = "default_keep_alive")]
+    pub keep_alive_s: u64,
+}
+
+fn default_qos() -> u8 {
+    1
+}
+
+fn default_max_payload() -> usize {
+    DEFAULT_MAX_PAYLOAD_BYTES
+}
+
+fn default_keep_alive() -> u64 {
+    30
+}
+
+impl MqttSettings {
+    /// The client id the broker keeps this source's session under.
+    pub fn client_id_for(&self, source: &str) -> String {
+        self.client_id.clone().unwrap_or_else(|| format!("datalogger-{source}"))
+    }
+
+    /// Host and port of `url`, or what is wrong with it.
+    pub fn address(&self) -> Result<(String, u16), String> {
+        let url = url::Url::parse(&self.url)
+            .map_err(|e| format!("\"mqtt\": \"url\" {:?} is not a URL ({e}); write mqtt://host:1883", self.url))?;
+        match url.scheme() {
+            "mqtt" | "tcp" => {}
+            "mqtts" | "ssl" => return Err("\"mqtt\": TLS (mqtts://) is not supported yet; use mqtt:// on a trusted network".into()),
+            s => return Err(format!("\"mqtt\": \"url\" has scheme {s:?}; write mqtt://host:1883")),
+        }
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| format!("\"mqtt\": \"url\" {:?} names no host; write mqtt://host:1883", self.url))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        Ok((host, url.port().unwrap_or(1883)))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestSettings {
+    /// The largest body accepted, after gzip is undone (413 beyond it).
+    pub max_body_bytes: usize,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        IngestSettings {
+            max_body_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
         }
     }
 }
@@ -85,10 +187,67 @@ pub fn parse_sources(v: &serde_json::Value, item_names: &[&str], problems: &mut 
                 ));
             }
         }
-        match &spec.write {
-            None => {
-                problem("it says neither how samples arrive; add \"write\": {} to accept InfluxDB line protocol".into())
+        let transports = [spec.write.is_some(), spec.mqtt.is_some(), spec.ingest.is_some()];
+        match transports.iter().filter(|t| **t).count() {
+            0 => problem(
+                "it says not how samples arrive; add \"write\": {} (InfluxDB line protocol), \"mqtt\": {\"url\": …, \"topics\": […]} or \"ingest\": {}"
+                    .into(),
+            ),
+            1 => {}
+            _ => problem("it has more than one of \"write\", \"mqtt\" and \"ingest\"; make one source per transport".into()),
+        }
+        match (&spec.decoder, spec.write.is_some()) {
+            (Some(_), true) => problem(
+                "a \"write\" source reads line protocol itself; remove \"decoder\" (decoders are for \"mqtt\" and \"ingest\")".into(),
+            ),
+            (None, false) if spec.mqtt.is_some() || spec.ingest.is_some() => problem(format!(
+                "add \"decoder\": \"{}\" or a plugin's decoder such as \"isems.csvlog\" (GET /plugins lists them), to say how payloads are read",
+                super::decode::LINE_PROTOCOL
+            )),
+            (Some(d), false) => {
+                if let Err(e) = super::decode::check_name(d) {
+                    problem(e);
+                }
             }
+            _ => {}
+        }
+        if let Some(t) = &spec.topic_tag {
+            if t.is_empty() || t == "time" || crate::sample::RESERVED_TAG_KEYS.contains(&t.as_str()) {
+                problem(format!("\"topic_tag\": {t:?} cannot be a tag key; use e.g. \"topic\""));
+            }
+        }
+        if let Some(m) = &spec.mqtt {
+            if let Err(e) = m.address() {
+                problem(e);
+            }
+            if m.topics.is_empty() || m.topics.iter().any(|t| t.is_empty()) {
+                problem("\"mqtt\": \"topics\" must list at least one non-empty topic filter, e.g. [\"/isems/+/csvlog\"]".into());
+            }
+            if m.qos > 1 {
+                problem(format!("\"mqtt\": \"qos\" is {}; use 1 (acknowledged after commit) or 0", m.qos));
+            }
+            if m.max_payload_bytes == 0 || m.keep_alive_s < 5 {
+                problem("\"mqtt\": \"max_payload_bytes\" must be at least 1 and \"keep_alive_s\" at least 5".into());
+            }
+            if m.password.is_some() && m.username.is_none() {
+                problem("\"mqtt\": a \"password\" needs a \"username\"".into());
+            }
+            let id = m.client_id_for(&spec.name);
+            if id.is_empty() || id.len() > 65535 {
+                problem("\"mqtt\": \"client_id\" must not be empty".into());
+            }
+            let shared = specs.iter().any(|s| s.mqtt.as_ref().is_some_and(|o| o.url == m.url && o.client_id_for(&s.name) == id));
+            if shared {
+                problem(format!("\"mqtt\": another source uses client id {id:?} on the same broker; the broker would drop one of them, give each its own \"client_id\""));
+            }
+        }
+        if let Some(i) = &spec.ingest {
+            if i.max_body_bytes == 0 {
+                problem("\"ingest\": \"max_body_bytes\" must be at least 1".into());
+            }
+        }
+        match &spec.write {
+            None => {}
             Some(w) => {
                 let db = w.database.as_deref().unwrap_or(&spec.name);
                 if db.is_empty() {
@@ -131,6 +290,13 @@ pub struct SourceStats {
     pub last_error: Option<String>,
     /// When the latest point was committed (RFC 3339 UTC).
     pub last_stored: Option<String>,
+    /// Payloads no decoder could read, kept aside with the reason
+    /// (`GET /sources/{name}/rejected`).
+    pub set_aside: u64,
+    /// MQTT: whether the broker connection is up (`null` for other transports).
+    pub connected: Option<bool>,
+    /// MQTT: connections made to the broker (the first and every reconnect).
+    pub connects: u64,
 }
 
 /// A configured push source and its counters.
@@ -158,9 +324,13 @@ pub enum CommitError {
 
 impl PushSource {
     pub fn new(spec: SourceSpec) -> PushSource {
+        let connected = spec.mqtt.as_ref().map(|_| false);
         PushSource {
             spec,
-            stats: Mutex::new(SourceStats::default()),
+            stats: Mutex::new(SourceStats {
+                connected,
+                ..SourceStats::default()
+            }),
         }
     }
 
@@ -175,6 +345,32 @@ impl PushSource {
         s.rejected += rejected as u64;
         if first_error.is_some() {
             s.last_error = first_error;
+        }
+    }
+
+    /// Keeps a payload no decoder could read (or only in part) with the
+    /// reason, and counts it. A store that cannot keep it is logged, never
+    /// fatal: the payload was received and is acknowledged either way.
+    pub async fn set_aside(&self, store: &Store, topic: &str, reason: &str, payload: &[u8]) {
+        {
+            let mut s = self.stats.lock().unwrap();
+            s.set_aside += 1;
+            s.last_error = Some(crate::wit::bounded(format!("{topic}: {reason}")));
+        }
+        if let Err(e) = store.set_aside_payload(&self.spec.name, topic, reason, payload).await {
+            tracing::error!(source = %self.spec.name, "cannot keep a payload that was not read ({reason}): {e:#}");
+        }
+    }
+
+    /// MQTT: the connection came up (`true`) or went down with `error`.
+    pub fn set_connected(&self, up: bool, error: Option<String>) {
+        let mut s = self.stats.lock().unwrap();
+        s.connected = Some(up);
+        if up {
+            s.connects += 1;
+        }
+        if error.is_some() {
+            s.last_error = error;
         }
     }
 

@@ -576,6 +576,47 @@ impl Store {
         .await
     }
 
+    /// Keeps a pushed payload no decoder could read, with the reason: the
+    /// newest `REJECTED_PAYLOADS_KEPT` per source, each cut to
+    /// `REJECTED_PAYLOAD_BYTES`.
+    pub async fn set_aside_payload(&self, source: &str, topic: &str, reason: &str, payload: &[u8]) -> anyhow::Result<()> {
+        let (source, topic, reason) = (source.to_string(), topic.to_string(), reason.to_string());
+        let payload = payload[..payload.len().min(REJECTED_PAYLOAD_BYTES)].to_vec();
+        self.on_own_connection(move |c| {
+            c.execute(
+                "INSERT INTO rejected_payloads (source, topic, reason, payload, at_ns) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![source, topic, reason, payload, crate::sample::now_ns()],
+            )?;
+            c.execute(
+                "DELETE FROM rejected_payloads WHERE source = ?1 AND id <= (
+                     SELECT id FROM rejected_payloads WHERE source = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                params![source, REJECTED_PAYLOADS_KEPT],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The newest payloads of a source that were set aside, newest first.
+    pub async fn rejected_payloads(&self, source: &str, limit: usize) -> anyhow::Result<Vec<RejectedPayload>> {
+        let source = source.to_string();
+        self.on_own_connection(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT topic, reason, payload, at_ns FROM rejected_payloads WHERE source = ?1 ORDER BY id DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![source, limit as i64], |r| {
+                Ok(RejectedPayload {
+                    topic: r.get(0)?,
+                    reason: r.get(1)?,
+                    payload: r.get(2)?,
+                    at_ns: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     async fn on_own_connection<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
@@ -594,6 +635,20 @@ impl Store {
         })
         .await?
     }
+}
+
+/// Payloads set aside per source: the newest are kept.
+pub const REJECTED_PAYLOADS_KEPT: i64 = 1000;
+/// The part of a set-aside payload that is kept.
+pub const REJECTED_PAYLOAD_BYTES: usize = 64 * 1024;
+
+/// A pushed payload no decoder could read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectedPayload {
+    pub topic: String,
+    pub reason: String,
+    pub payload: Vec<u8>,
+    pub at_ns: i64,
 }
 
 fn open_connection(path: &Path) -> anyhow::Result<Connection> {
@@ -634,6 +689,21 @@ mod tests {
         let s = sample(5, 1.0);
         assert_eq!(store.append("it", vec![s.clone()]).await.unwrap().count(), 1);
         assert_eq!(store.recent("it", &SampleFilter::default(), 10).await.unwrap(), vec![s]);
+    }
+
+    #[tokio::test]
+    async fn set_aside_payloads_keep_the_newest_per_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db"), 0).unwrap();
+        for i in 0..REJECTED_PAYLOADS_KEPT + 5 {
+            store.set_aside_payload("a", "t/1", &format!("bad {i}"), b"x").await.unwrap();
+        }
+        store.set_aside_payload("b", "t/2", "huge", &vec![b'y'; REJECTED_PAYLOAD_BYTES + 10]).await.unwrap();
+        let a = store.rejected_payloads("a", 2000).await.unwrap();
+        assert_eq!(a.len() as i64, REJECTED_PAYLOADS_KEPT);
+        assert_eq!(a[0].reason, format!("bad {}", REJECTED_PAYLOADS_KEPT + 4), "newest first");
+        let b = store.rejected_payloads("b", 10).await.unwrap();
+        assert_eq!((b.len(), b[0].payload.len(), b[0].topic.as_str()), (1, REJECTED_PAYLOAD_BYTES, "t/2"));
     }
 
     #[tokio::test]

@@ -72,6 +72,17 @@ CREATE TABLE IF NOT EXISTS rejected_batches (
     body      TEXT    NOT NULL,
     at_ns     INTEGER NOT NULL
 );
+-- Pushed payloads no decoder could read (push sources): kept for inspection,
+-- the newest `REJECTED_PAYLOADS_KEPT` per source.
+CREATE TABLE IF NOT EXISTS rejected_payloads (
+    id      INTEGER PRIMARY KEY,
+    source  TEXT    NOT NULL,
+    topic   TEXT    NOT NULL,
+    reason  TEXT    NOT NULL,
+    payload BLOB    NOT NULL,
+    at_ns   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rejected_payloads_source ON rejected_payloads (source, id);
 ";
 
 /// Rows moved per transaction: a crash mid-way leaves both tables consistent
