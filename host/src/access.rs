@@ -35,7 +35,8 @@ impl fmt::Display for RouteGroup {
     }
 }
 
-/// Where InfluxDB clients push line protocol (v1 and v2).
+/// Where InfluxDB clients push line protocol (v1 and v2); `POST /ingest/…`
+/// (payloads for a decoder) is in the same group.
 const INTAKE_PATHS: [&str; 2] = ["/write", "/api/v2/write"];
 /// Where InfluxDB clients query; Grafana sends its queries as POST.
 const QUERY_PATHS: [&str; 2] = ["/query", "/api/v2/query"];
@@ -44,7 +45,7 @@ const QUERY_PATHS: [&str; 2] = ["/query", "/api/v2/query"];
 /// and `manage` for every other method, so a new route that changes anything
 /// needs the token until it is placed otherwise.
 pub fn route_group(method: &Method, path: &str) -> RouteGroup {
-    if INTAKE_PATHS.contains(&path) {
+    if INTAKE_PATHS.contains(&path) || (path.starts_with("/ingest/") && method == Method::POST) {
         RouteGroup::Write
     } else if QUERY_PATHS.contains(&path) || is_safe(method) {
         RouteGroup::Read
@@ -107,6 +108,8 @@ mod tests {
             (Method::PATCH, "/not/yet/a/route", Manage),
             (Method::POST, "/write", Write),
             (Method::POST, "/api/v2/write", Write),
+            (Method::POST, "/ingest/isems", Write),
+            (Method::GET, "/ingest/isems", Read),
             (Method::POST, "/query", Read),
         ];
         for (method, path, group) in cases {

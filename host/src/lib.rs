@@ -45,7 +45,7 @@ mod layers {
         ("store", &["sample"]),
         ("sinks", &["store", "sample", "secret"]),
         ("influxql", &["store", "sample"]),
-        ("sources", &["plugins", "store", "sinks", "sample"]),
+        ("sources", &["plugins", "store", "sinks", "sample", "secret", "wit"]),
         (
             "config",
             &[

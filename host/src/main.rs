@@ -238,7 +238,12 @@ fn inspect(args: InspectArgs) -> ExitCode {
         args.cache_dir.or_else(user_cache_dir)
     };
     match plugins::inspect(&args.file, cache.as_deref()) {
-        Ok((info, imports)) => {
+        Ok(plugins::Opened {
+            info,
+            decoders,
+            imports,
+            ..
+        }) => {
             out!("plugin {} {}", info.name, info.version);
             out!("  {}", info.description);
             out!("keys:");
@@ -254,6 +259,12 @@ fn inspect(args: InspectArgs) -> ExitCode {
                     format!(" [{}]", k.unit)
                 };
                 out!("  {}{unit}{arg} - {}", k.name, k.description);
+            }
+            if !decoders.is_empty() {
+                out!("decoders:");
+                for d in &decoders {
+                    out!("  {} - {}", d.name, d.description);
+                }
             }
             out!("imports:");
             for i in imports {

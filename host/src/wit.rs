@@ -3,16 +3,20 @@
 //! `capabilities` (which implements the imports) and `plugins` (which calls
 //! the exports) can both depend on it without depending on each other.
 
+// The world with both exports: its imports are every world's imports, and
+// its per-interface export bindings let a plugin export either or both
+// (`plugins::sandbox::Linked` looks each one up on its own).
 wasmtime::component::bindgen!({
     path: "../wit",
-    world: "collector",
+    world: "collector-decoder",
 });
 
 pub use self::datalogger::plugin::types;
-pub use self::exports::datalogger::plugin::sampling;
+pub use self::exports::datalogger::plugin::{decoding, sampling};
+pub use self::CollectorDecoder as Imports;
 
 /// The WIT package this host implements.
-pub const WIT_PACKAGE: &str = "datalogger:plugin@0.1.0";
+pub const WIT_PACKAGE: &str = "datalogger:plugin@0.1.1";
 
 /// Longest plugin-supplied message kept (errors, log lines): a plugin must not
 /// be able to flood the log or the API with one string.

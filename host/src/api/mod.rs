@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod health;
+mod ingest;
 mod items;
 pub mod openapi;
 mod outputs;
@@ -81,6 +82,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(resource(routes!(write::write_v2)))
         .routes(resource(routes!(sources::list)))
         .routes(resource(routes!(sources::show)))
+        .routes(resource(routes!(sources::rejected)))
+        .routes(resource(routes!(ingest::ingest)))
         .routes(resource(routes!(ping::get, ping::head)))
         .routes(resource(routes!(health::show)))
         .routes(resource(routes!(openapi::show)))

@@ -24,6 +24,8 @@ pub struct PluginView {
     #[schema(schema_with = openapi::timestamp)]
     loaded_at: Option<String>,
     keys: Vec<KeyView>,
+    /// The decoders it provides for push sources (`"decoder"` in a source).
+    decoders: Vec<DecoderView>,
     /// The grants as the config spells them.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = openapi::any_value)]
@@ -47,6 +49,14 @@ pub struct KeyView {
     description: String,
     arg: Option<ArgView>,
     unit: String,
+}
+
+/// A decoder a plugin provides: it reads pushed payloads (MQTT, `/ingest`).
+#[derive(Serialize, ToSchema)]
+#[schema(as = PluginDecoder)]
+pub struct DecoderView {
+    name: String,
+    description: String,
 }
 
 /// What the key's argument means.
@@ -106,6 +116,14 @@ pub async fn list(State(state): State<AppState>) -> Json<Vec<PluginView>> {
                     unit: k.unit.clone(),
                 })
                 .collect(),
+            decoders: p
+                .decoders
+                .iter()
+                .map(|d| DecoderView {
+                    name: d.name.clone(),
+                    description: d.description.clone(),
+                })
+                .collect(),
             grants: Some(p.grants.to_json()),
             log_lines_dropped: Some(state.registry.sandbox().log_lines_dropped(&p.name)),
             error: None,
@@ -121,6 +139,7 @@ pub async fn list(State(state): State<AppState>) -> Json<Vec<PluginView>> {
         sha256: f.sha256.clone(),
         loaded_at: None,
         keys: Vec::new(),
+        decoders: Vec::new(),
         grants: None,
         log_lines_dropped: None,
         error: Some(f.reason.clone()),

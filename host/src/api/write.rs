@@ -31,7 +31,7 @@ use utoipa::{IntoParams, ToSchema};
 /// does not hold up the runtime thread other requests share.
 const PARSE_INLINE_BYTES: usize = 256 << 10;
 /// How long a client should wait before re-sending when the store cannot be written.
-const RETRY_AFTER_S: &str = "10";
+pub(super) const RETRY_AFTER_S: &str = "10";
 
 /// `POST /write`'s parameters (InfluxDB 1.x).
 #[derive(Deserialize, IntoParams)]
@@ -233,21 +233,7 @@ async fn ingest(
         .write
         .as_ref()
         .map_or(crate::sources::push::DEFAULT_MAX_BODY_BYTES, |w| w.max_body_bytes);
-    let raw = read_limited(body, limit).await?;
-    let text = match headers
-        .get(CONTENT_ENCODING)
-        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
-    {
-        None => raw,
-        Some(e) if e.is_empty() || e == "identity" => raw,
-        Some(e) if e == "gzip" => gunzip(&raw, limit)?,
-        Some(e) => {
-            return Err(WriteError {
-                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                message: format!("Content-Encoding {e:?} is not supported; send the body plain or gzip-compressed"),
-            })
-        }
-    };
+    let text = read_body(headers, body, limit).await?;
     let now = crate::sample::now_ns();
     let parsed = match text.len() > PARSE_INLINE_BYTES {
         true => tokio::task::spawn_blocking(move || line_protocol::parse(&text, precision, now))
@@ -288,6 +274,24 @@ async fn ingest(
         )));
     }
     Ok(())
+}
+
+/// The body, gzip undone, refused with 413 once it grows past `limit` and
+/// with 415 for another encoding.
+pub(super) async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> Result<Vec<u8>, WriteError> {
+    let raw = read_limited(body, limit).await?;
+    match headers
+        .get(CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+    {
+        None => Ok(raw),
+        Some(e) if e.is_empty() || e == "identity" => Ok(raw),
+        Some(e) if e == "gzip" => gunzip(&raw, limit),
+        Some(e) => Err(WriteError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: format!("Content-Encoding {e:?} is not supported; send the body plain or gzip-compressed"),
+        }),
+    }
 }
 
 /// The body, refused with 413 once it grows past `limit` (whatever
@@ -331,9 +335,9 @@ fn too_large(limit: u64) -> WriteError {
     }
 }
 
-struct WriteError {
-    status: StatusCode,
-    message: String,
+pub(super) struct WriteError {
+    pub(super) status: StatusCode,
+    pub(super) message: String,
 }
 
 impl WriteError {

@@ -29,7 +29,7 @@ pub use net_rule::NetRule;
 pub use ping::PingGrant;
 pub use shipped::{default_grants, GrantTable};
 
-use crate::wit::Collector;
+use crate::wit::Imports;
 use serde::{Deserialize, Serialize};
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime_wasi::WasiView;
@@ -158,7 +158,7 @@ pub fn add_to_linker<T: WasiView + Send + 'static>(
     call_state: fn(&mut T) -> &mut CallState,
 ) -> anyhow::Result<()> {
     wasmtime_wasi::p2::add_to_linker_sync(linker)?;
-    Collector::add_to_linker::<T, HasSelf<CallState>>(linker, call_state)?;
+    Imports::add_to_linker::<T, HasSelf<CallState>>(linker, call_state)?;
     Ok(())
 }
 

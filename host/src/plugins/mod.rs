@@ -12,11 +12,11 @@ pub mod trial;
 pub mod watch;
 
 pub use cache::{CodeCache, Origin};
-pub use sandbox::{Call, CallError, CallErrorKind, MemoryCap, Poll, Sandbox, SandboxSettings};
+pub use sandbox::{Call, CallError, CallErrorKind, DecodeCall, Linked, MemoryCap, Poll, Sandbox, SandboxSettings};
 
 use crate::capabilities::Grants;
 use crate::sample::Sample;
-use crate::wit::{types, CollectorPre, WIT_PACKAGE};
+use crate::wit::{decoding, types, WIT_PACKAGE};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -35,10 +35,20 @@ pub struct Plugin {
     /// This plugin's share of the concurrent calls: a plugin whose calls hang
     /// until their deadline can hold at most half the pool, never all of it.
     pub permits: Arc<tokio::sync::Semaphore>,
-    pre: CollectorPre<Call>,
+    /// The decoders it provides (`decoding` export); empty for a collector only.
+    pub decoders: Vec<decoding::DecoderInfo>,
+    linked: Linked,
 }
 
 impl Plugin {
+    pub fn samples(&self) -> bool {
+        self.linked.samples()
+    }
+
+    pub fn provides_decoder(&self, name: &str) -> bool {
+        self.decoders.iter().any(|d| d.name == name)
+    }
+
     pub fn serves(&self, key: &str) -> bool {
         self.info.keys.iter().any(|k| k.name == key)
     }
@@ -424,16 +434,12 @@ impl Registry {
                     ),
                 )
             })?;
-        let pre = self.sandbox.prepare(&component).map_err(|e| {
+        let linked = self.sandbox.prepare(&component).map_err(|e| {
             let (kind, reason) = link_error(&e);
             fail(kind, reason)
         })?;
         let label = file.file_name().and_then(|n| n.to_str()).unwrap_or("plugin");
-        let info = self
-            .sandbox
-            .describe(label, &pre)
-            .map_err(|e| fail(LoadFailureKind::Describe, format!("describe() failed: {e}")))?;
-        check_info(&info).map_err(|e| fail(LoadFailureKind::BadDescription, e))?;
+        let (info, decoders) = describe_all(&self.sandbox, label, &linked).map_err(|(kind, e)| fail(kind, e))?;
         let grants = Arc::new((self.grants_for)(&info.name, file));
         let share = (self.sandbox.settings.max_concurrent_calls as usize / 2).max(1);
         let plugin = Plugin {
@@ -444,9 +450,61 @@ impl Registry {
             sha256,
             loaded_at: SystemTime::now(),
             grants,
-            pre,
+            decoders,
+            linked,
         };
         Ok((plugin, origin))
+    }
+
+    /// The loaded plugin that provides decoder `name` (`<plugin>.<decoder>`).
+    pub fn plugin_for_decoder(&self, name: &str) -> Result<Arc<Plugin>, String> {
+        let plugin_name = plugin_of_key(name);
+        match self.plugins.read().unwrap().get(plugin_name) {
+            Some(p) if p.provides_decoder(name) => Ok(p.clone()),
+            Some(p) if p.decoders.is_empty() => Err(format!(
+                "plugin {} version {} provides no decoders (decoder {name} is wanted)",
+                p.name, p.info.version
+            )),
+            Some(p) => Err(format!(
+                "plugin {} version {} has no decoder {name}; it provides {}",
+                p.name,
+                p.info.version,
+                p.decoders
+                    .iter()
+                    .map(|d| d.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            None => {
+                let compiling = match self.is_loading(plugin_name) {
+                    true => "; it is still compiling",
+                    false => "",
+                };
+                Err(format!(
+                    "no loaded plugin provides decoder {name} (no plugin named \"{plugin_name}\" is loaded{compiling})"
+                ))
+            }
+        }
+    }
+
+    /// Reads one pushed payload with a plugin's decoder; blocking (run it off
+    /// the async runtime).
+    pub fn decode(
+        &self,
+        plugin: &Plugin,
+        decoder: &str,
+        payload: &crate::sources::decode::Payload<'_>,
+    ) -> Result<Vec<Sample>, CallError> {
+        let source: Arc<str> = Arc::from(payload.source);
+        let call = DecodeCall {
+            decoder,
+            source: &source,
+            transport: payload.transport,
+            topic: payload.topic,
+            received_ns: payload.received_ns,
+            payload: payload.bytes,
+        };
+        self.sandbox.decode(&plugin.name, &plugin.grants, &plugin.linked, call)
     }
 
     /// The plugin named by the key's prefix, if it is loaded and serves the key.
@@ -480,6 +538,17 @@ impl Registry {
         }
         match plugins.get(name) {
             Some(p) if p.serves(key) => Ok(p.clone()),
+            Some(p) if p.info.keys.is_empty() => Err(format!(
+                "plugin {} version {} serves no keys: it only provides decoders for push sources ({}); \
+                 name one in a source's \"decoder\" instead",
+                p.name,
+                p.info.version,
+                p.decoders
+                    .iter()
+                    .map(|d| d.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
             Some(p) => Err(format!(
                 "plugin {} version {} {verb} key {key}; it serves {}",
                 p.name,
@@ -534,22 +603,6 @@ impl Registry {
         self.failures.read().unwrap().clone()
     }
 
-    /// The loaded plugin that provides decoder `name` (`<plugin>.<decoder>`).
-    pub fn plugin_for_decoder(&self, name: &str) -> Result<Arc<Plugin>, String> {
-        Err(format!("decoder {name}: plugin decoders are not built yet"))
-    }
-
-    /// Reads one pushed payload with a plugin's decoder; blocking.
-    pub fn decode(
-        &self,
-        plugin: &Plugin,
-        decoder: &str,
-        payload: &crate::sources::decode::Payload<'_>,
-    ) -> Result<Vec<Sample>, CallError> {
-        let _ = (plugin, decoder, payload);
-        Err(CallError::Host("plugin decoders are not built yet".into()))
-    }
-
     /// Takes one sample; blocking (run it off the async runtime).
     pub fn sample(
         &self,
@@ -565,7 +618,7 @@ impl Registry {
             arg,
             tick_ns,
         };
-        self.sandbox.sample(&plugin.name, &plugin.grants, &plugin.pre, poll)
+        self.sandbox.sample(&plugin.name, &plugin.grants, &plugin.linked, poll)
     }
 }
 
@@ -597,16 +650,92 @@ fn link_error(e: &wasmtime::Error) -> (LoadFailureKind, String) {
         );
         (LoadFailureKind::NewerWit, reason)
     } else {
-        let reason = format!("not a datalogger collector (world {WIT_PACKAGE}/collector): {text}");
+        let reason =
+            format!("not a datalogger plugin (world {WIT_PACKAGE}/collector, /decoder or /collector-decoder): {text}");
         (LoadFailureKind::NotCollector, reason)
     }
+}
+
+/// Asks a linked plugin to describe what it exports: `describe()` for
+/// `sampling`, `describe-decoding()` for `decoding`, and checks that the two
+/// agree. A decoder-only plugin gets a `PluginInfo` without keys.
+fn describe_all(
+    sandbox: &Sandbox,
+    label: &str,
+    linked: &Linked,
+) -> Result<(types::PluginInfo, Vec<decoding::DecoderInfo>), (LoadFailureKind, String)> {
+    let sampled = match linked.samples() {
+        true => Some(
+            sandbox
+                .describe(label, linked)
+                .map_err(|e| (LoadFailureKind::Describe, format!("describe() failed: {e}")))?,
+        ),
+        false => None,
+    };
+    let decoding = match linked.decodes() {
+        true => Some(
+            sandbox
+                .describe_decoding(label, linked)
+                .map_err(|e| (LoadFailureKind::Describe, format!("describe-decoding() failed: {e}")))?,
+        ),
+        false => None,
+    };
+    let bad = |e| (LoadFailureKind::BadDescription, e);
+    let (info, decoders) = match (sampled, decoding) {
+        (Some(info), None) => (info, Vec::new()),
+        (None, Some(d)) => (
+            types::PluginInfo {
+                name: d.name,
+                version: d.version,
+                description: d.description,
+                keys: Vec::new(),
+            },
+            d.decoders,
+        ),
+        (Some(info), Some(d)) => {
+            if (d.name.as_str(), d.version.as_str()) != (info.name.as_str(), info.version.as_str()) {
+                return Err(bad(format!(
+                    "describe() gives {} {} but describe-decoding() gives {} {}; both must name the same plugin and version",
+                    info.name, info.version, d.name, d.version
+                )));
+            }
+            (info, d.decoders)
+        }
+        (None, None) => unreachable!("prepare() refuses a component with neither export"),
+    };
+    check_info(&info, !decoders.is_empty()).map_err(bad)?;
+    check_decoders(&info.name, &decoders).map_err(bad)?;
+    Ok((info, decoders))
+}
+
+/// What `describe-decoding()` must satisfy: decoders named `<plugin>.<decoder>`, once each.
+fn check_decoders(name: &str, decoders: &[decoding::DecoderInfo]) -> Result<(), String> {
+    let prefix = format!("{name}.");
+    for (i, d) in decoders.iter().enumerate() {
+        if d.name.len() > MAX_DESCRIBE_TEXT || d.description.len() > MAX_DESCRIBE_TEXT {
+            return Err(format!(
+                "describe-decoding() gave a text over {MAX_DESCRIBE_TEXT} bytes"
+            ));
+        }
+        if !d.name.starts_with(&prefix) || d.name.len() == prefix.len() {
+            return Err(format!(
+                "plugin {name} describes decoder {:?}, which does not start with \"{prefix}\"",
+                d.name
+            ));
+        }
+        if decoders[..i].iter().any(|o| o.name == d.name) {
+            return Err(format!("plugin {name} describes decoder {:?} twice", d.name));
+        }
+    }
+    Ok(())
 }
 
 /// Longest name, version, description or unit `describe()` may give.
 const MAX_DESCRIBE_TEXT: usize = 4096;
 
 /// What `describe()` must satisfy: a usable name and keys under it.
-fn check_info(info: &types::PluginInfo) -> Result<(), String> {
+/// `decodes`: the plugin also provides decoders, so it may have no keys.
+fn check_info(info: &types::PluginInfo, decodes: bool) -> Result<(), String> {
     let name = &info.name;
     let texts = [&info.name, &info.version, &info.description]
         .into_iter()
@@ -622,8 +751,8 @@ fn check_info(info: &types::PluginInfo) -> Result<(), String> {
             "describe() gave an unusable plugin name {name:?} (non-empty, no '.' or '/')"
         ));
     }
-    if info.keys.is_empty() {
-        return Err(format!("plugin {name} describes no keys"));
+    if info.keys.is_empty() && !decodes {
+        return Err(format!("plugin {name} describes no keys and no decoders"));
     }
     let prefix = format!("{name}.");
     for key in &info.keys {
@@ -640,7 +769,8 @@ fn check_info(info: &types::PluginInfo) -> Result<(), String> {
 /// One plugin file opened outside the registry, for the plugin commands.
 pub struct Opened {
     pub info: types::PluginInfo,
-    pub pre: CollectorPre<Call>,
+    pub decoders: Vec<decoding::DecoderInfo>,
+    pub linked: Linked,
     pub origin: Origin,
     /// What the component imports, e.g. `datalogger:plugin/http@0.1.0`.
     pub imports: Vec<String>,
@@ -666,26 +796,25 @@ pub fn open_file(sandbox: &Sandbox, file: &Path, cache_dir: Option<&Path>) -> an
         .imports(sandbox.engine())
         .map(|(name, _)| name.to_string())
         .collect();
-    let pre = sandbox
+    let linked = sandbox
         .prepare(&component)
         .map_err(|e| anyhow::anyhow!("{}\nimports:\n  {}", link_error(&e).1, imports.join("\n  ")))?;
     let label = file.file_name().and_then(|n| n.to_str()).unwrap_or("plugin");
-    let info = sandbox.describe(label, &pre)?;
-    check_info(&info).map_err(anyhow::Error::msg)?;
+    let (info, decoders) = describe_all(sandbox, label, &linked).map_err(|(_, e)| anyhow::Error::msg(e))?;
     Ok(Opened {
         info,
-        pre,
+        decoders,
+        linked,
         origin,
         imports,
     })
 }
 
 /// `plugin inspect`: the plugin's description and imports, with no grants.
-pub fn inspect(file: &Path, cache_dir: Option<&Path>) -> anyhow::Result<(types::PluginInfo, Vec<String>)> {
+pub fn inspect(file: &Path, cache_dir: Option<&Path>) -> anyhow::Result<Opened> {
     let caps = Arc::new(crate::capabilities::Capabilities::new(Default::default()));
     let sandbox = Sandbox::new(SandboxSettings::default(), caps)?;
-    let opened = open_file(&sandbox, file, cache_dir)?;
-    Ok((opened.info, opened.imports))
+    open_file(&sandbox, file, cache_dir)
 }
 
 #[cfg(test)]
@@ -717,6 +846,33 @@ mod tests {
             file_may_provide(Path::new("wemo-1.2.wasm"), "wemo-1"),
             "a name may contain '-'"
         );
+    }
+
+    #[test]
+    fn decoders_are_named_under_their_plugin_once_each() {
+        let d = |name: &str| decoding::DecoderInfo {
+            name: name.into(),
+            description: String::new(),
+        };
+        assert!(check_decoders("isems", &[d("isems.csvlog"), d("isems.json")]).is_ok());
+        for (bad, why) in [
+            (vec![d("other.csvlog")], "does not start with \"isems.\""),
+            (vec![d("isems.")], "does not start"),
+            (vec![d("isems.a"), d("isems.a")], "twice"),
+        ] {
+            let e = check_decoders("isems", &bad).unwrap_err();
+            assert!(e.contains(why), "{e}");
+        }
+        let no_keys = types::PluginInfo {
+            name: "d".into(),
+            version: "1".into(),
+            description: String::new(),
+            keys: Vec::new(),
+        };
+        assert!(check_info(&no_keys, true).is_ok(), "a decoder plugin needs no keys");
+        assert!(check_info(&no_keys, false)
+            .unwrap_err()
+            .contains("no keys and no decoders"));
     }
 
     #[test]

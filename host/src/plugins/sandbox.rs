@@ -10,12 +10,12 @@
 
 use crate::capabilities::{self, CallState, Capabilities, Grants};
 use crate::sample::{check_timestamp, FieldValue, Sample, RESERVED_FIELD_NAMES, RESERVED_TAG_KEYS};
-use crate::wit::{bounded, types, CollectorPre};
+use crate::wit::{bounded, decoding, sampling, types};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap,
     UpdateDeadline,
@@ -199,6 +199,35 @@ impl wasmtime_wasi::WasiView for Call {
     }
 }
 
+/// A component linked against the host, with the exports it has: `sampling`
+/// (a collector), `decoding` (a decoder) or both.
+pub struct Linked {
+    pre: InstancePre<Call>,
+    sampling: Option<sampling::GuestIndices>,
+    decoding: Option<decoding::GuestIndices>,
+}
+
+impl Linked {
+    pub fn samples(&self) -> bool {
+        self.sampling.is_some()
+    }
+
+    pub fn decodes(&self) -> bool {
+        self.decoding.is_some()
+    }
+}
+
+/// One pushed payload for a plugin's decoder (`decode` in the WIT).
+pub struct DecodeCall<'a> {
+    pub decoder: &'a str,
+    pub source: &'a Arc<str>,
+    pub transport: &'a str,
+    pub topic: &'a str,
+    /// Stamped on points that carry no timestamp of their own.
+    pub received_ns: i64,
+    pub payload: &'a [u8],
+}
+
 /// One poll of an item: which item, its key and arg, and the tick it is for.
 pub struct Poll<'a> {
     pub item: &'a Arc<str>,
@@ -208,11 +237,40 @@ pub struct Poll<'a> {
     pub tick_ns: i64,
 }
 
+/// Pool slots kept for `decode` calls beyond `max_concurrent_calls`, so a
+/// burst of pushed payloads never takes the slots polling needs (and the
+/// other way round).
+const DECODE_SLOTS: u32 = 8;
+
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<Call>,
     pub settings: SandboxSettings,
     caps: Arc<Capabilities>,
+    /// `decode` calls running, at most `DECODE_SLOTS`; callers are blocking
+    /// threads, so a plain condition variable gates them.
+    decoding: (std::sync::Mutex<u32>, std::sync::Condvar),
+}
+
+/// Holds one of the `DECODE_SLOTS` until dropped.
+struct DecodeSlot<'a>(&'a (std::sync::Mutex<u32>, std::sync::Condvar));
+
+impl<'a> DecodeSlot<'a> {
+    fn take(gate: &'a (std::sync::Mutex<u32>, std::sync::Condvar)) -> DecodeSlot<'a> {
+        let mut running = gate.0.lock().unwrap_or_else(|e| e.into_inner());
+        while *running >= DECODE_SLOTS {
+            running = gate.1.wait(running).unwrap_or_else(|e| e.into_inner());
+        }
+        *running += 1;
+        DecodeSlot(gate)
+    }
+}
+
+impl Drop for DecodeSlot<'_> {
+    fn drop(&mut self) {
+        *self.0 .0.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.0 .1.notify_one();
+    }
 }
 
 impl Sandbox {
@@ -233,6 +291,7 @@ impl Sandbox {
             linker,
             settings,
             caps,
+            decoding: Default::default(),
         })
     }
 
@@ -245,11 +304,22 @@ impl Sandbox {
         &self.caps
     }
 
-    /// Links a compiled component against the host; fails when it is not a
-    /// `collector` (imports we do not provide, or no `sampling` export).
-    pub fn prepare(&self, component: &Component) -> wasmtime::Result<CollectorPre<Call>> {
+    /// Links a compiled component against the host; fails when it imports
+    /// what we do not provide, or exports neither `sampling` nor `decoding`.
+    pub fn prepare(&self, component: &Component) -> wasmtime::Result<Linked> {
         let pre = self.linker.instantiate_pre(component)?;
-        CollectorPre::new(pre)
+        let sampling = sampling::GuestIndices::new(&pre);
+        let decoding = decoding::GuestIndices::new(&pre);
+        if let (Err(e), Err(_)) = (&sampling, &decoding) {
+            return Err(wasmtime::format_err!(
+                "it exports neither datalogger:plugin/sampling nor datalogger:plugin/decoding: {e:#}"
+            ));
+        }
+        Ok(Linked {
+            pre,
+            sampling: sampling.ok(),
+            decoding: decoding.ok(),
+        })
     }
 
     /// Log lines of this plugin dropped over its rate limit since start.
@@ -308,13 +378,38 @@ impl Sandbox {
 
     /// Runs `describe()` in a fresh instance, with no grants, under its own
     /// (short) deadline.
-    pub fn describe(&self, file_label: &str, pre: &CollectorPre<Call>) -> Result<types::PluginInfo, CallError> {
+    pub fn describe(&self, file_label: &str, linked: &Linked) -> Result<types::PluginInfo, CallError> {
+        let Some(indices) = &linked.sampling else {
+            return Err(CallError::Host("the plugin exports no sampling interface".into()));
+        };
+        self.describe_with(file_label, linked, |store, instance| {
+            indices.load(&mut *store, instance)?.call_describe(store)
+        })
+    }
+
+    /// Runs `describe-decoding()` like `describe`.
+    pub fn describe_decoding(&self, file_label: &str, linked: &Linked) -> Result<decoding::DecodingInfo, CallError> {
+        let Some(indices) = &linked.decoding else {
+            return Err(CallError::Host("the plugin exports no decoding interface".into()));
+        };
+        self.describe_with(file_label, linked, |store, instance| {
+            indices.load(&mut *store, instance)?.call_describe_decoding(store)
+        })
+    }
+
+    fn describe_with<T>(
+        &self,
+        file_label: &str,
+        linked: &Linked,
+        call: impl FnOnce(&mut Store<Call>, &wasmtime::component::Instance) -> wasmtime::Result<T>,
+    ) -> Result<T, CallError> {
         let label: Arc<str> = Arc::from(file_label);
         let cpu = Duration::from_millis(self.settings.describe_timeout_ms);
         let (mut store, hit) = self.new_store(&label, None, &Arc::new(Grants::default()), cpu);
-        let result = pre
+        let result = linked
+            .pre
             .instantiate(&mut store)
-            .and_then(|c| c.datalogger_plugin_sampling().call_describe(&mut store));
+            .and_then(|instance| call(&mut store, &instance));
         let printed = store.data_mut().state.take_stdio();
         result.map_err(|e| match self.classify(file_label, e, &hit, &printed) {
             CallError::Deadline { plugin, .. } => CallError::Deadline {
@@ -331,7 +426,7 @@ impl Sandbox {
         &self,
         plugin: &Arc<str>,
         grants: &Arc<Grants>,
-        pre: &CollectorPre<Call>,
+        linked: &Linked,
         poll: Poll<'_>,
     ) -> Result<Vec<Sample>, CallError> {
         let Poll {
@@ -340,24 +435,73 @@ impl Sandbox {
             arg,
             tick_ns,
         } = poll;
+        let Some(indices) = &linked.sampling else {
+            return Err(CallError::Host(format!(
+                "plugin {plugin} exports no sampling interface"
+            )));
+        };
         let cpu = Duration::from_millis(self.settings.call_timeout_ms);
         let (mut store, hit) = self.new_store(plugin, Some(item.clone()), grants, cpu);
-        let result = pre
+        let result = linked
+            .pre
             .instantiate(&mut store)
-            .and_then(|c| c.datalogger_plugin_sampling().call_sample(&mut store, key, arg));
+            .and_then(|instance| indices.load(&mut store, &instance)?.call_sample(&mut store, key, arg));
         let printed = store.data_mut().state.take_stdio();
         let failure = match result {
             Err(e) => self.classify(plugin, e, &hit, &printed),
             Ok(Err(e)) => plugin_error(e),
             Ok(Ok(samples)) => return self.accept(plugin, samples, tick_ns),
         };
-        // A failure that reports a refusal (in its message or, for a crash,
-        // in what the plugin printed) was caused by a missing grant.
+        Err(self.refusal_or(&store, failure, &printed))
+    }
+
+    /// Runs `decode(decoder, source, payload)` in a fresh instance, under the
+    /// same deadline, memory cap and result cap as `sample`; points without a
+    /// timestamp get the receive time.
+    pub fn decode(
+        &self,
+        plugin: &Arc<str>,
+        grants: &Arc<Grants>,
+        linked: &Linked,
+        call: DecodeCall<'_>,
+    ) -> Result<Vec<Sample>, CallError> {
+        let Some(indices) = &linked.decoding else {
+            return Err(CallError::Host(format!(
+                "plugin {plugin} exports no decoding interface"
+            )));
+        };
+        let _slot = DecodeSlot::take(&self.decoding);
+        let cpu = Duration::from_millis(self.settings.call_timeout_ms);
+        let (mut store, hit) = self.new_store(plugin, Some(call.source.clone()), grants, cpu);
+        let info = decoding::SourceInfo {
+            source: call.source.to_string(),
+            transport: call.transport.to_string(),
+            topic: call.topic.to_string(),
+            received_ns: call.received_ns,
+        };
+        let result = linked.pre.instantiate(&mut store).and_then(|instance| {
+            indices
+                .load(&mut store, &instance)?
+                .call_decode(&mut store, call.decoder, &info, call.payload)
+        });
+        let printed = store.data_mut().state.take_stdio();
+        let failure = match result {
+            Err(e) => self.classify(plugin, e, &hit, &printed),
+            Ok(Err(decoding::DecodeError::Malformed(m))) => CallError::BadArgument(bounded(m)),
+            Ok(Err(decoding::DecodeError::Failed(m))) => CallError::Failed(bounded(m)),
+            Ok(Ok(points)) => return self.accept(plugin, points, call.received_ns),
+        };
+        Err(self.refusal_or(&store, failure, &printed))
+    }
+
+    /// A failure that reports a refusal (in its message or, for a crash, in
+    /// what the plugin printed) was caused by a missing grant.
+    fn refusal_or(&self, store: &Store<Call>, failure: CallError, printed: &str) -> CallError {
         let state = &store.data().state;
         let crashed = matches!(failure, CallError::Trap { .. });
-        match state.reports_refusal(&failure.to_string()) || (crashed && state.reports_refusal(&printed)) {
-            true => Err(CallError::NotGranted(Box::new(failure))),
-            false => Err(failure),
+        match state.reports_refusal(&failure.to_string()) || (crashed && state.reports_refusal(printed)) {
+            true => CallError::NotGranted(Box::new(failure)),
+            false => failure,
         }
     }
 
@@ -434,7 +578,7 @@ fn engine_config(settings: &SandboxSettings, pooling: bool) -> Config {
     config.epoch_interruption(true);
     let cap = settings.memory_mib as u64 * 1024 * 1024;
     if pooling {
-        let slots = settings.max_concurrent_calls;
+        let slots = settings.max_concurrent_calls + DECODE_SLOTS;
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(slots)
             .total_core_instances(slots * 16)

@@ -37,7 +37,9 @@ pub fn run(
 ) -> anyhow::Result<Trial> {
     let sandbox = Sandbox::new(settings, Arc::new(caps))?;
     let started = Instant::now();
-    let super::Opened { info, pre, origin, .. } = super::open_file(&sandbox, file, cache_dir)?;
+    let super::Opened {
+        info, linked, origin, ..
+    } = super::open_file(&sandbox, file, cache_dir)?;
     let load_time = started.elapsed();
 
     let Some(key_info) = info.keys.iter().find(|k| k.name == key) else {
@@ -59,7 +61,7 @@ pub fn run(
         tick_ns: crate::sample::now_ns(),
     };
     let result = sandbox
-        .sample(&name, &Arc::new(grants_for(&info.name)), &pre, poll)
+        .sample(&name, &Arc::new(grants_for(&info.name)), &linked, poll)
         .map_err(|e| e.to_string());
     Ok(Trial {
         info,

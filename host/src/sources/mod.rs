@@ -10,8 +10,8 @@
 //! To add a source: one module here that appends to `store::Store`, started
 //! from `app.rs`.
 
-pub mod items;
 pub mod decode;
+pub mod items;
 pub mod line_protocol;
 pub mod poll;
 pub mod push;

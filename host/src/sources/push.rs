@@ -117,11 +117,17 @@ impl MqttSettings {
 
     /// Host and port of `url`, or what is wrong with it.
     pub fn address(&self) -> Result<(String, u16), String> {
-        let url = url::Url::parse(&self.url)
-            .map_err(|e| format!("\"mqtt\": \"url\" {:?} is not a URL ({e}); write mqtt://host:1883", self.url))?;
+        let url = url::Url::parse(&self.url).map_err(|e| {
+            format!(
+                "\"mqtt\": \"url\" {:?} is not a URL ({e}); write mqtt://host:1883",
+                self.url
+            )
+        })?;
         match url.scheme() {
             "mqtt" | "tcp" => {}
-            "mqtts" | "ssl" => return Err("\"mqtt\": TLS (mqtts://) is not supported yet; use mqtt:// on a trusted network".into()),
+            "mqtts" | "ssl" => {
+                return Err("\"mqtt\": TLS (mqtts://) is not supported yet; use mqtt:// on a trusted network".into())
+            }
             s => return Err(format!("\"mqtt\": \"url\" has scheme {s:?}; write mqtt://host:1883")),
         }
         let host = url
@@ -221,10 +227,16 @@ pub fn parse_sources(v: &serde_json::Value, item_names: &[&str], problems: &mut 
                 problem(e);
             }
             if m.topics.is_empty() || m.topics.iter().any(|t| t.is_empty()) {
-                problem("\"mqtt\": \"topics\" must list at least one non-empty topic filter, e.g. [\"/isems/+/csvlog\"]".into());
+                problem(
+                    "\"mqtt\": \"topics\" must list at least one non-empty topic filter, e.g. [\"/isems/+/csvlog\"]"
+                        .into(),
+                );
             }
             if m.qos > 1 {
-                problem(format!("\"mqtt\": \"qos\" is {}; use 1 (acknowledged after commit) or 0", m.qos));
+                problem(format!(
+                    "\"mqtt\": \"qos\" is {}; use 1 (acknowledged after commit) or 0",
+                    m.qos
+                ));
             }
             if m.max_payload_bytes == 0 || m.keep_alive_s < 5 {
                 problem("\"mqtt\": \"max_payload_bytes\" must be at least 1 and \"keep_alive_s\" at least 5".into());
@@ -236,7 +248,11 @@ pub fn parse_sources(v: &serde_json::Value, item_names: &[&str], problems: &mut 
             if id.is_empty() || id.len() > 65535 {
                 problem("\"mqtt\": \"client_id\" must not be empty".into());
             }
-            let shared = specs.iter().any(|s| s.mqtt.as_ref().is_some_and(|o| o.url == m.url && o.client_id_for(&s.name) == id));
+            let shared = specs.iter().any(|s| {
+                s.mqtt
+                    .as_ref()
+                    .is_some_and(|o| o.url == m.url && o.client_id_for(&s.name) == id)
+            });
             if shared {
                 problem(format!("\"mqtt\": another source uses client id {id:?} on the same broker; the broker would drop one of them, give each its own \"client_id\""));
             }

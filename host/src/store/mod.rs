@@ -579,7 +579,13 @@ impl Store {
     /// Keeps a pushed payload no decoder could read, with the reason: the
     /// newest `REJECTED_PAYLOADS_KEPT` per source, each cut to
     /// `REJECTED_PAYLOAD_BYTES`.
-    pub async fn set_aside_payload(&self, source: &str, topic: &str, reason: &str, payload: &[u8]) -> anyhow::Result<()> {
+    pub async fn set_aside_payload(
+        &self,
+        source: &str,
+        topic: &str,
+        reason: &str,
+        payload: &[u8],
+    ) -> anyhow::Result<()> {
         let (source, topic, reason) = (source.to_string(), topic.to_string(), reason.to_string());
         let payload = payload[..payload.len().min(REJECTED_PAYLOAD_BYTES)].to_vec();
         self.on_own_connection(move |c| {
@@ -696,14 +702,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db"), 0).unwrap();
         for i in 0..REJECTED_PAYLOADS_KEPT + 5 {
-            store.set_aside_payload("a", "t/1", &format!("bad {i}"), b"x").await.unwrap();
+            store
+                .set_aside_payload("a", "t/1", &format!("bad {i}"), b"x")
+                .await
+                .unwrap();
         }
-        store.set_aside_payload("b", "t/2", "huge", &vec![b'y'; REJECTED_PAYLOAD_BYTES + 10]).await.unwrap();
+        store
+            .set_aside_payload("b", "t/2", "huge", &vec![b'y'; REJECTED_PAYLOAD_BYTES + 10])
+            .await
+            .unwrap();
         let a = store.rejected_payloads("a", 2000).await.unwrap();
         assert_eq!(a.len() as i64, REJECTED_PAYLOADS_KEPT);
-        assert_eq!(a[0].reason, format!("bad {}", REJECTED_PAYLOADS_KEPT + 4), "newest first");
+        assert_eq!(
+            a[0].reason,
+            format!("bad {}", REJECTED_PAYLOADS_KEPT + 4),
+            "newest first"
+        );
         let b = store.rejected_payloads("b", 10).await.unwrap();
-        assert_eq!((b.len(), b[0].payload.len(), b[0].topic.as_str()), (1, REJECTED_PAYLOAD_BYTES, "t/2"));
+        assert_eq!(
+            (b.len(), b[0].payload.len(), b[0].topic.as_str()),
+            (1, REJECTED_PAYLOAD_BYTES, "t/2")
+        );
     }
 
     #[tokio::test]

@@ -1,10 +1,11 @@
 //! Component glue: the [`Plugin`] on top of the pure `node` and `parse` modules.
 
 use crate::node::{self, parse_node, request_headers, Error, Node, Response};
-use crate::parse;
-use datalogger_sdk::{http, log, CapError, Info, Key, Plugin, Point, SampleError, Value};
+use crate::{csvlog, parse};
+use datalogger_sdk::{http, log, CapError, DecodeError, Decoder, Info, Key, Plugin, Point, SampleError, Source, Value};
 
 const KEY: &str = "isems.node";
+const CSVLOG: &str = "isems.csvlog";
 
 struct Isems;
 
@@ -25,6 +26,22 @@ impl Plugin for Isems {
             .required_arg("the node as host[:port] (default port 80), e.g. 10.0.0.5 or node.lan:8080")
             .unit("V"),
         )
+        .decoder(Decoder::new(
+            CSVLOG,
+            "What ISEMS nodes publish over MQTT (/isems/<nodeid>/csvlog): up to five log lines, \
+             each the point isems.node makes of it (measurement isems, tag nodeId, the node's own time)",
+        ))
+    }
+
+    fn decode(decoder: &str, source: &Source, payload: &[u8]) -> Result<Vec<Point>, DecodeError> {
+        if decoder != CSVLOG {
+            return Err(Self::info().unknown_decoder(decoder));
+        }
+        let decoded = csvlog::decode(&source.topic, payload).map_err(DecodeError::Malformed)?;
+        if let Some(warning) = &decoded.warning {
+            log::warn(warning);
+        }
+        Ok(decoded.points.into_iter().map(to_point).collect())
     }
 
     fn sample(key: &str, arg: Option<&str>) -> Result<Vec<Point>, SampleError> {

@@ -3,6 +3,16 @@
 
 use std::fmt;
 
+/// Why a payload gave no points. The host keeps the payload aside with the
+/// message and acknowledges it (it is never delivered again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The payload is not in the decoder's format; say where and how.
+    Malformed(String),
+    /// Anything else.
+    Failed(String),
+}
+
 /// Why a `sample` call produced no samples; the host shows it as the item's
 /// `last_error`. Say what is wrong and what the operator can do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,11 +13,47 @@ pub use wasm::*;
 #[cfg(target_arch = "wasm32")]
 mod wasm {
     use crate::bindings::datalogger::plugin::types as wit;
-    use crate::{Plugin, Point, SampleError, Value};
+    use crate::bindings::exports::datalogger::plugin::decoding as dec;
+    use crate::{DecodeError, Plugin, Point, SampleError, Source, Value};
 
     pub type Arg = Option<String>;
     pub type PluginInfo = wit::PluginInfo;
     pub type SampleResult = Result<Vec<wit::Point>, wit::SampleError>;
+    pub type DecodingInfo = dec::DecodingInfo;
+    pub type SourceInfo = dec::SourceInfo;
+    pub type Bytes = Vec<u8>;
+    pub type DecodeResult = Result<Vec<wit::Point>, dec::DecodeError>;
+
+    pub fn describe_decoding<P: Plugin>() -> dec::DecodingInfo {
+        let info = P::info();
+        dec::DecodingInfo {
+            name: info.name,
+            version: info.version,
+            description: info.description,
+            decoders: info
+                .decoders
+                .into_iter()
+                .map(|d| dec::DecoderInfo {
+                    name: d.name,
+                    description: d.description,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn decode<P: Plugin>(decoder: String, source: dec::SourceInfo, payload: Vec<u8>) -> DecodeResult {
+        let source = Source {
+            name: source.source,
+            transport: source.transport,
+            topic: source.topic,
+            received_ns: source.received_ns,
+        };
+        match P::decode(&decoder, &source, &payload) {
+            Ok(points) => Ok(points.into_iter().map(point).collect()),
+            Err(DecodeError::Malformed(m)) => Err(dec::DecodeError::Malformed(m)),
+            Err(DecodeError::Failed(m)) => Err(dec::DecodeError::Failed(m)),
+        }
+    }
 
     pub fn describe<P: Plugin>() -> wit::PluginInfo {
         let info = P::info();

@@ -2,6 +2,24 @@
 
 use crate::SampleError;
 
+/// A decoder a plugin provides, e.g. `isems.csvlog`: sources name it in
+/// their `"decoder"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoder {
+    /// Full name: `<plugin name>.<format>`.
+    pub name: String,
+    pub description: String,
+}
+
+impl Decoder {
+    pub fn new(name: impl Into<String>, description: impl Into<String>) -> Self {
+        Decoder {
+            name: name.into(),
+            description: description.into(),
+        }
+    }
+}
+
 /// The plugin's description, returned once when the host loads it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Info {
@@ -11,6 +29,9 @@ pub struct Info {
     pub version: String,
     pub description: String,
     pub keys: Vec<Key>,
+    /// Decoders for pushed payloads (MQTT messages, `/ingest` bodies); see
+    /// [`crate::Plugin::decode`].
+    pub decoders: Vec<Decoder>,
 }
 
 impl Info {
@@ -21,7 +42,28 @@ impl Info {
             version: version.into(),
             description: description.into(),
             keys: Vec::new(),
+            decoders: Vec::new(),
         }
+    }
+
+    /// Adds a decoder: a format this plugin reads pushed payloads in.
+    pub fn decoder(mut self, decoder: Decoder) -> Self {
+        self.decoders.push(decoder);
+        self
+    }
+
+    /// The error for a decoder this plugin does not provide.
+    pub fn unknown_decoder(&self, decoder: &str) -> crate::DecodeError {
+        let provided: Vec<&str> = self.decoders.iter().map(|d| d.name.as_str()).collect();
+        crate::DecodeError::Failed(format!(
+            "unknown decoder {decoder:?}; the {} plugin provides {}",
+            self.name,
+            if provided.is_empty() {
+                "none".to_string()
+            } else {
+                provided.join(", ")
+            }
+        ))
     }
 
     /// Adds a key.

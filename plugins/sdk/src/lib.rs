@@ -98,9 +98,9 @@ pub mod i2c;
 pub mod log;
 pub mod ping;
 
-pub use error::{CapError, Context, SampleError};
+pub use error::{CapError, Context, DecodeError, SampleError};
 pub use host::now_ns;
-pub use info::{required_arg, Arg, Info, Key};
+pub use info::{required_arg, Arg, Decoder, Info, Key};
 pub use point::{Point, Value};
 
 /// The raw types and functions generated from the WIT (component builds
@@ -111,7 +111,8 @@ pub mod bindings {
     // the datalogger repository it is a symlink to the repository's `wit/`.
     wit_bindgen::generate!({
         path: "wit",
-        world: "collector",
+        // Both exports: a plugin without decoders lists none.
+        world: "collector-decoder",
         pub_export_macro: true,
         default_bindings_module: "datalogger_sdk::bindings",
     });
@@ -135,6 +136,15 @@ pub trait Plugin {
     /// operator what is wrong and what to do.
     fn sample(key: &str, arg: Option<&str>) -> Result<Vec<Point>, SampleError>;
 
+    /// Reads one pushed payload with `decoder` (one of the decoders in
+    /// [`Plugin::info`]) into points. Points without a timestamp get the
+    /// time the host received the payload. Only for plugins that list
+    /// decoders; the default refuses every decoder.
+    fn decode(decoder: &str, source: &Source, payload: &[u8]) -> Result<Vec<Point>, DecodeError> {
+        let _ = (source, payload);
+        Err(Self::info().unknown_decoder(decoder))
+    }
+
     /// The `bad-argument` error for a key this plugin does not serve
     /// (see [`Info::unknown_key`]).
     fn unknown_key(key: &str) -> SampleError {
@@ -142,7 +152,20 @@ pub trait Plugin {
     }
 }
 
-/// Exports a [`Plugin`] as the component's `sampling` interface:
+/// Where a pushed payload came from (what [`Plugin::decode`] is told).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The source's name in the logger's config.
+    pub name: String,
+    /// `mqtt` or `http`.
+    pub transport: String,
+    /// The MQTT topic (e.g. `/isems/node-3/csvlog`) or the HTTP path.
+    pub topic: String,
+    /// When the host received the payload, ns since the Unix epoch.
+    pub received_ns: i64,
+}
+
+/// Exports a [`Plugin`] as the component's `sampling` and `decoding` interfaces:
 /// `datalogger_sdk::plugin!(MyPlugin);` once, at the crate's top level or in
 /// any module. `MyPlugin` is a type name (not a path) in scope there. On
 /// native targets it only checks that the type implements [`Plugin`].
@@ -163,6 +186,20 @@ macro_rules! plugin {
                     arg: $crate::__private::Arg,
                 ) -> $crate::__private::SampleResult {
                     $crate::__private::sample::<$ty>(key, arg)
+                }
+            }
+
+            impl $crate::bindings::exports::datalogger::plugin::decoding::Guest for $ty {
+                fn describe_decoding() -> $crate::__private::DecodingInfo {
+                    $crate::__private::describe_decoding::<$ty>()
+                }
+
+                fn decode(
+                    decoder: $crate::__private::String,
+                    source: $crate::__private::SourceInfo,
+                    payload: $crate::__private::Bytes,
+                ) -> $crate::__private::DecodeResult {
+                    $crate::__private::decode::<$ty>(decoder, source, payload)
                 }
             }
 

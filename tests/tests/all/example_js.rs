@@ -355,7 +355,7 @@ fn webstats_inspect_lists_its_keys() {
         "plugin webstats 0.1.0",
         "webstats.check (arg required",
         "webstats.json_stats (arg required",
-        "datalogger:plugin/http@0.1.0",
+        "datalogger:plugin/http@0.1.1",
     ] {
         assert!(out.stdout.contains(expected), "no {expected:?} in:\n{}", out.all());
     }

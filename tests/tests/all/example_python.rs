@@ -97,7 +97,7 @@ fn python_plugin_returns_typed_json_values_and_clear_errors() {
     assert!(out.status.success(), "plugin inspect failed:\n{}", out.all());
     assert!(out.stdout.contains("plugin httpjson 0.1.0"), "{}", out.all());
     assert!(out.stdout.contains("httpjson.value (arg required"), "{}", out.all());
-    assert!(out.stdout.contains("datalogger:plugin/http@0.1.0"), "{}", out.all());
+    assert!(out.stdout.contains("datalogger:plugin/http@0.1.1"), "{}", out.all());
 
     let values_arg = device.url(
         "/status.json#/sensors/0/temp=temperature,/sensors/1/temp=temp2,/uptime,/ok,/fw,/energy_wh,/offset,/a~1b/c~0d",

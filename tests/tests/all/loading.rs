@@ -83,7 +83,7 @@ fn bad_plugin_files_are_skipped_with_a_reason() {
 
     for (file, reason, kind) in [
         ("corrupt.wasm", "not a valid WebAssembly component", "invalid"),
-        ("wrongworld.wasm", "not a datalogger collector", "not_collector"),
+        ("wrongworld.wasm", "not a datalogger plugin", "not_collector"),
         ("badinit.wasm", "describe() failed", "describe"),
     ] {
         let entry = plugin_entry(&plugins, file);

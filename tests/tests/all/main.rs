@@ -11,6 +11,7 @@ mod auth;
 mod compaction;
 mod config;
 mod connections;
+mod decoding;
 mod disk_full;
 mod example_c;
 mod example_js;

@@ -1,5 +1,5 @@
 // The {{name}} plugin: world `collector` of wit/datalogger.wit, in JavaScript.
-import { log } from 'datalogger:plugin/host@0.1.0';
+import { log } from 'datalogger:plugin/host@0.1.1';
 
 const VERSION = '0.1.0';
 

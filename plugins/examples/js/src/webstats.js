@@ -1,6 +1,6 @@
 // The component: the `sampling` export of world `collector` and the calls to
 // the host. componentize-js maps the WIT to JavaScript like this:
-//   - an imported interface is a module: `datalogger:plugin/http@0.1.0`;
+//   - an imported interface is a module: `datalogger:plugin/http@0.1.1`;
 //   - names become camelCase (`now-ns` -> `nowNs`, `timeout-ms` -> `timeoutMs`);
 //   - `option<T>` is the value or `undefined`; `list<u8>` a Uint8Array;
 //     `s64`/`u64` are BigInt; a variant is `{tag: 'kebab-case', val}`;
@@ -8,8 +8,8 @@
 //   - the exported `result<T, E>`: return T, or throw an error with a `payload` E.
 // The pure logic is in logic.js, tested under Node with `npm test`.
 
-import { log, nowNs } from 'datalogger:plugin/host@0.1.0';
-import { send } from 'datalogger:plugin/http@0.1.0';
+import { log, nowNs } from 'datalogger:plugin/host@0.1.1';
+import { send } from 'datalogger:plugin/http@0.1.1';
 import {
   NAME,
   VERSION,
