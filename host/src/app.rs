@@ -10,6 +10,7 @@ use crate::config::{self, Config, ConfigFile};
 use crate::plugins::{watch, Registry, Sandbox};
 use crate::server;
 use crate::sinks::OutputHandle;
+use crate::sources::mqtt::MqttSources;
 use crate::sources::poll::Scheduler;
 use crate::store::Store;
 use anyhow::Context;
@@ -25,6 +26,8 @@ pub struct App {
     _watcher: Option<watch::Watcher>,
     /// Pruning and periodic rescans, stopped when the app is dropped.
     background: Vec<JoinHandle<()>>,
+    /// The MQTT sources' connections, stopped cleanly by `serve`.
+    mqtt: MqttSources,
 }
 
 impl Drop for App {
@@ -98,17 +101,19 @@ impl App {
         if !config.sources.is_empty() {
             tracing::info!("receiving pushed samples for {} sources", config.sources.len());
         }
+        let mqtt = MqttSources::start(&state.sources, &state.store, &state.registry);
         Ok(App {
             state,
             _watcher: watcher,
             background,
+            mqtt,
         })
     }
 
     /// Serves the REST API on `listener` until `shutdown` resolves, then lets
     /// samples in flight finish and stops every item.
     pub async fn serve(
-        self,
+        mut self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
@@ -123,6 +128,8 @@ impl App {
         let scheduler = self.state.scheduler.clone();
         server::serve(listener, api::router(self.state.clone()), limit, shutdown).await;
         tracing::info!("stopping: finishing samples in flight");
+        // MQTT: the batch being committed is acknowledged, the rest is left to the broker.
+        self.mqtt.stop().await;
         scheduler.shutdown().await;
         Ok(())
     }

@@ -489,21 +489,7 @@ impl Registry {
 
     /// Reads one pushed payload with a plugin's decoder; blocking (run it off
     /// the async runtime).
-    pub fn decode(
-        &self,
-        plugin: &Plugin,
-        decoder: &str,
-        payload: &crate::sources::decode::Payload<'_>,
-    ) -> Result<Vec<Sample>, CallError> {
-        let source: Arc<str> = Arc::from(payload.source);
-        let call = DecodeCall {
-            decoder,
-            source: &source,
-            transport: payload.transport,
-            topic: payload.topic,
-            received_ns: payload.received_ns,
-            payload: payload.bytes,
-        };
+    pub fn decode(&self, plugin: &Plugin, call: DecodeCall<'_>) -> Result<Vec<Sample>, CallError> {
         self.sandbox.decode(&plugin.name, &plugin.grants, &plugin.linked, call)
     }
 

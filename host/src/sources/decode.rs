@@ -6,7 +6,7 @@
 //! only says what a payload holds.
 
 use super::line_protocol::{self, Precision};
-use crate::plugins::Registry;
+use crate::plugins::{DecodeCall, Registry};
 use crate::sample::Sample;
 
 /// The built-in decoder: InfluxDB line protocol, nanosecond timestamps.
@@ -73,7 +73,16 @@ pub fn decode(registry: &Registry, decoder: &str, payload: &Payload<'_>) -> Resu
         return Ok(decode_line_protocol(payload));
     }
     let plugin = registry.plugin_for_decoder(decoder).map_err(NotReady)?;
-    Ok(match registry.decode(&plugin, decoder, payload) {
+    let source: std::sync::Arc<str> = std::sync::Arc::from(payload.source);
+    let call = DecodeCall {
+        decoder,
+        source: &source,
+        transport: payload.transport,
+        topic: payload.topic,
+        received_ns: payload.received_ns,
+        payload: payload.bytes,
+    };
+    Ok(match registry.decode(&plugin, call) {
         Ok(samples) => Decoded {
             samples,
             problem: None,

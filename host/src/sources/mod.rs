@@ -6,6 +6,8 @@
 //! - `items`: the poll item model, shared by the config loader and the REST API.
 //! - `push`: sources that receive samples (InfluxDB-style writes), their
 //!   config and counters; `line_protocol` reads what InfluxDB clients write.
+//! - `mqtt`: MQTT subscriptions; each message is decoded (`decode`),
+//!   committed, then acknowledged, over a persistent session.
 //!
 //! To add a source: one module here that appends to `store::Store`, started
 //! from `app.rs`.
@@ -13,5 +15,6 @@
 pub mod decode;
 pub mod items;
 pub mod line_protocol;
+pub mod mqtt;
 pub mod poll;
 pub mod push;

@@ -22,6 +22,7 @@ mod isems;
 mod item_samples;
 mod loadavg;
 mod loading;
+mod mqtt;
 mod openapi;
 mod outputs;
 mod ping;
