@@ -247,7 +247,7 @@ fn inspect_and_test_from_the_command_line() {
         assert!(out.stdout.contains(key), "{key} missing:\n{}", out.all());
     }
     // Only the host's interfaces, no WASI: the core module was built without libc I/O.
-    assert!(out.stdout.contains("datalogger:plugin/i2c@0.1.0"), "{}", out.all());
+    assert!(out.stdout.contains("datalogger:plugin/i2c@0.1.1"), "{}", out.all());
     assert!(!out.stdout.contains("wasi:"), "imports WASI:\n{}", out.all());
 
     let i2c = json!({"buses": [{"bus": 1, "simulated": [{"chip": "bme280", "registers": {"0xF7": WORKED_EXAMPLE}}]}]});
