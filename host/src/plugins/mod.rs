@@ -45,6 +45,12 @@ impl Plugin {
         self.linked.samples()
     }
 
+    /// Its decoders' names, for messages: `isems.csvlog, isems.json`.
+    pub fn decoder_names(&self) -> String {
+        let names: Vec<&str> = self.decoders.iter().map(|d| d.name.as_str()).collect();
+        names.join(", ")
+    }
+
     pub fn provides_decoder(&self, name: &str) -> bool {
         self.decoders.iter().any(|d| d.name == name)
     }
@@ -469,11 +475,7 @@ impl Registry {
                 "plugin {} version {} has no decoder {name}; it provides {}",
                 p.name,
                 p.info.version,
-                p.decoders
-                    .iter()
-                    .map(|d| d.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                p.decoder_names()
             )),
             None => {
                 let compiling = match self.is_loading(plugin_name) {
@@ -529,11 +531,7 @@ impl Registry {
                  name one in a source's \"decoder\" instead",
                 p.name,
                 p.info.version,
-                p.decoders
-                    .iter()
-                    .map(|d| d.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                p.decoder_names()
             )),
             Some(p) => Err(format!(
                 "plugin {} version {} {verb} key {key}; it serves {}",
