@@ -12,7 +12,7 @@
 use super::openapi::ErrorBody;
 use super::write::{read_body, WriteError, RETRY_AFTER_S};
 use super::{ApiError, AppState};
-use crate::sources::decode::{self, Payload};
+use crate::sources::decode::{self, Decoder, Payload};
 use crate::sources::push::PushSource;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -61,11 +61,11 @@ pub async fn ingest(
     }
 }
 
-fn find_source(state: &AppState, name: &str) -> Result<(Arc<PushSource>, u64, String), WriteError> {
+fn find_source(state: &AppState, name: &str) -> Result<(Arc<PushSource>, u64, Decoder), WriteError> {
     let source = state.sources.get(name).cloned();
     let found = source.and_then(|s| {
         let limit = s.spec.ingest.as_ref()?.max_body_bytes as u64;
-        let decoder = s.spec.decoder.clone()?;
+        let decoder = Decoder::of(&s.spec)?;
         Some((s, limit, decoder))
     });
     found.ok_or_else(|| {

@@ -1,27 +1,52 @@
 //! Decoders: what turns a pushed payload (an MQTT message, an `/ingest` body)
-//! into samples. `line-protocol` is built in (the host reads it, as for
-//! `/write`); every other decoder is a plugin's (`<plugin>.<decoder>`, the WIT
+//! into samples. Two are built in: `line-protocol` (the host reads it, as for
+//! `/write`) and `json` (flat objects through the source's `"json"` mapping,
+//! json.rs); every other decoder is a plugin's (`<plugin>.<decoder>`, the WIT
 //! `decoding` export), run in the sandbox like a `sample` call. The transports
 //! (mqtt.rs, api/ingest.rs) own delivery and acknowledgement; this module
 //! only says what a payload holds.
 
+use super::json::{self, JsonMapping};
 use super::line_protocol::{self, Precision};
+use super::push::SourceSpec;
 use crate::plugins::{DecodeCall, Registry};
 use crate::sample::Sample;
+use std::sync::Arc;
 
 /// The built-in decoder: InfluxDB line protocol, nanosecond timestamps.
 pub const LINE_PROTOCOL: &str = "line-protocol";
 
-/// Whether `name` can name a decoder: the built-in one, or `<plugin>.<decoder>`.
+/// Whether `name` can name a decoder: a built-in one, or `<plugin>.<decoder>`.
 pub fn check_name(name: &str) -> Result<(), String> {
-    if name == LINE_PROTOCOL {
+    if name == LINE_PROTOCOL || name == json::NAME {
         return Ok(());
     }
     match name.split_once('.') {
         Some((plugin, decoder)) if !plugin.is_empty() && !decoder.is_empty() => Ok(()),
         _ => Err(format!(
-            "\"decoder\": {name:?} names no decoder; use \"{LINE_PROTOCOL}\" or a plugin's decoder \"<plugin>.<decoder>\" such as \"isems.csvlog\" (GET /plugins lists them)"
+            "\"decoder\": {name:?} names no decoder; use \"{LINE_PROTOCOL}\", \"{}\" or a plugin's decoder \"<plugin>.<decoder>\" such as \"isems.csvlog\" (GET /plugins lists them)",
+            json::NAME
         )),
+    }
+}
+
+/// A source's decoder, as its config names it.
+#[derive(Debug, Clone)]
+pub enum Decoder {
+    LineProtocol,
+    Json(Arc<JsonMapping>),
+    /// `<plugin>.<decoder>`.
+    Plugin(String),
+}
+
+impl Decoder {
+    /// The decoder of an `mqtt` or `ingest` source (`None` for `write`).
+    pub fn of(spec: &SourceSpec) -> Option<Decoder> {
+        Some(match spec.decoder.as_deref()? {
+            LINE_PROTOCOL => Decoder::LineProtocol,
+            json::NAME => Decoder::Json(Arc::new(spec.json.clone().unwrap_or_default())),
+            plugin => Decoder::Plugin(plugin.to_string()),
+        })
     }
 }
 
@@ -68,12 +93,21 @@ pub struct NotReady(pub String);
 
 /// Reads a payload with the named decoder. Blocking: a plugin decoder runs
 /// in the sandbox (run this off the async runtime).
-pub fn decode(registry: &Registry, decoder: &str, payload: &Payload<'_>) -> Result<Decoded, NotReady> {
-    if decoder == LINE_PROTOCOL {
-        return Ok(decode_line_protocol(payload));
-    }
+pub fn decode(registry: &Registry, decoder: &Decoder, payload: &Payload<'_>) -> Result<Decoded, NotReady> {
+    let decoder = match decoder {
+        Decoder::LineProtocol => return Ok(decode_line_protocol(payload)),
+        Decoder::Json(mapping) => {
+            let read = json::decode(mapping, payload.source, payload.received_ns, payload.bytes);
+            return Ok(Decoded {
+                samples: read.samples,
+                problem: read.problem,
+                rejected: read.rejected,
+            });
+        }
+        Decoder::Plugin(name) => name.as_str(),
+    };
     let plugin = registry.plugin_for_decoder(decoder).map_err(NotReady)?;
-    let source: std::sync::Arc<str> = std::sync::Arc::from(payload.source);
+    let source: Arc<str> = Arc::from(payload.source);
     let call = DecodeCall {
         decoder,
         source: &source,
@@ -107,7 +141,7 @@ mod tests {
 
     #[test]
     fn decoder_names_are_the_built_in_one_or_plugin_dot_decoder() {
-        for ok in [LINE_PROTOCOL, "isems.csvlog", "my-plugin.json"] {
+        for ok in [LINE_PROTOCOL, "json", "isems.csvlog", "my-plugin.json"] {
             assert!(check_name(ok).is_ok(), "{ok}");
         }
         for bad in ["", "isems", ".csvlog", "isems.", "influx"] {

@@ -6,6 +6,7 @@
 //! - `items`: the poll item model, shared by the config loader and the REST API.
 //! - `push`: sources that receive samples (InfluxDB-style writes), their
 //!   config and counters; `line_protocol` reads what InfluxDB clients write.
+//! - `json`: the built-in decoder of flat JSON objects (a per-source mapping).
 //! - `mqtt`: MQTT subscriptions; each message is decoded (`decode`),
 //!   committed, then acknowledged, over a persistent session.
 //!
@@ -14,6 +15,7 @@
 
 pub mod decode;
 pub mod items;
+pub mod json;
 pub mod line_protocol;
 pub mod mqtt;
 pub mod poll;

@@ -21,7 +21,7 @@
 //!   sent only on the connection its message came on (`AckGate`), so a stale
 //!   one cannot acknowledge another message that reuses the packet id.
 
-use super::decode::{self, Decoded, NotReady, Payload};
+use super::decode::{self, Decoded, Decoder, NotReady, Payload};
 use super::push::{MqttSettings, PushSource, PushSources};
 use crate::plugins::Registry;
 use crate::sample::Sample;
@@ -494,12 +494,7 @@ async fn decode_all(ctx: &Arc<Ctx>, held: &VecDeque<Message>) -> Vec<Result<Deco
     // Cheap: the payload is reference counted.
     let inputs: Vec<(Publish, i64)> = held.iter().map(|m| (m.publish.clone(), m.received_ns)).collect();
     let ctx = ctx.clone();
-    let decoder = ctx
-        .source
-        .spec
-        .decoder
-        .clone()
-        .unwrap_or_else(|| decode::LINE_PROTOCOL.to_string());
+    let decoder = Decoder::of(&ctx.source.spec).unwrap_or(Decoder::LineProtocol);
     let work = move || {
         inputs
             .iter()

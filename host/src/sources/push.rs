@@ -37,9 +37,12 @@ pub struct SourceSpec {
     pub mqtt: Option<MqttSettings>,
     /// Payloads POSTed to `/ingest/{name}`, read by `decoder`.
     pub ingest: Option<IngestSettings>,
-    /// What reads an `mqtt` or `ingest` payload: `"line-protocol"` (built in)
-    /// or a plugin's decoder, `"<plugin>.<decoder>"` (e.g. `"isems.csvlog"`).
+    /// What reads an `mqtt` or `ingest` payload: `"line-protocol"` or
+    /// `"json"` (built in) or a plugin's decoder, `"<plugin>.<decoder>"`
+    /// (e.g. `"isems.csvlog"`).
     pub decoder: Option<String>,
+    /// The `json` decoder's mapping: timestamp key and format, tags, fields.
+    pub json: Option<super::json::JsonMapping>,
     /// Store the MQTT topic (or the ingest path) in this tag, e.g. `"topic"`.
     pub topic_tag: Option<String>,
 }
@@ -216,6 +219,19 @@ pub fn parse_sources(v: &serde_json::Value, item_names: &[&str], problems: &mut 
                 }
             }
             _ => {}
+        }
+        match (&spec.json, spec.decoder.as_deref() == Some(super::json::NAME)) {
+            (Some(mapping), true) => {
+                for p in mapping.problems() {
+                    problem(p);
+                }
+            }
+            (Some(_), false) => problem(format!(
+                "\"json\" is the mapping of the \"{}\" decoder; set \"decoder\": \"{}\" or remove \"json\"",
+                super::json::NAME,
+                super::json::NAME
+            )),
+            (None, _) => {}
         }
         if let Some(t) = &spec.topic_tag {
             if t.is_empty() || t == "time" || crate::sample::RESERVED_TAG_KEYS.contains(&t.as_str()) {
@@ -532,6 +548,16 @@ mod tests {
                 "may not be \"time\"",
             ),
             (json!([{"name": "a/b", "write": {}}]), "source \"a/b\"", "must not"),
+            (
+                json!([{"name": "a", "ingest": {}, "decoder": "line-protocol", "json": {}}]),
+                "source \"a\"",
+                "set \"decoder\": \"json\" or remove \"json\"",
+            ),
+            (
+                json!([{"name": "a", "ingest": {}, "decoder": "json", "json": {"tags": ["time"]}}]),
+                "source \"a\"",
+                "cannot be a tag key",
+            ),
             (
                 json!([{"name": "a", "write": {"databse": "x"}}]),
                 "source \"a\"",

@@ -288,3 +288,95 @@ fn isems_csvlog_stores_what_isems_node_stores_for_the_same_lines() {
     assert_eq!(status, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("18 or 19"), "{body}");
 }
+
+/// The IoT collector's devices (its `device_simulator.py`: `requests.post(url,
+/// json=reading)`, naive local timestamps from `datetime.now().isoformat()`)
+/// post to `/ingest/iot`, read by the built-in `json` decoder; the readings
+/// come back from the store and through `/query` as sent.
+#[test]
+fn iot_device_posts_are_read_by_the_json_decoder() {
+    let dir = TestDir::new(&[]);
+    dir.write_config(json!({
+        "sources": [{
+            "name": "iot", "ingest": {}, "decoder": "json",
+            "json": {
+                "measurement": "devicedata",
+                "time": {"key": "timestamp", "format": "iso8601", "zone": "Europe/Berlin"},
+                "tags": ["deviceId"],
+                "fields": {"pressure": "float", "temperature": "float", "status": "string"}
+            }
+        }],
+    }));
+    let _logger = dir.start();
+    let script = format!(
+        r#"
+import json, random, requests
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+random.seed(7)
+url = "http://127.0.0.1:{port}/ingest/iot"
+start = datetime.now(ZoneInfo("Europe/Berlin")).replace(tzinfo=None, microsecond=123456) - timedelta(minutes=30)
+sent = []
+for i in range(12):
+    reading = {{"deviceId": "device_%d" % (i % 3), "timestamp": (start + timedelta(seconds=i)).isoformat(),
+               "status": random.choice(["ON", "OFF", "ACTIVE", "INACTIVE"]),
+               "pressure": round(random.uniform(0, 25), 2), "temperature": round(random.uniform(0, 200), 2)}}
+    r = requests.post(url, json=reading)
+    assert r.status_code == 204, (r.status_code, r.text)
+    sent.append(reading)
+bad = requests.post(url, json={{"deviceId": "device_9", "timestamp": "soon", "pressure": 1.0}})
+print(json.dumps({{"sent": sent, "bad": [bad.status_code, bad.json()],
+                   "first_utc": (start.replace(tzinfo=ZoneInfo("Europe/Berlin"))).timestamp()}}))
+"#,
+        port = dir.port
+    );
+    let out = std::process::Command::new(client_python())
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sent = result["sent"].as_array().unwrap();
+
+    let (status, body) = (&result["bad"][0], &result["bad"][1]);
+    assert_eq!(status, 400, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("\"timestamp\": \"soon\" is not an ISO 8601 time") && error.contains("kept aside"), "{error}");
+
+    let rows = store_rows(&dir.db_path(), "iot");
+    assert_eq!(rows.len(), sent.len(), "{rows:?}");
+    // The naive Berlin wall time, placed in UTC (microseconds kept).
+    let first_ns = (result["first_utc"].as_f64().unwrap() * 1e6).round() as i64 * 1000;
+    for (i, (row, reading)) in rows.iter().zip(sent).enumerate() {
+        assert_eq!(row.measurement, "devicedata");
+        assert_eq!(row.ts_ns, first_ns + i as i64 * 1_000_000_000, "reading {i}");
+        assert_eq!(row.tags, json!({"deviceId": reading["deviceId"]}));
+        assert_eq!(
+            row.fields,
+            json!({"pressure": reading["pressure"], "temperature": reading["temperature"], "status": reading["status"]})
+        );
+        assert_eq!(row.type_letters, "ffs", "in the mapping's order");
+    }
+
+    // Read back as InfluxDB would answer: the highest pressure per device.
+    let q = "SELECT max(pressure) FROM devicedata GROUP BY deviceId";
+    let mut resp = agent()
+        .get(&format!("http://127.0.0.1:{}/query", dir.port))
+        .query("db", "iot")
+        .query("q", q)
+        .call()
+        .unwrap();
+    let answer: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    let series = answer["results"][0]["series"].as_array().unwrap_or_else(|| panic!("{answer}"));
+    assert_eq!(series.len(), 3, "{answer}");
+    for s in series {
+        let device = s["tags"]["deviceId"].as_str().unwrap();
+        let want = sent
+            .iter()
+            .filter(|r| r["deviceId"] == device)
+            .map(|r| r["pressure"].as_f64().unwrap())
+            .fold(f64::MIN, f64::max);
+        assert_eq!(s["values"][0][1].as_f64(), Some(want), "{device}: {s}");
+    }
+}

@@ -582,17 +582,6 @@ fn every_acknowledged_write_survives_kill_9() {
     );
 }
 
-/// `target/client-venv/bin/python`, made by `scripts/client-venv`.
-fn client_python() -> std::path::PathBuf {
-    let python = repo_root().join("target/client-venv/bin/python");
-    assert!(
-        python.is_file(),
-        "{} not found: run scripts/client-venv (scripts/test does) to install the pinned InfluxDB client libraries",
-        python.display()
-    );
-    python
-}
-
 #[test]
 fn influxdb_client_libraries_write_and_read_back() {
     let dir = TestDir::new(&[]);

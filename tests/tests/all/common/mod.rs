@@ -27,6 +27,17 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// `target/client-venv/bin/python`, made by `scripts/client-venv`.
+pub fn client_python() -> std::path::PathBuf {
+    let python = repo_root().join("target/client-venv/bin/python");
+    assert!(
+        python.is_file(),
+        "{} not found: run scripts/client-venv (scripts/test does) to install the pinned client libraries",
+        python.display()
+    );
+    python
+}
+
 /// The binary under test: `$DATALOGGER_BIN`, else the release build.
 pub fn binary() -> PathBuf {
     let bin = std::env::var_os("DATALOGGER_BIN")
