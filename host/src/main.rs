@@ -43,6 +43,10 @@ enum PluginCommand {
     Inspect(InspectArgs),
     /// Load one plugin, call sample(KEY, ARG) once and print the points (or the error).
     ///
+    /// With `--payload FILE` (`-` for stdin), KEY names a decoder instead, e.g.
+    /// `isems.csvlog`, and decode() reads the file as if it had arrived over
+    /// MQTT on `--topic`.
+    ///
     /// The plugin gets only the grants given here, e.g.
     /// `--grant '{"http": ["any"]}'`, and a simulated I2C bus with
     /// `--i2c '{"buses": [{"bus": 1, "simulated": [{"chip": "hts221"}]}]}'`
@@ -78,10 +82,16 @@ struct InspectArgs {
 struct TestArgs {
     /// The plugin file (.wasm component).
     file: PathBuf,
-    /// The key to sample, e.g. `net.ping`.
+    /// The key to sample, e.g. `net.ping` (or, with --payload, the decoder).
     key: String,
     /// The item's argument, if the key takes one.
     arg: Option<String>,
+    /// Decode this file (`-`: stdin) with the decoder KEY instead of sampling.
+    #[arg(long, value_name = "FILE")]
+    payload: Option<PathBuf>,
+    /// The MQTT topic the payload is said to have come on (with --payload).
+    #[arg(long, value_name = "TOPIC", default_value = "/plugin-test")]
+    topic: String,
     /// Grants for the plugin, as in the config's "plugins" entry (JSON).
     #[arg(long, value_name = "JSON")]
     grant: Option<String>,
@@ -338,10 +348,41 @@ fn plugin_test(args: TestArgs) -> ExitCode {
     } else {
         args.cache_dir.clone().or_else(user_cache_dir)
     };
+    let payload = match &args.payload {
+        None => None,
+        Some(p) if p.as_os_str() == "-" => {
+            let mut bytes = Vec::new();
+            if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes) {
+                return usage(format!("--payload -: cannot read stdin: {e}"));
+            }
+            Some(bytes)
+        }
+        Some(p) => match std::fs::read(p) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => return usage(format!("--payload {}: {e}", p.display())),
+        },
+    };
+    if payload.is_some() && args.arg.is_some() {
+        return usage("--payload: a decoder takes no ARG; give only the decoder's name".into());
+    }
+    let call = match &payload {
+        Some(bytes) => plugins::trial::Call::Decode {
+            decoder: &args.key,
+            topic: &args.topic,
+            payload: bytes,
+        },
+        None => plugins::trial::Call::Sample {
+            key: &args.key,
+            arg: args.arg.as_deref(),
+        },
+    };
+    let what = match &payload {
+        Some(bytes) => format!("decode({:?}, {} bytes on {:?})", args.key, bytes.len(), args.topic),
+        None => format!("sample({:?}, {:?})", args.key, args.arg),
+    };
     let trial = match plugins::trial::run(
         &args.file,
-        &args.key,
-        args.arg.as_deref(),
+        call,
         grants_for,
         caps,
         settings,
@@ -358,8 +399,8 @@ fn plugin_test(args: TestArgs) -> ExitCode {
         plugins::Origin::Compiled => "compiled",
     };
     eprintln!(
-        "plugin {} {}: loaded in {:.1?} ({how}), sample({:?}, {:?}) took {:.1?}",
-        trial.info.name, trial.info.version, trial.load_time, args.key, args.arg, trial.call_time
+        "plugin {} {}: loaded in {:.1?} ({how}), {what} took {:.1?}",
+        trial.info.name, trial.info.version, trial.load_time, trial.call_time
     );
     match trial.result {
         Ok(samples) => {

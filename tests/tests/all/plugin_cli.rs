@@ -1,5 +1,6 @@
 //! The plugin author's commands: `datalogger plugin test FILE KEY [ARG]` runs
-//! one sample with the grants given on the command line and prints the points.
+//! one sample with the grants given on the command line and prints the points;
+//! with `--payload FILE` it runs one decode instead.
 
 use crate::common::*;
 use serde_json::Value;
@@ -108,6 +109,50 @@ fn plugin_test_says_what_is_wrong_with_the_call() {
             "{all:?}: expected {expected:?} in:\n{}",
             out.stderr
         );
+    }
+}
+
+#[test]
+fn plugin_test_with_a_payload_runs_the_decoder_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let isems = dist_wasm("isems");
+    let file = isems.to_str().unwrap();
+    let line = "Elektra-Dach;1;1530364575;ATmega8_A_1;711;0;18.614;18.614;14.073;100;100;28;11.67;14.086;7;20;52.507309;13.458635\nnot a line\n";
+    let payload = dir.path().join("payload.csv");
+    std::fs::write(&payload, line).unwrap();
+    let payload = payload.to_str().unwrap();
+    let base = ["plugin", "test", file, "--no-cache"];
+    let with = |extra: &[&str]| {
+        let mut all = base.to_vec();
+        all.extend(extra);
+        run_cli(&all, dir.path())
+    };
+
+    let out = with(&["isems.csvlog", "--payload", payload, "--topic", "/isems/x/csvlog"]);
+    assert!(out.status.success(), "{}", out.all());
+    let p = points(&out.stdout);
+    assert_eq!(p.len(), 1, "the good line only: {}", out.all());
+    assert_eq!(p[0]["tags"]["nodeId"], "Elektra-Dach");
+    assert_eq!(p[0]["timestamp"], "2018-06-30T13:16:15Z");
+    assert_eq!(p[0]["fields"]["batteryVoltage"], 14.073);
+    assert!(out.stderr.contains("decode(\"isems.csvlog\", "), "{}", out.stderr);
+
+    // A payload the decoder refuses: exit 1 with its reason.
+    std::fs::write(dir.path().join("bad"), "nope").unwrap();
+    let out = with(&["isems.csvlog", "--payload", "bad"]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.all());
+    assert!(out.stderr.contains("is an ISEMS log line"), "{}", out.stderr);
+
+    // Wrong calls: exit 2 saying what to change.
+    for (args, expected) in [
+        (vec!["isems.csvlog"], "it is a decoder: give the payload with --payload FILE"),
+        (vec!["isems.nope", "--payload", payload], "no decoder \"isems.nope\"; its decoders: isems.csvlog"),
+        (vec!["isems.csvlog", "x", "--payload", payload], "a decoder takes no ARG"),
+        (vec!["isems.csvlog", "--payload", "missing"], "--payload missing"),
+    ] {
+        let out = with(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", out.all());
+        assert!(out.stderr.contains(expected), "{args:?}: expected {expected:?} in:\n{}", out.stderr);
     }
 }
 
