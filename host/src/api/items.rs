@@ -10,7 +10,7 @@ use crate::sources::poll::{ItemErrorKind, ItemHandle};
 use crate::store::SampleFilter;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -53,7 +53,9 @@ pub struct ItemView {
     /// When the next poll is due; `null` while disabled.
     #[schema(schema_with = openapi::timestamp_or_null)]
     next_poll_time: Option<String>,
-    /// This item's URL, e.g. `/items/load1`.
+    /// This item's URL, absolute as rpdemo gave it (from the request's
+    /// `Host`), e.g. `http://pi.local:5000/items/load1`; a path when the
+    /// request had no usable `Host`.
     url: String,
     stats: ItemStats,
 }
@@ -153,8 +155,9 @@ pub struct Deleted {
     operation_id = "list_items",
     responses((status = 200, description = "All items", body = [ItemView])),
 )]
-pub async fn list(State(state): State<AppState>) -> Json<Vec<ItemView>> {
-    Json(state.scheduler.list().iter().map(|h| view(h)).collect())
+pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Json<Vec<ItemView>> {
+    let base = base_url(&headers);
+    Json(state.scheduler.list().iter().map(|h| view(h, &base)).collect())
 }
 
 #[utoipa::path(
@@ -169,9 +172,13 @@ pub async fn list(State(state): State<AppState>) -> Json<Vec<ItemView>> {
         (status = 404, description = "No item has this name", body = ErrorBody),
     ),
 )]
-pub async fn show(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<ItemView>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Json<ItemView>, ApiError> {
     let handle = state.scheduler.get(&name).ok_or_else(|| not_found(&name))?;
-    Ok(Json(view(&handle)))
+    Ok(Json(view(&handle, &base_url(&headers))))
 }
 
 #[utoipa::path(
@@ -189,7 +196,11 @@ pub async fn show(State(state): State<AppState>, Path(name): Path<String>) -> Re
         (status = 500, description = "The config file could not be written; nothing changed", body = ErrorBody),
     ),
 )]
-pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<ItemView>), ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<ItemView>), ApiError> {
     let body = parse_body(&body)?;
     let parsed = parse_item(&body).map_err(ApiError::bad_request)?;
     if !parsed.unknown.is_empty() {
@@ -220,7 +231,7 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<(Statu
         return Err(save_failed(e));
     }
     tracing::info!(item = %handle.spec.name, key = %handle.spec.key, "item added over REST");
-    Ok((StatusCode::CREATED, Json(view(&handle))))
+    Ok((StatusCode::CREATED, Json(view(&handle, &base_url(&headers)))))
 }
 
 #[utoipa::path(
@@ -241,6 +252,7 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<(Statu
 )]
 pub async fn update(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Json<ItemView>, ApiError> {
@@ -262,7 +274,7 @@ pub async fn update(
         return Err(save_failed(e));
     }
     tracing::info!(item = %name, "item changed over REST");
-    Ok(Json(view(&handle)))
+    Ok(Json(view(&handle, &base_url(&headers))))
 }
 
 #[utoipa::path(
@@ -515,8 +527,21 @@ pub async fn samples(
     Ok(Json(samples.iter().map(SampleView::from).collect()))
 }
 
+/// `http://HOST` from the request's `Host` header (what rpdemo's Flask
+/// `url_for(_external=True)` used), or "" when there is none or it is not a
+/// plain `host[:port]` — a reflected header is never trusted as markup.
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
+    match host {
+        Some(h) if h.parse::<axum::http::uri::Authority>().is_ok_and(|a| a.as_str() == h && !h.contains('@')) => {
+            format!("http://{h}")
+        }
+        _ => String::new(),
+    }
+}
+
 /// The JSON form of an item, as `GET /items/` shows it.
-fn view(handle: &ItemHandle) -> ItemView {
+fn view(handle: &ItemHandle, base_url: &str) -> ItemView {
     let spec = &handle.spec;
     let status = handle.status();
     ItemView {
@@ -532,7 +557,7 @@ fn view(handle: &ItemHandle) -> ItemView {
         last_error: status.last_error.as_ref().map(|e| e.message.clone()),
         last_error_kind: status.last_error.as_ref().map(|e| e.kind),
         next_poll_time: status.next_poll_ns.filter(|_| spec.enabled).map(rfc3339_ns),
-        url: format!("/items/{}", percent_encode(&spec.name)),
+        url: format!("{base_url}/items/{}", percent_encode(&spec.name)),
         stats: ItemStats {
             polls: status.polls,
             errors: status.errors,

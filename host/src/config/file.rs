@@ -18,12 +18,23 @@ impl ConfigFile {
 
     /// Replaces the `items` list and writes the file atomically: a temporary file
     /// in the same folder, synced, then renamed over the old one.
+    /// An rpdemo config (it has rpdemo's `"database"`) keeps `"arg": null` on
+    /// every item without one: the Python logger reads `item['arg']` and fails
+    /// with `KeyError` on a file without it.
     pub fn save_items(&mut self, items: &[ItemSpec]) -> std::io::Result<()> {
         if let Value::Object(m) = &mut self.doc {
-            m.insert(
-                "items".into(),
-                Value::Array(items.iter().map(ItemSpec::to_json).collect()),
-            );
+            let legacy = m.contains_key("database");
+            let list = items
+                .iter()
+                .map(|item| {
+                    let mut v = item.to_json();
+                    if let (true, Value::Object(o)) = (legacy, &mut v) {
+                        o.entry("arg").or_insert(Value::Null);
+                    }
+                    v
+                })
+                .collect();
+            m.insert("items".into(), Value::Array(list));
         }
         let mut text = serde_json::to_string_pretty(&self.doc).map_err(std::io::Error::other)?;
         text.push('\n');
@@ -60,7 +71,16 @@ mod tests {
         };
         file.save_items(std::slice::from_ref(&item)).unwrap();
         let (c, doc) = super::super::load(&p).unwrap();
-        assert_eq!(c.items, vec![item]);
+        assert_eq!(c.items, vec![item.clone()]);
         assert_eq!(doc["custom"], json!(1));
+        // rpdemo's loader reads item['arg']: a legacy file keeps it, as null.
+        assert_eq!(doc["items"][0].get("arg"), Some(&Value::Null), "{doc}");
+
+        let own = dir.path().join("own.json");
+        std::fs::write(&own, r#"{"items": []}"#).unwrap();
+        let (_, doc) = super::super::load(&own).unwrap();
+        ConfigFile::new(own.clone(), doc).save_items(&[item]).unwrap();
+        let (_, doc) = super::super::load(&own).unwrap();
+        assert_eq!(doc["items"][0].get("arg"), None, "not a legacy file: no null arg");
     }
 }
