@@ -97,6 +97,7 @@ impl App {
             guard: Arc::new(api::auth::Guard::new(&config.api)),
             query: Arc::new(config.query.clone()),
             sources: Arc::new(crate::sources::push::PushSources::new(&config.sources)),
+            compat: Arc::new(config.compat.clone()),
         };
         if !config.sources.is_empty() {
             tracing::info!("receiving pushed samples for {} sources", config.sources.len());

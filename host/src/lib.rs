@@ -12,6 +12,7 @@ pub mod api;
 pub mod app;
 pub mod atomic_file;
 pub mod capabilities;
+pub mod compat;
 pub mod config;
 pub mod influxql;
 pub mod plugins;
@@ -32,7 +33,7 @@ pub mod wit;
 mod layers {
     use std::path::Path;
 
-    const ALLOWED: [(&str, &[&str]); 16] = [
+    const ALLOWED: [(&str, &[&str]); 17] = [
         ("wit", &[]),
         ("sample", &[]),
         ("atomic_file", &[]),
@@ -45,12 +46,14 @@ mod layers {
         ("store", &["sample"]),
         ("sinks", &["store", "sample", "secret"]),
         ("influxql", &["store", "sample"]),
+        ("compat", &["store", "sample"]),
         ("sources", &["plugins", "store", "sinks", "sample", "secret", "wit"]),
         (
             "config",
             &[
                 "access",
                 "capabilities",
+                "compat",
                 "influxql",
                 "plugins",
                 "store",
@@ -63,7 +66,7 @@ mod layers {
         (
             "api",
             &[
-                "access", "config", "influxql", "plugins", "sinks", "sources", "store", "sample",
+                "access", "compat", "config", "influxql", "plugins", "sinks", "sources", "store", "sample",
             ],
         ),
         (

@@ -3,6 +3,7 @@
 //! that says what to change.
 
 pub mod auth;
+mod compat;
 mod health;
 mod ingest;
 mod items;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub query: Arc<crate::influxql::QuerySettings>,
     /// The push sources (`"sources"`): where `/write` puts points.
     pub sources: Arc<crate::sources::push::PushSources>,
+    /// Which old tools' read APIs are on (`"compat"`).
+    pub compat: Arc<crate::compat::CompatSettings>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -84,6 +87,10 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(resource(routes!(sources::show)))
         .routes(resource(routes!(sources::rejected)))
         .routes(resource(routes!(ingest::ingest)))
+        .routes(resource(routes!(compat::isems_latest)))
+        .routes(resource(routes!(compat::isems_latest_api)))
+        .routes(resource(routes!(compat::isems_node_latest)))
+        .routes(resource(routes!(compat::isems_node_latest_api)))
         .routes(resource(routes!(ping::get, ping::head)))
         .routes(resource(routes!(health::show)))
         .routes(resource(routes!(openapi::show)))

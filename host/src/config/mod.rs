@@ -127,6 +127,8 @@ pub struct Config {
     pub store: StoreSettings,
     /// How `/query` answers (`"query"`).
     pub query: QuerySettings,
+    /// Which old tools' read APIs are served (`"compat"`).
+    pub compat: crate::compat::CompatSettings,
     pub sandbox: SandboxSettings,
     /// What each plugin is granted (`"plugins"`).
     pub plugins: GrantTable,
@@ -303,6 +305,8 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
     }
     let store: StoreSettings = section(obj, "store", &mut problems);
     let query: QuerySettings = section(obj, "query", &mut problems);
+    let compat: crate::compat::CompatSettings = section(obj, "compat", &mut problems);
+    problems.extend(compat.problems());
     let sandbox: SandboxSettings = section(obj, "sandbox", &mut problems);
     problems.extend(sandbox.check());
 
@@ -375,7 +379,7 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
     };
     /// Settings of the Python rpdemo logger that have no meaning here.
     const LEGACY: [&str; 1] = ["polling_threads"];
-    const OWN: [&str; 14] = [
+    const OWN: [&str; 15] = [
         "log_level",
         "plugins_dir",
         "plugins_watch",
@@ -390,6 +394,7 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         "outputs",
         "query",
         "sources",
+        "compat",
     ];
     // The capabilities' sections after "plugins", where they always stood (the
     // first close match wins a "did you mean").
@@ -424,6 +429,7 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         api,
         store,
         query,
+        compat,
         sandbox,
         plugins,
         capabilities,

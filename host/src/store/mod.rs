@@ -461,6 +461,17 @@ impl Store {
         .await
     }
 
+    /// Like `recent`, over the series of every item: the newest `limit`
+    /// samples that pass `filter`, newest first.
+    pub async fn recent_of_all_items(&self, filter: &SampleFilter, limit: usize) -> anyhow::Result<Vec<Sample>> {
+        let (shared, filter) = (self.shared.clone(), filter.clone());
+        self.on_own_connection(move |c| {
+            let series = query::series_matching(&shared.dict, c, None, &filter)?;
+            query::recent(&shared.dict, c, &series, &filter, limit)
+        })
+        .await
+    }
+
     /// Up to `limit` rows after sequence number `after`, oldest first: what an
     /// output reads from its position.
     pub async fn read_after(&self, after: i64, limit: usize) -> anyhow::Result<Vec<Row>> {

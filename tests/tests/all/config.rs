@@ -210,3 +210,30 @@ fn oversized_item_strings_are_refused_naming_file_place_and_limit() {
     }
     assert!(!out.contains(&"n".repeat(129)), "the oversized name is echoed:\n{out}");
 }
+
+/// Every config shipped in `config/` passes `check` as it is, run from a
+/// checkout's layout (plugins in plugins/dist, data under ./data).
+#[test]
+fn every_shipped_config_passes_check() {
+    let shipped: Vec<_> = fs::read_dir(repo_root().join("config"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    assert!(shipped.len() >= 3, "{shipped:?}");
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("plugins")).unwrap();
+    fs::create_dir_all(dir.path().join("config")).unwrap();
+    let dist = dir.path().join("plugins/dist");
+    fs::create_dir_all(&dist).unwrap();
+    for name in ["system", "net", "sensehat", "wemo", "isems"] {
+        fs::copy(dist_wasm(name), dist.join(format!("{name}.wasm"))).unwrap();
+    }
+    for path in shipped {
+        let target = dir.path().join("config").join(path.file_name().unwrap());
+        fs::copy(&path, &target).unwrap();
+        let out = run_cli(&["check", "--config", target.to_str().unwrap()], dir.path());
+        assert!(out.status.success(), "{}: {}", path.display(), out.all());
+        assert!(out.stdout.contains(": OK"), "{}", out.all());
+    }
+}

@@ -19,6 +19,7 @@ mod example_python;
 mod grants;
 mod hot_reload;
 mod isems;
+mod isems_compat;
 mod item_samples;
 mod loadavg;
 mod loading;
