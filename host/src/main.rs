@@ -380,14 +380,7 @@ fn plugin_test(args: TestArgs) -> ExitCode {
         Some(bytes) => format!("decode({:?}, {} bytes on {:?})", args.key, bytes.len(), args.topic),
         None => format!("sample({:?}, {:?})", args.key, args.arg),
     };
-    let trial = match plugins::trial::run(
-        &args.file,
-        call,
-        grants_for,
-        caps,
-        settings,
-        cache.as_deref(),
-    ) {
+    let trial = match plugins::trial::run(&args.file, call, grants_for, caps, settings, cache.as_deref()) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {}: {e:#}", args.file.display());

@@ -533,7 +533,10 @@ pub async fn samples(
 fn base_url(headers: &HeaderMap) -> String {
     let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
     match host {
-        Some(h) if h.parse::<axum::http::uri::Authority>().is_ok_and(|a| a.as_str() == h && !h.contains('@')) => {
+        Some(h)
+            if h.parse::<axum::http::uri::Authority>()
+                .is_ok_and(|a| a.as_str() == h && !h.contains('@')) =>
+        {
             format!("http://{h}")
         }
         _ => String::new(),

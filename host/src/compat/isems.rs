@@ -83,7 +83,9 @@ pub async fn latest(store: &Store, settings: &IsemsSettings, all: bool, now_ns: 
             continue;
         }
         let Some(node) = key.tags.get(NODE_TAG) else { continue };
-        let newer = newest.get(node).is_none_or(|have| sample.timestamp_ns > have.timestamp_ns);
+        let newer = newest
+            .get(node)
+            .is_none_or(|have| sample.timestamp_ns > have.timestamp_ns);
         if newer {
             newest.insert(node.clone(), sample);
         }
@@ -147,16 +149,24 @@ fn row(s: &Sample, settings: &IsemsSettings) -> BTreeMap<&'static str, Value> {
     let node = s.tags.get(NODE_TAG).cloned().unwrap_or_default();
     let mut row = BTreeMap::new();
     row.insert("id", Value::from(row_id(&node, s.timestamp_ns)));
-    row.insert("timestamp", Value::from(timestamp(s.timestamp_ns, settings.tz(), settings.offset)));
+    row.insert(
+        "timestamp",
+        Value::from(timestamp(s.timestamp_ns, settings.tz(), settings.offset)),
+    );
     row.insert("nodeId", Value::from(node));
-    row.insert("isemsRevision", fields.get("isemsRevision").map_or(Value::Null, |v| text(v)));
+    row.insert(
+        "isemsRevision",
+        fields.get("isemsRevision").map_or(Value::Null, |v| text(v)),
+    );
     row.insert(
         "openMPPTFirmwareVersion",
         fields.get("openMPPTFirmwareVersion").map_or(Value::Null, |v| text(v)),
     );
     row.insert(
         "isPowerSaveMode",
-        fields.get("isPowerSaveMode").map_or(Value::Null, |v| Value::Bool(truthy(v))),
+        fields
+            .get("isPowerSaveMode")
+            .map_or(Value::Null, |v| Value::Bool(truthy(v))),
     );
     for column in FLOAT_COLUMNS {
         let value = fields.get(column).and_then(|v| float(v)).map_or(Value::Null, |f| {
@@ -206,9 +216,9 @@ fn truthy(v: &FieldValue) -> bool {
 pub fn row_id(node: &str, timestamp_ns: i64) -> u64 {
     let seconds = (timestamp_ns.div_euclid(1_000_000_000)).clamp(0, (1 << 33) - 1) as u64;
     // FNV-1a: small, stable across builds and platforms.
-    let hash = node
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let hash = node.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
     (seconds << 20) | (hash & 0xF_FFFF)
 }
 
@@ -312,9 +322,18 @@ mod tests {
     fn timestamps_render_as_python_isoformat_in_the_zone() {
         let berlin = chrono_tz::Europe::Berlin;
         // Summer (+02:00) and winter (+01:00).
-        assert_eq!(timestamp(1_530_364_575_000_000_000, berlin, false), "2018-06-30T15:16:15");
-        assert_eq!(timestamp(1_543_622_400_000_000_000, berlin, false), "2018-12-01T01:00:00");
-        assert_eq!(timestamp(1_530_364_575_000_000_000, berlin, true), "2018-06-30T15:16:15+02:00");
+        assert_eq!(
+            timestamp(1_530_364_575_000_000_000, berlin, false),
+            "2018-06-30T15:16:15"
+        );
+        assert_eq!(
+            timestamp(1_543_622_400_000_000_000, berlin, false),
+            "2018-12-01T01:00:00"
+        );
+        assert_eq!(
+            timestamp(1_530_364_575_000_000_000, berlin, true),
+            "2018-06-30T15:16:15+02:00"
+        );
         assert_eq!(
             timestamp(1_530_364_575_250_000_000, chrono_tz::UTC, true),
             "2018-06-30T13:16:15.250000+00:00"

@@ -27,8 +27,15 @@ pub struct Trial {
 /// What to call: `sample(key, arg)`, or `decode(decoder, payload)` as if the
 /// payload had arrived on `topic` (MQTT) now.
 pub enum Call<'a> {
-    Sample { key: &'a str, arg: Option<&'a str> },
-    Decode { decoder: &'a str, topic: &'a str, payload: &'a [u8] },
+    Sample {
+        key: &'a str,
+        arg: Option<&'a str>,
+    },
+    Decode {
+        decoder: &'a str,
+        topic: &'a str,
+        payload: &'a [u8],
+    },
 }
 
 /// Loads `file` (through the compiled-code cache in `cache_dir`, if given) and
@@ -62,7 +69,11 @@ pub fn run(
                     true => " (it is a decoder: give the payload with --payload FILE)",
                     false => "",
                 };
-                anyhow::bail!("plugin {} has no key {key:?}{also}; its keys: {}", info.name, keys.join(", "));
+                anyhow::bail!(
+                    "plugin {} has no key {key:?}{also}; its keys: {}",
+                    info.name,
+                    keys.join(", ")
+                );
             };
             if let (Some(a), None) = (&key_info.arg, arg) {
                 if a.required {
@@ -78,7 +89,11 @@ pub fn run(
             };
             sandbox.sample(&name, &grants, &linked, poll)
         }
-        Call::Decode { decoder, topic, payload } => {
+        Call::Decode {
+            decoder,
+            topic,
+            payload,
+        } => {
             if !decoders.iter().any(|d| d.name == decoder) {
                 let names: Vec<&str> = decoders.iter().map(|d| d.name.as_str()).collect();
                 anyhow::bail!(

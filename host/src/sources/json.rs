@@ -130,7 +130,9 @@ impl JsonMapping {
                 ));
             }
             if Some(tag.as_str()) == time_key || self.tags[..i].contains(tag) {
-                out.push(format!("\"json\": \"tags\": {tag:?} is also the time or listed twice; list it once"));
+                out.push(format!(
+                    "\"json\": \"tags\": {tag:?} is also the time or listed twice; list it once"
+                ));
             }
         }
         if let Some(fields) = &self.fields {
@@ -174,7 +176,9 @@ pub fn decode(mapping: &JsonMapping, source: &str, received_ns: i64, payload: &[
             return Read {
                 samples: Vec::new(),
                 rejected: 1,
-                problem: Some(format!("the payload is not JSON ({e}); send an object or an array of objects")),
+                problem: Some(format!(
+                    "the payload is not JSON ({e}); send an object or an array of objects"
+                )),
             }
         }
     };
@@ -244,7 +248,12 @@ fn point(
             None | Some(Value::Null) => continue,
             Some(Value::String(s)) => s.clone(),
             Some(v @ (Value::Number(_) | Value::Bool(_))) => v.to_string(),
-            Some(other) => return Err(format!("tag {key:?} is {}; a tag is a string, number or boolean", kind(other))),
+            Some(other) => {
+                return Err(format!(
+                    "tag {key:?} is {}; a tag is a string, number or boolean",
+                    kind(other)
+                ))
+            }
         };
         if !text.is_empty() {
             tags.insert(key.clone(), text);
@@ -256,7 +265,10 @@ fn point(
             for (key, ty) in &typed.0 {
                 match map.get(key) {
                     None | Some(Value::Null) => {}
-                    Some(v) => fields.push((key.clone(), typed_value(v, *ty).map_err(|e| format!("field {key:?}: {e}"))?)),
+                    Some(v) => fields.push((
+                        key.clone(),
+                        typed_value(v, *ty).map_err(|e| format!("field {key:?}: {e}"))?,
+                    )),
                 }
             }
         }
@@ -279,7 +291,12 @@ fn point(
         return Err(match &mapping.fields {
             Some(typed) => format!(
                 "it has none of the fields {}",
-                typed.0.iter().map(|(k, _)| format!("{k:?}")).collect::<Vec<_>>().join(", ")
+                typed
+                    .0
+                    .iter()
+                    .map(|(k, _)| format!("{k:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             None => "it has no fields (only the time, tags or nulls)".into(),
         });
@@ -319,11 +336,22 @@ fn typed_value(v: &Value, ty: FieldType) -> Result<FieldValue, String> {
     let wrong = || format!("{} where the mapping says {ty:?}", kind(v)).to_lowercase();
     Ok(match (ty, v) {
         (FieldType::Float, Value::Number(n)) => {
-            let f = n.as_f64().filter(|f| f.is_finite()).ok_or_else(|| format!("{n} is not a finite float"))?;
+            let f = n
+                .as_f64()
+                .filter(|f| f.is_finite())
+                .ok_or_else(|| format!("{n} is not a finite float"))?;
             FieldValue::Float(f)
         }
-        (FieldType::Integer, Value::Number(n)) => FieldValue::Int(whole(n).and_then(|x| i64::try_from(x).ok()).ok_or_else(|| format!("{n} is not an integer in the signed 64-bit range"))?),
-        (FieldType::Unsigned, Value::Number(n)) => FieldValue::Uint(whole(n).and_then(|x| u64::try_from(x).ok()).ok_or_else(|| format!("{n} is not an integer in the unsigned 64-bit range"))?),
+        (FieldType::Integer, Value::Number(n)) => FieldValue::Int(
+            whole(n)
+                .and_then(|x| i64::try_from(x).ok())
+                .ok_or_else(|| format!("{n} is not an integer in the signed 64-bit range"))?,
+        ),
+        (FieldType::Unsigned, Value::Number(n)) => FieldValue::Uint(
+            whole(n)
+                .and_then(|x| u64::try_from(x).ok())
+                .ok_or_else(|| format!("{n} is not an integer in the unsigned 64-bit range"))?,
+        ),
         (FieldType::Boolean, Value::Bool(b)) => FieldValue::Boolean(*b),
         (FieldType::String, Value::String(s)) => {
             if s.len() > MAX_STRING_LEN {
@@ -455,15 +483,29 @@ mod tests {
         assert_eq!(r.samples.len(), 1);
         assert_eq!(r.rejected, 4);
         let p = r.problem.unwrap();
-        assert!(p.contains("object 1 of the array: \"timestamp\": \"yesterday\" is not an ISO 8601 time"), "{p}");
-        assert!(p.contains("object 2 of the array: field \"pressure\": a string where the mapping says float"), "{p}");
-        assert!(p.contains("object 3 of the array: it is a number, not an object"), "{p}");
+        assert!(
+            p.contains("object 1 of the array: \"timestamp\": \"yesterday\" is not an ISO 8601 time"),
+            "{p}"
+        );
+        assert!(
+            p.contains("object 2 of the array: field \"pressure\": a string where the mapping says float"),
+            "{p}"
+        );
+        assert!(
+            p.contains("object 3 of the array: it is a number, not an object"),
+            "{p}"
+        );
         assert!(p.ends_with("and 1 more"), "{p}");
     }
 
     #[test]
     fn without_a_mapping_every_key_is_a_field_stamped_with_the_receive_time() {
-        let r = decode(&JsonMapping::default(), "src", 42, br#"{"t": 21.5, "on": true, "n": 3, "name": "x", "gone": null}"#);
+        let r = decode(
+            &JsonMapping::default(),
+            "src",
+            42,
+            br#"{"t": 21.5, "on": true, "n": 3, "name": "x", "gone": null}"#,
+        );
         assert_eq!(r.problem, None);
         let s = &r.samples[0];
         assert_eq!((s.measurement.as_str(), s.timestamp_ns), ("src", 42));
@@ -477,7 +519,12 @@ mod tests {
             (b"{not json", "not JSON"),
         ] {
             let r = decode(&JsonMapping::default(), "src", 0, body);
-            assert!(r.problem.as_deref().unwrap_or("").contains(want), "{:?}: {:?}", String::from_utf8_lossy(body), r.problem);
+            assert!(
+                r.problem.as_deref().unwrap_or("").contains(want),
+                "{:?}: {:?}",
+                String::from_utf8_lossy(body),
+                r.problem
+            );
             assert!(r.samples.is_empty());
         }
     }
@@ -485,14 +532,20 @@ mod tests {
     #[test]
     fn unix_times_in_every_unit_and_typed_integers() {
         let m = |format: &str| {
-            mapping(json!({"time": {"key": "ts", "format": format}, "fields": {"n": "integer", "u": "unsigned", "b": "boolean"}}))
+            mapping(
+                json!({"time": {"key": "ts", "format": format}, "fields": {"n": "integer", "u": "unsigned", "b": "boolean"}}),
+            )
         };
         let cases = [
             ("unix", json!(1_700_000_000.5), 1_700_000_000_500_000_000i64),
             ("unix", json!("1700000000"), 1_700_000_000_000_000_000),
             ("unix_ms", json!(1_700_000_000_123i64), 1_700_000_000_123_000_000),
             ("unix_us", json!(1_700_000_000_123_456i64), 1_700_000_000_123_456_000),
-            ("unix_ns", json!(1_700_000_000_123_456_789i64), 1_700_000_000_123_456_789),
+            (
+                "unix_ns",
+                json!(1_700_000_000_123_456_789i64),
+                1_700_000_000_123_456_789,
+            ),
         ];
         for (format, ts, want) in cases {
             let body = json!({"ts": ts, "n": -3, "u": 4.0, "b": false}).to_string();
@@ -509,7 +562,11 @@ mod tests {
             (json!({"n": 1}), "has no \"ts\""),
         ] {
             let r = decode(&m("unix"), "s", 0, body.to_string().as_bytes());
-            assert!(r.problem.as_deref().unwrap_or("").contains(want), "{body}: {:?}", r.problem);
+            assert!(
+                r.problem.as_deref().unwrap_or("").contains(want),
+                "{body}: {:?}",
+                r.problem
+            );
         }
     }
 
@@ -522,15 +579,23 @@ mod tests {
             "2026-10-25T00:30:00Z"
         );
         // 2026-03-29 02:30 never happens there.
-        assert!(iso8601("2026-03-29T02:30:00", berlin).unwrap_err().contains("does not exist"));
+        assert!(iso8601("2026-03-29T02:30:00", berlin)
+            .unwrap_err()
+            .contains("does not exist"));
         // An offset wins over the zone; a space instead of the T is read too.
-        assert_eq!(iso8601("2026-11-22T10:15:00+01:00", chrono_tz::UTC), iso8601("2026-11-22 10:15:00", berlin));
+        assert_eq!(
+            iso8601("2026-11-22T10:15:00+01:00", chrono_tz::UTC),
+            iso8601("2026-11-22 10:15:00", berlin)
+        );
     }
 
     #[test]
     fn mapping_problems_say_the_fix() {
         let cases = [
-            (json!({"time": {"key": "t", "format": "unix", "zone": "Europe/Berlin"}}), "only for"),
+            (
+                json!({"time": {"key": "t", "format": "unix", "zone": "Europe/Berlin"}}),
+                "only for",
+            ),
             (json!({"time": {"key": "t", "zone": "Mars/Base"}}), "not a time zone"),
             (json!({"tags": ["time"]}), "cannot be a tag key"),
             (json!({"tags": ["a", "a"]}), "listed twice"),

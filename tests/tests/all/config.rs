@@ -113,12 +113,18 @@ fn a_legacy_rpdemo_config_runs() {
     // Items changed over REST: the rewritten file still loads in rpdemo's
     // own loader, which reads database and items[].name/key/arg/interval.
     let api = logger.api.clone();
-    let created = api.post("/items/", &json!({"name": "l5", "key": "system.loadavg5", "interval": 2}));
+    let created = api.post(
+        "/items/",
+        &json!({"name": "l5", "key": "system.loadavg5", "interval": 2}),
+    );
     assert_eq!(created.status, 201, "{}", created.text);
     assert_eq!(created.json()["url"], format!("http://{listen}/items/l5"));
     let changed = api.put("/items/l1", &json!({"interval": 3}));
     assert_eq!(changed.status, 200, "{}", changed.text);
-    let added = api.post("/items/", &json!({"name": "gone", "key": "system.loadavg15", "interval": 1}));
+    let added = api.post(
+        "/items/",
+        &json!({"name": "gone", "key": "system.loadavg15", "interval": 1}),
+    );
     assert_eq!(added.status, 201, "{}", added.text);
     assert_eq!(api.delete("/items/gone").status, 200);
     let rpdemo_loader = r#"
@@ -134,7 +140,11 @@ for item in config['items']:
         .arg(cwd.join("rpdemo.json"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "rpdemo's loader fails on the rewritten file: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "rpdemo's loader fails on the rewritten file: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "rpdemo l1 system.loadavg1 None 3\nrpdemo l5 system.loadavg5 None 2\n"

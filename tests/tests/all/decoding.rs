@@ -342,7 +342,10 @@ print(json.dumps({{"sent": sent, "bad": [bad.status_code, bad.json()],
     let (status, body) = (&result["bad"][0], &result["bad"][1]);
     assert_eq!(status, 400, "{body}");
     let error = body["error"].as_str().unwrap();
-    assert!(error.contains("\"timestamp\": \"soon\" is not an ISO 8601 time") && error.contains("kept aside"), "{error}");
+    assert!(
+        error.contains("\"timestamp\": \"soon\" is not an ISO 8601 time") && error.contains("kept aside"),
+        "{error}"
+    );
 
     let rows = store_rows(&dir.db_path(), "iot");
     assert_eq!(rows.len(), sent.len(), "{rows:?}");
@@ -368,7 +371,9 @@ print(json.dumps({{"sent": sent, "bad": [bad.status_code, bad.json()],
         .call()
         .unwrap();
     let answer: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
-    let series = answer["results"][0]["series"].as_array().unwrap_or_else(|| panic!("{answer}"));
+    let series = answer["results"][0]["series"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answer}"));
     assert_eq!(series.len(), 3, "{answer}");
     for s in series {
         let device = s["tags"]["deviceId"].as_str().unwrap();

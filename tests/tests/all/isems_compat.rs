@@ -12,7 +12,8 @@ use crate::common::*;
 use serde_json::{json, Value};
 
 /// The example lines of devices.md: an 18-field line and a 19-field one.
-const OLD: &str = "Elektra-Dach;1;1530364575;ATmega8_A_1;711;0;18.614;18.614;14.073;100;100;28;11.67;14.086;7;20;52.507309;13.458635";
+const OLD: &str =
+    "Elektra-Dach;1;1530364575;ATmega8_A_1;711;0;18.614;18.614;14.073;100;100;28;11.67;14.086;7;20;52.507309;13.458635";
 const NEW: &str = "Elektra-Dach-Neu;1;1530364640;ATmega8_A_1;711;1;18.614;18.614;14.073;100;100;28;11.67;14.086;7;20;52.507309;13.458635;300";
 
 /// What the original collector answered for OLD and NEW (its columns, sorted,
@@ -37,7 +38,12 @@ fn get(port: u16, path: &str) -> (u16, String, Option<String>, Option<String>) {
         .unwrap_or_else(|e| panic!("GET {path}: {e}"));
     let header = |name: &str| resp.headers().get(name).map(|v| v.to_str().unwrap().to_string());
     let (cors, ctype) = (header("access-control-allow-origin"), header("content-type"));
-    (resp.status().as_u16(), resp.body_mut().read_to_string().unwrap(), cors, ctype)
+    (
+        resp.status().as_u16(),
+        resp.body_mut().read_to_string().unwrap(),
+        cors,
+        ctype,
+    )
 }
 
 fn measurements(port: u16, path: &str) -> Vec<Value> {
@@ -52,7 +58,9 @@ fn the_isems_app_reads_what_the_original_collector_answered() {
     let dir = TestDir::new(&[dist_wasm("isems")]);
     let broker = Mosquitto::launch(dir.path());
     // One recent node, its lines both polled and published; the 2018 examples polled.
-    let recent: Vec<String> = (0..3).map(|i| line("Recent", now_s() - 3600 + 60 * i, 13.0 + i as f64)).collect();
+    let recent: Vec<String> = (0..3)
+        .map(|i| line("Recent", now_s() - 3600 + 60 * i, 13.0 + i as f64))
+        .collect();
     let log = [OLD.to_string(), NEW.to_string()]
         .iter()
         .chain(&recent)
@@ -91,7 +99,11 @@ fn the_isems_app_reads_what_the_original_collector_answered() {
         body.starts_with(&format!(r#"{{"measurements":[{OLD_ROW},{NEW_ROW},{{"#)),
         "byte for byte, nodes by id:\n{body}"
     );
-    assert_eq!(measurements(port, "/measurements/latest?all=yes").len(), 1, "only exactly `true`");
+    assert_eq!(
+        measurements(port, "/measurements/latest?all=yes").len(),
+        1,
+        "only exactly `true`"
+    );
 
     // A node's rows, newest first; its lines polled and published are one row each.
     let rows = measurements(port, "/measurements/Recent/latest");
@@ -103,7 +115,10 @@ fn the_isems_app_reads_what_the_original_collector_answered() {
     let (_, body, cors, _) = get(port, "/api/measurements/Elektra-Dach/latest");
     assert_eq!(body, format!(r#"{{"measurements":[{OLD_ROW}]}}"#));
     assert_eq!(cors.as_deref(), Some("*"), "the /api/ prefix too");
-    assert_eq!(get(port, "/api/measurements/latest?all=true").1, get(port, "/measurements/latest?all=true").1);
+    assert_eq!(
+        get(port, "/api/measurements/latest?all=true").1,
+        get(port, "/measurements/latest?all=true").1
+    );
     assert_eq!(get(port, "/measurements/nobody/latest").1, r#"{"measurements":[]}"#);
 
     // Only GET, as in the original.
@@ -126,18 +141,34 @@ fn a_nodes_latest_is_its_newest_1440_rows_and_the_routes_are_off_by_default() {
     let _logger = dir.start();
     let base = now_s() - 3 * 86_400;
     let body: String = (0..2000)
-        .map(|i| format!("isems,nodeId=busy batteryVoltage={}.5,status=768i {}\n", i % 20, (base + 60 * i) * 1_000_000_000))
+        .map(|i| {
+            format!(
+                "isems,nodeId=busy batteryVoltage={}.5,status=768i {}\n",
+                i % 20,
+                (base + 60 * i) * 1_000_000_000
+            )
+        })
         .collect();
     let mut resp = agent()
         .post(&format!("http://127.0.0.1:{}/write?db=lan", dir.port))
         .send(body.as_bytes())
         .unwrap();
-    assert_eq!(resp.status().as_u16(), 204, "{}", resp.body_mut().read_to_string().unwrap());
+    assert_eq!(
+        resp.status().as_u16(),
+        204,
+        "{}",
+        resp.body_mut().read_to_string().unwrap()
+    );
 
     let rows = measurements(dir.port, "/measurements/busy/latest");
     assert_eq!(rows.len(), 1440);
     let newest = base + 60 * 1999;
-    let stamp = |s: i64| chrono::DateTime::from_timestamp(s, 0).unwrap().format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
+    let stamp = |s: i64| {
+        chrono::DateTime::from_timestamp(s, 0)
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%S+00:00")
+            .to_string()
+    };
     assert_eq!(rows[0]["timestamp"], stamp(newest), "UTC with its offset");
     assert_eq!(rows[1439]["timestamp"], stamp(newest - 60 * 1439));
     assert_eq!(rows[0]["status"], "0x300");

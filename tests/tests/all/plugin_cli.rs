@@ -145,14 +145,27 @@ fn plugin_test_with_a_payload_runs_the_decoder_once() {
 
     // Wrong calls: exit 2 saying what to change.
     for (args, expected) in [
-        (vec!["isems.csvlog"], "it is a decoder: give the payload with --payload FILE"),
-        (vec!["isems.nope", "--payload", payload], "no decoder \"isems.nope\"; its decoders: isems.csvlog"),
-        (vec!["isems.csvlog", "x", "--payload", payload], "a decoder takes no ARG"),
+        (
+            vec!["isems.csvlog"],
+            "it is a decoder: give the payload with --payload FILE",
+        ),
+        (
+            vec!["isems.nope", "--payload", payload],
+            "no decoder \"isems.nope\"; its decoders: isems.csvlog",
+        ),
+        (
+            vec!["isems.csvlog", "x", "--payload", payload],
+            "a decoder takes no ARG",
+        ),
         (vec!["isems.csvlog", "--payload", "missing"], "--payload missing"),
     ] {
         let out = with(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", out.all());
-        assert!(out.stderr.contains(expected), "{args:?}: expected {expected:?} in:\n{}", out.stderr);
+        assert!(
+            out.stderr.contains(expected),
+            "{args:?}: expected {expected:?} in:\n{}",
+            out.stderr
+        );
     }
 }
 
