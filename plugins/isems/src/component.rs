@@ -1,11 +1,12 @@
 //! Component glue: the [`Plugin`] on top of the pure `node` and `parse` modules.
 
 use crate::node::{self, parse_node, request_headers, Error, Node, Response};
-use crate::{csvlog, parse};
+use crate::{csvlog, json, parse};
 use datalogger_sdk::{http, log, CapError, DecodeError, Decoder, Info, Key, Plugin, Point, SampleError, Source, Value};
 
 const KEY: &str = "isems.node";
 const CSVLOG: &str = "isems.csvlog";
+const JSON: &str = "isems.json";
 
 struct Isems;
 
@@ -31,17 +32,31 @@ impl Plugin for Isems {
             "What ISEMS nodes publish over MQTT (/isems/<nodeid>/csvlog): up to five log lines, \
              each the point isems.node makes of it (measurement isems, tag nodeId, the node's own time)",
         ))
+        .decoder(Decoder::new(
+            JSON,
+            "The JSON variant ISEMS nodes publish over MQTT (/isems/<nodeId>/data.json): one object \
+             of the log line's fields, the point isems.node makes of that line (measurement isems, \
+             tag nodeId from the topic or a nodeId key), stamped with the receive time (or its timestamp key)",
+        ))
     }
 
     fn decode(decoder: &str, source: &Source, payload: &[u8]) -> Result<Vec<Point>, DecodeError> {
-        if decoder != CSVLOG {
-            return Err(Self::info().unknown_decoder(decoder));
-        }
-        let decoded = csvlog::decode(&source.topic, payload).map_err(DecodeError::Malformed)?;
-        if let Some(warning) = &decoded.warning {
+        let (points, warning) = match decoder {
+            CSVLOG => {
+                let decoded = csvlog::decode(&source.topic, payload).map_err(DecodeError::Malformed)?;
+                (decoded.points, decoded.warning)
+            }
+            JSON => {
+                let decoded = json::decode(&source.transport, &source.topic, source.received_ns, payload)
+                    .map_err(DecodeError::Malformed)?;
+                (vec![decoded.point], decoded.warning)
+            }
+            _ => return Err(Self::info().unknown_decoder(decoder)),
+        };
+        if let Some(warning) = &warning {
             log::warn(warning);
         }
-        Ok(decoded.points.into_iter().map(to_point).collect())
+        Ok(points.into_iter().map(to_point).collect())
     }
 
     fn sample(key: &str, arg: Option<&str>) -> Result<Vec<Point>, SampleError> {

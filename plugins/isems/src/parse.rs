@@ -58,6 +58,69 @@ pub const STATUS_FLAGS: [(u16, &str); 11] = [
     (0x002, "firmwareUpgradeNotAllowed"),
 ];
 
+/// How a line's field is read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    /// A finite decimal number.
+    Float,
+    /// A whole number.
+    Int,
+    /// Any text (trimmed, as every field is).
+    Text,
+}
+
+impl Kind {
+    /// Reads one field's text; `None` when it is not of this kind.
+    pub fn parse(self, text: &str) -> Option<Value> {
+        match self {
+            Kind::Float => text.parse::<f64>().ok().filter(|v| v.is_finite()).map(Value::Float),
+            Kind::Int => text.parse::<i64>().ok().map(Value::Int),
+            Kind::Text => Some(Value::Text(text.to_string())),
+        }
+    }
+
+    /// What a field of this kind must be, for messages.
+    pub fn expected(self) -> &'static str {
+        match self {
+            Kind::Float => "a number",
+            Kind::Int => "an integer",
+            Kind::Text => "text",
+        }
+    }
+}
+
+/// The fields of a line other than nodeId (a tag), timestamp (the point's
+/// time) and status (see [`status_fields`]), in the order points carry them,
+/// `batteryVoltage` (the primary value) first: (0-based position in the line,
+/// name, kind). `isems.json` reads the same names and kinds.
+pub const FIELDS: [(usize, &str, Kind); 16] = [
+    (8, "batteryVoltage", Kind::Float),
+    (1, "isemsRevision", Kind::Int),
+    (3, "openMPPTFirmwareVersion", Kind::Text),
+    (4, "timeToShutdown", Kind::Int),
+    (5, "isPowerSaveMode", Kind::Int),
+    (6, "openCircuitVoltage", Kind::Float),
+    (7, "mppVoltage", Kind::Float),
+    (9, "batteryChargeEstimate", Kind::Float),
+    (10, "batteryHealthEstimate", Kind::Float),
+    (11, "batteryTemperature", Kind::Float),
+    (12, "lowVoltageDisconnectVoltage", Kind::Float),
+    (13, "temperatureCorrectedVoltage", Kind::Float),
+    (14, "rateBatteryCapacity", Kind::Float),
+    (15, "ratedSolarModuleCapacity", Kind::Float),
+    (16, "latitude", Kind::Float),
+    (17, "longitude", Kind::Float),
+];
+
+/// The fields a status (field 19) adds: `status` as a number, then one bool per flag.
+pub fn status_fields(status: u16) -> impl Iterator<Item = (&'static str, Value)> {
+    std::iter::once(("status", Value::Int(status.into()))).chain(
+        STATUS_FLAGS
+            .iter()
+            .map(move |(bit, name)| (*name, Value::Bool(status & bit != 0))),
+    )
+}
+
 /// Parses one log line (without its line ending; a stray `\r` is tolerated).
 /// The error says what is wrong, quoting at most a few characters of the line.
 pub fn parse_line(line: &str) -> Result<Reading, String> {
@@ -96,45 +159,20 @@ pub fn parse_line(line: &str) -> Result<Reading, String> {
         return Err(format!("timestamp {timestamp_s} (field 3) is out of range"));
     }
 
-    let int = |i: usize, name: &'static str| -> Result<(&'static str, Value), String> {
-        parts[i]
-            .parse::<i64>()
-            .map(|v| (name, Value::Int(v)))
-            .map_err(|_| format!("{name} (field {}) is not an integer: {}", i + 1, quote(parts[i])))
-    };
-    let float = |i: usize, name: &'static str| -> Result<(&'static str, Value), String> {
-        match parts[i].parse::<f64>() {
-            Ok(v) if v.is_finite() => Ok((name, Value::Float(v))),
-            _ => Err(format!("{name} (field {}) is not a number: {}", i + 1, quote(parts[i]))),
-        }
-    };
-
-    let mut fields = vec![
-        float(8, "batteryVoltage")?,
-        int(1, "isemsRevision")?,
-        ("openMPPTFirmwareVersion", Value::Text(parts[3].to_string())),
-        int(4, "timeToShutdown")?,
-        int(5, "isPowerSaveMode")?,
-        float(6, "openCircuitVoltage")?,
-        float(7, "mppVoltage")?,
-        float(9, "batteryChargeEstimate")?,
-        float(10, "batteryHealthEstimate")?,
-        float(11, "batteryTemperature")?,
-        float(12, "lowVoltageDisconnectVoltage")?,
-        float(13, "temperatureCorrectedVoltage")?,
-        float(14, "rateBatteryCapacity")?,
-        float(15, "ratedSolarModuleCapacity")?,
-        float(16, "latitude")?,
-        float(17, "longitude")?,
-    ];
+    let mut fields = Vec::with_capacity(FIELDS.len() + 1 + STATUS_FLAGS.len());
+    for &(i, name, kind) in &FIELDS {
+        let value = kind.parse(parts[i]).ok_or_else(|| {
+            format!(
+                "{name} (field {}) is not {}: {}",
+                i + 1,
+                kind.expected(),
+                quote(parts[i])
+            )
+        })?;
+        fields.push((name, value));
+    }
     if let Some(status) = parts.get(18) {
-        let status = parse_status(status)?;
-        fields.push(("status", Value::Int(status.into())));
-        fields.extend(
-            STATUS_FLAGS
-                .iter()
-                .map(|(bit, name)| (*name, Value::Bool(status & bit != 0))),
-        );
+        fields.extend(status_fields(parse_status(status)?));
     }
     Ok(Reading {
         node_id: node_id.to_string(),

@@ -289,6 +289,60 @@ fn isems_csvlog_stores_what_isems_node_stores_for_the_same_lines() {
     assert!(body["error"].as_str().unwrap().contains("18 or 19"), "{body}");
 }
 
+/// `isems.json` over `POST /ingest/{source}`: the node id comes from the MQTT
+/// topic `/isems/<nodeId>/data.json`, which an HTTP payload has not (its topic is
+/// the path), so an object without a `nodeId` key is refused saying so; one
+/// with it is stored, stamped with the receive time.
+#[test]
+fn isems_json_over_ingest_needs_a_node_id_key() {
+    let dir = TestDir::new(&[dist_wasm("isems")]);
+    dir.write_config(json!({"sources": [source("pushed", "isems.json")]}));
+    let mut logger = dir.start();
+    logger.wait_until("the isems plugin", SLOW, |api| {
+        let plugins = api.try_get("/plugins")?.json();
+        plugins.as_array()?.iter().any(|p| p["name"] == "isems").then_some(())
+    });
+    let mut object = json!({
+        "isemsRevision": 1, "openMPPTFirmwareVersion": "ATmega8_A_1", "timeToShutdown": 711,
+        "isPowerSaveMode": 0, "openCircuitVoltage": 18.614, "mppVoltage": 18.5,
+        "batteryVoltage": 12.5, "batteryChargeEstimate": 100, "batteryHealthEstimate": 95,
+        "batteryTemperature": 28, "lowVoltageDisconnectVoltage": 11.67,
+        "temperatureCorrectedVoltage": 14.086, "rateBatteryCapacity": 7,
+        "ratedSolarModuleCapacity": 20, "latitude": 52.507309, "longitude": 13.458635,
+        "status": "300"
+    });
+    let (status, body, _) = ingest(dir.port, "pushed", object.to_string().as_bytes());
+    assert_eq!(status, 400, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("/ingest/pushed")
+            && error.contains("/isems/<nodeId>/data.json")
+            && error.contains("\"nodeId\" key"),
+        "{body}"
+    );
+
+    object["nodeId"] = json!("node b");
+    let before = now_ns();
+    let (status, body, _) = ingest(dir.port, "pushed", object.to_string().as_bytes());
+    let after = now_ns();
+    assert_eq!(status, 204, "{body}");
+    let rows = store_rows(&dir.db_path(), "pushed");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let r = &rows[0];
+    assert_eq!(
+        (r.measurement.as_str(), &r.tags),
+        ("isems", &json!({"nodeId": "node b"}))
+    );
+    assert!(
+        (before..=after).contains(&r.ts_ns),
+        "{} not in {before}..={after}",
+        r.ts_ns
+    );
+    assert_eq!(r.fields["batteryVoltage"], 12.5);
+    assert_eq!(r.fields["status"], 768);
+    assert_eq!(r.type_letters, format!("fisii{}i{}", "f".repeat(11), "b".repeat(11)));
+}
+
 /// The IoT collector's devices (its `device_simulator.py`: `requests.post(url,
 /// json=reading)`, naive local timestamps from `datetime.now().isoformat()`)
 /// post to `/ingest/iot`, read by the built-in `json` decoder; the readings

@@ -452,3 +452,138 @@ fn isems_csvlog_lines_over_mqtt_are_stored_as_isems_node_stores_them() {
     b.sort();
     assert_eq!(a, b, "MQTT-decoded vs polled samples");
 }
+
+/// The nodes' JSON variant on `/isems/<nodeId>/data.json` (no node id, no
+/// timestamp): each object is stored as the sample `isems.node` stores for the
+/// equivalent log line (tags, fields, their types), stamped with the time the
+/// logger received it; a payload with a bad field is set aside with its reason.
+#[test]
+fn isems_data_json_objects_over_mqtt_are_stored_as_isems_node_stores_the_same_line() {
+    let dir = TestDir::new(&[dist_wasm("isems")]);
+    let broker = Mosquitto::launch(dir.path());
+    let mut logger = start(
+        &dir,
+        json!({
+            "name": SOURCE,
+            "mqtt": {"url": broker.url(), "topics": ["/isems/+/data.json"]},
+            "decoder": "isems.json",
+        }),
+    );
+    wait_connected(&mut logger, 1);
+    // The fields of a 19-field line (the order of tests/all/isems.rs `Line::text`), as
+    // the object carries them: numbers, the firmware version as text, status as hex text.
+    let object = |battery: f64, status: Option<&str>| {
+        let mut o = json!({
+            "isemsRevision": 1, "openMPPTFirmwareVersion": "ATmega8_A_1", "timeToShutdown": 711,
+            "isPowerSaveMode": 0, "openCircuitVoltage": 18.614, "mppVoltage": 18.5,
+            "batteryVoltage": battery, "batteryChargeEstimate": 100, "batteryHealthEstimate": 95,
+            "batteryTemperature": 28, "lowVoltageDisconnectVoltage": 11.67,
+            "temperatureCorrectedVoltage": 14.086, "rateBatteryCapacity": 7,
+            "ratedSolarModuleCapacity": 20, "latitude": 52.507309, "longitude": 13.458635,
+        });
+        if let Some(st) = status {
+            o["status"] = json!(st);
+        }
+        o
+    };
+    let line = |node: &str, ts: i64, battery: f64, status: Option<&str>| {
+        let mut s = format!(
+            "{node};1;{ts};ATmega8_A_1;711;0;18.614;18.5;{battery};100;95;28;11.67;14.086;7;20;52.507309;13.458635"
+        );
+        if let Some(st) = status {
+            s.push(';');
+            s.push_str(st);
+        }
+        s
+    };
+    let now_ns = || SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as i64;
+    let before = now_ns();
+    broker.publish_payload(
+        "isems-Elektra-Dach",
+        "/isems/Elektra-Dach/data.json",
+        1,
+        object(14.0, None).to_string().as_bytes(),
+    );
+    // With an unknown key beside the fields (ignored, with a warning in the log).
+    let mut second = object(13.9, Some("300"));
+    second["rssi"] = json!(-71);
+    broker.publish_payload(
+        "isems-2",
+        "/isems/Elektra Dach Neu/data.json",
+        1,
+        second.to_string().as_bytes(),
+    );
+    let mut rows = logger.wait_rows(&dir.db_path(), SOURCE, 2);
+    let after = now_ns();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for r in &rows {
+        assert!(
+            (before..=after).contains(&r.ts_ns),
+            "stamped with the receive time: {} not in {before}..={after}",
+            r.ts_ns
+        );
+    }
+    rows.sort_by_key(|a| a.tags.to_string());
+
+    // A bad field refuses the object: set aside with the reason, the source goes on.
+    let bad = object(14.0, None)
+        .to_string()
+        .replace("\"batteryVoltage\":14.0", "\"batteryVoltage\":\"x\"");
+    assert!(bad.contains("\"x\""), "{bad}");
+    broker.publish_payload("isems-3", "/isems/node-3/data.json", 1, bad.as_bytes());
+    let s = logger.wait_until("the bad object set aside", SLOW, |api| {
+        let s = stats(api)?;
+        (s["set_aside"].as_u64()? == 1).then_some(s)
+    });
+    assert_eq!(s["stored"], 2, "{s}");
+    let aside = set_aside(&dir.db_path());
+    assert!(
+        aside[0].0.contains("batteryVoltage is not a number"),
+        "{:?}",
+        aside[0].0
+    );
+    assert_eq!(aside[0].1, bad.as_bytes());
+
+    // The equivalent lines polled from a node by `isems.node`.
+    let ts = (now_ns() / NS - 2 * 86_400) / 60 * 60;
+    let body = [
+        line("Elektra-Dach", ts, 14.0, None),
+        line("Elektra Dach Neu", ts, 13.9, Some("300")),
+    ]
+    .join("\n")
+        + "\n";
+    let node = crate::common::http_fake::HttpFake::start(move |_| {
+        crate::common::http_fake::Response::new(200, "text/plain", body.as_str())
+    });
+    let dir2 = TestDir::new(&[dist_wasm("isems")]);
+    dir2.write_config(json!({
+        "items": [{"name": "node", "key": "isems.node", "arg": node.address(), "interval": 1}],
+        "plugins": {"isems": {"http": ["127.0.0.1"]}},
+    }));
+    let mut poller = dir2.start();
+    let mut polled: Vec<Row> = poller
+        .wait_rows(&dir2.db_path(), "node", 3)
+        .into_iter()
+        .filter(|r| r.measurement == "isems")
+        .collect();
+    polled.sort_by_key(|a| a.tags.to_string());
+    assert_eq!(polled.len(), 2, "{polled:?}");
+    for (pushed, polled) in rows.iter().zip(&polled) {
+        assert_eq!(
+            (&pushed.measurement, &pushed.tags, &pushed.fields, &pushed.type_letters),
+            (&polled.measurement, &polled.tags, &polled.fields, &polled.type_letters),
+            "data.json vs polled sample"
+        );
+    }
+    let neu = rows
+        .iter()
+        .find(|r| r.tags == json!({"nodeId": "Elektra Dach Neu"}))
+        .unwrap();
+    assert_eq!(neu.fields["status"], 768, "{:?}", neu.fields);
+    assert_eq!((neu.types["healthy"], neu.types["isPowerSaveMode"]), ('b', 'i'));
+    let old = rows
+        .iter()
+        .find(|r| r.tags == json!({"nodeId": "Elektra-Dach"}))
+        .unwrap();
+    assert!(old.fields.get("status").is_none(), "{:?}", old.fields);
+}
