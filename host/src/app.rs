@@ -47,7 +47,7 @@ impl App {
         for warning in &config.warnings {
             tracing::warn!("config {}: {warning}", config.path.display());
         }
-        let config_file = ConfigFile::new(config.path.clone(), doc);
+        let config_file = ConfigFile::new(config.path.clone(), doc).keeping_out(&config.from_environment);
         for stale in config_file.remove_stale_temps() {
             tracing::info!(
                 "removed {}, left by an interrupted rewrite of the config",

@@ -9,11 +9,23 @@ use std::path::PathBuf;
 pub struct ConfigFile {
     path: PathBuf,
     doc: Value,
+    /// Items that are not the file's (made from environment variables).
+    kept_out: Vec<String>,
 }
 
 impl ConfigFile {
     pub fn new(path: PathBuf, doc: Value) -> Self {
-        ConfigFile { path, doc }
+        ConfigFile {
+            path,
+            doc,
+            kept_out: Vec::new(),
+        }
+    }
+
+    /// Never writes these items (they come from elsewhere, e.g. `ISEMS_ROUTER_IPS`).
+    pub fn keeping_out(mut self, names: &[String]) -> Self {
+        self.kept_out = names.to_vec();
+        self
     }
 
     /// Replaces the `items` list and writes the file atomically: a temporary file
@@ -26,6 +38,7 @@ impl ConfigFile {
             let legacy = m.contains_key("database");
             let list = items
                 .iter()
+                .filter(|item| !self.kept_out.contains(&item.name))
                 .map(|item| {
                     let mut v = item.to_json();
                     if let (true, Value::Object(o)) = (legacy, &mut v) {

@@ -8,6 +8,7 @@
 //! work when the logger is started from the repository root.
 
 mod file;
+mod isems_env;
 
 pub use file::ConfigFile;
 
@@ -129,6 +130,9 @@ pub struct Config {
     pub query: QuerySettings,
     /// Which old tools' read APIs are served (`"compat"`).
     pub compat: crate::compat::CompatSettings,
+    /// Items made from the ISEMS collector's environment variables
+    /// (`isems_env`): never written to the config file.
+    pub from_environment: Vec<String>,
     pub sandbox: SandboxSettings,
     /// What each plugin is granted (`"plugins"`).
     pub plugins: GrantTable,
@@ -373,9 +377,21 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         Some(v) => crate::sinks::parse_outputs(v, &mut problems, &mut warnings),
     };
     let item_names: Vec<&str> = items.iter().map(|i| i.name.as_str()).collect();
-    let sources = match obj.get("sources") {
+    let mut sources = match obj.get("sources") {
         None | Some(Value::Null) => Vec::new(),
         Some(v) => crate::sources::push::parse_sources(v, &item_names, &mut problems),
+    };
+    let mut compat = compat;
+    let from_environment = match compat.isems.as_mut() {
+        Some(isems) => isems_env::apply(
+            |k| std::env::var(k).ok(),
+            isems,
+            &mut items,
+            &mut sources,
+            &mut problems,
+            &mut notes,
+        ),
+        None => Vec::new(),
     };
     /// Settings of the Python rpdemo logger that have no meaning here.
     const LEGACY: [&str; 1] = ["polling_threads"];
@@ -430,6 +446,7 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         store,
         query,
         compat,
+        from_environment,
         sandbox,
         plugins,
         capabilities,

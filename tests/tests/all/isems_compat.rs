@@ -184,3 +184,51 @@ fn a_nodes_latest_is_its_newest_1440_rows_and_the_routes_are_off_by_default() {
     assert_eq!(status, 404);
     assert!(body.contains(r#"\"compat\": {\"isems\": {}}"#), "{body}");
 }
+
+/// The original's environment variables carry over: `ISEMS_ROUTER_IPS`
+/// makes one poll item per node (every 900 s), kept out of the config file
+/// when items change over REST; a bad `HIDE_INACTIVE_AFTER_DAYS` names the fix.
+#[test]
+fn the_original_collectors_environment_is_honoured() {
+    let dir = TestDir::new(&[dist_wasm("isems"), system_wasm()]);
+    dir.write_config(json!({"compat": {"isems": {}}, "plugins": {"isems": {"http": ["127.0.0.1"]}}}));
+    let config = dir.config_path();
+    let args = ["run", "--config", config.to_str().unwrap()];
+    let env = [
+        ("ISEMS_ROUTER_IPS", "127.0.0.1:9,127.0.0.2:9"),
+        ("HIDE_INACTIVE_AFTER_DAYS", "7"),
+    ];
+    let logger = Logger::start(&args, dir.path(), dir.port, &env, "env");
+    let node = logger.item("isems-127.0.0.1:9");
+    assert_eq!(
+        (node["key"].as_str(), node["arg"].as_str(), node["interval"].as_u64()),
+        (Some("isems.node"), Some("127.0.0.1:9"), Some(900))
+    );
+    assert_eq!(logger.item("isems-127.0.0.2:9")["arg"], "127.0.0.2:9");
+    let added = logger.api.post(
+        "/items/",
+        &json!({"name": "load", "key": "system.loadavg1", "interval": 1}),
+    );
+    assert_eq!(added.status, 201, "{}", added.text);
+    let names: Vec<String> = dir.read_config()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["load"], "items made from ISEMS_ROUTER_IPS stay out of the file");
+    drop(logger);
+
+    let out = std::process::Command::new(binary())
+        .args(["check", "--config", config.to_str().unwrap()])
+        .env("HIDE_INACTIVE_AFTER_DAYS", "a month")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("HIDE_INACTIVE_AFTER_DAYS is \"a month\"; set it to a whole number"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
