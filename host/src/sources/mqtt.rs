@@ -18,17 +18,26 @@
 //!   `max_payload_bytes` is never decoded) and acknowledges it;
 //! - it does not forget events read before a connection error: they are
 //!   dropped here (the broker sends them again), and an acknowledgement is
-//!   sent only on the connection its message came on (`AckGate`), so a stale
-//!   one cannot acknowledge another message that reuses the packet id.
+//!   sent only on the connection its message came on, so a stale one cannot
+//!   acknowledge another message that reuses the packet id;
+//! - its event loop picks at random between reading the socket (up to ten
+//!   packets) and sending one queued request, so acknowledgements queued in
+//!   its request channel fall behind a broker that keeps sending: mosquitto
+//!   2.0.11 does (see `WINDOW`), and at 100,000 messages the channel overflowed
+//!   and acknowledgements were lost. The event loop's task writes them itself
+//!   (`ToLoop`, `write_acks`), all that are ready, before it polls again.
 
 use super::decode::{self, Decoded, Decoder, NotReady, Payload};
 use super::push::{MqttSettings, PushSource, PushSources};
 use crate::plugins::Registry;
 use crate::sample::Sample;
 use crate::store::Store;
-use rumqttc::{AsyncClient, ConnectionError, Event, Incoming, MqttOptions, Outgoing, Publish, QoS};
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, EventLoop, Incoming, MqttOptions, Outgoing, Packet, PubAck, PubRec, Publish,
+    QoS,
+};
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -36,14 +45,20 @@ use tokio::task::JoinHandle;
 /// Messages received that the consumer may hold before the event loop waits
 /// for it (then TCP holds the broker back). The broker's own in-flight limit
 /// (mosquitto's `max_inflight_messages`, 20) does not bound this: mosquitto
-/// 2.0 sends a resumed session's queue well past it.
+/// 2.0.11 sends a resumed session's queue, and a live burst, well past it (on
+/// a PUBACK it moves up to 20 more from its queue, counting only the messages
+/// before the acknowledged one).
 const WINDOW: usize = 64;
-/// The client's request channel (acknowledgements, SUBSCRIBE, DISCONNECT):
-/// room for an acknowledgement of every packet id, so queueing one never
-/// fails or waits, however far the event loop is behind. Allocated as used.
-const REQUESTS: usize = u16::MAX as usize + 2 * WINDOW;
+/// The client's request channel: SUBSCRIBE and DISCONNECT only (the
+/// acknowledgements go through `ToLoop`).
+const REQUESTS: usize = 16;
 /// The most messages decoded and committed together.
 const BATCH: usize = WINDOW;
+/// The consumer's channel to the event loop's task (`ToLoop`). The consumer
+/// holds at most `WINDOW + BATCH` messages and the task empties the channel
+/// before each poll, forwarding at most one message in between, so the
+/// consumer never waits on it.
+const TO_LOOP: usize = WINDOW + BATCH + 2;
 /// Room above `max_payload_bytes` in a PUBLISH packet: topic (up to 64 KiB),
 /// its length and the packet id.
 const PACKET_HEADROOM: usize = 65_535 + 2 + 2;
@@ -128,48 +143,79 @@ impl Ctx {
 /// A message in the window.
 struct Message {
     publish: Publish,
-    /// The connection it came on (`AckGate`).
+    /// The connection it came on: it is acknowledged only on that one. Once
+    /// it is gone the broker sends the message again, and the old packet id
+    /// may by then name another message.
     connection: u64,
     received_ns: i64,
 }
 
-/// Serialises acknowledgements with connection changes: a message is
-/// acknowledged only on the connection it came on. Once that connection is
-/// gone the broker sends the message again, and the old packet id may by
-/// then name another message.
-#[derive(Default)]
-struct AckGate {
-    connection: Mutex<u64>,
+/// What the consumer asks of the event loop's task, in order.
+#[derive(Debug)]
+enum ToLoop {
+    /// Acknowledge a committed message (if its connection is still up).
+    Ack { pkid: u16, qos: QoS, connection: u64 },
+    /// Send DISCONNECT, after the acknowledgements before it.
+    Disconnect,
 }
 
-impl AckGate {
-    fn current(&self) -> u64 {
-        *self.connection.lock().unwrap()
+/// The acknowledgement packet of a message, if its QoS has one.
+fn ack_packet(pkid: u16, qos: QoS) -> Option<Packet> {
+    match qos {
+        QoS::AtMostOnce => None,
+        QoS::AtLeastOnce => Some(Packet::PubAck(PubAck::new(pkid))),
+        QoS::ExactlyOnce => Some(Packet::PubRec(PubRec::new(pkid))),
     }
+}
 
-    /// A new connection (or the end of one): `then` runs under the lock, so
-    /// no acknowledgement of the old one is queued while it runs.
-    fn next(&self, then: impl FnOnce()) {
-        let mut c = self.connection.lock().unwrap();
-        *c += 1;
-        then();
-    }
-
-    /// Acknowledges `message` if its connection is still the current one.
-    fn ack(&self, client: &AsyncClient, message: &Message) -> bool {
-        let c = self.connection.lock().unwrap();
-        if *c != message.connection {
-            return false;
+/// Writes `first` and whatever else the consumer has queued to the socket,
+/// with one flush: acknowledgements of messages that came on `connection`
+/// (others are dropped; the broker sends those messages again). A DISCONNECT
+/// goes to the client's channel after them. An error is the connection's.
+async fn write_acks(
+    eventloop: &mut EventLoop,
+    client: &AsyncClient,
+    connection: u64,
+    first: ToLoop,
+    queued: &mut mpsc::Receiver<ToLoop>,
+) -> Result<(), ConnectionError> {
+    let flush_timeout = Duration::from_secs(eventloop.network_options().connection_timeout());
+    let mut next = Some(first);
+    let mut written = false;
+    let mut disconnect = false;
+    while let Some(item) = next.take() {
+        match item {
+            ToLoop::Ack {
+                pkid,
+                qos,
+                connection: c,
+            } => {
+                if let (true, Some(network), Some(packet)) =
+                    (c == connection, eventloop.network.as_mut(), ack_packet(pkid, qos))
+                {
+                    network.write(packet).await?;
+                    written = true;
+                }
+            }
+            ToLoop::Disconnect => {
+                disconnect = true;
+                break;
+            }
         }
-        match client.try_ack(&message.publish) {
-            Ok(()) => true,
-            Err(e) => {
-                // The channel has room for every packet id: not expected.
-                tracing::error!("cannot acknowledge an MQTT message: {e}; the broker sends it again on reconnect");
-                false
+        next = queued.try_recv().ok();
+    }
+    if written {
+        if let Some(network) = eventloop.network.as_mut() {
+            match tokio::time::timeout(flush_timeout, network.flush()).await {
+                Ok(r) => r?,
+                Err(_) => return Err(ConnectionError::FlushTimeout),
             }
         }
     }
+    if disconnect {
+        let _ = client.try_disconnect();
+    }
+    Ok(())
 }
 
 /// Capped exponential backoff.
@@ -267,9 +313,11 @@ async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
     let normal_limit = options.max_packet_size();
     let outgoing_limit = options.max_packet_size().max(PACKET_HEADROOM * 2);
     let (client, mut eventloop) = AsyncClient::new(options, REQUESTS);
-    let gate = Arc::new(AckGate::default());
+    // Counts connections (and their ends): what a message is acknowledged on.
+    let mut connection: u64 = 0;
     let (tx, rx) = mpsc::channel::<Message>(WINDOW);
-    let consumer = tokio::spawn(consume(ctx.clone(), rx, stop.clone(), client.clone(), gate.clone()));
+    let (to_loop_tx, mut to_loop) = mpsc::channel::<ToLoop>(TO_LOOP);
+    let consumer = tokio::spawn(consume(ctx.clone(), rx, stop.clone(), to_loop_tx));
 
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     // None before the first attempt; logged once per change.
@@ -291,11 +339,21 @@ async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
                 continue;
             }
             _ = &mut stop_deadline, if stopping => break,
+            // Before polling again: poll() may read ten packets for each
+            // request it sends, so acknowledgements left to it fall behind.
+            // (Cancelling a pending poll() is safe: it waits on the socket or
+            // the request channel, which keep what they hold.)
+            Some(first) = to_loop.recv() => {
+                match write_acks(&mut eventloop, &client, connection, first, &mut to_loop).await {
+                    Ok(()) => continue,
+                    Err(e) => Err(e),
+                }
+            }
             event = eventloop.poll() => event,
         };
         match event {
             Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
-                gate.next(|| {});
+                connection += 1;
                 backoff.reset();
                 // A raised limit (see below) served its one connection.
                 eventloop.mqtt_options.set_max_packet_size(normal_limit, outgoing_limit);
@@ -331,7 +389,7 @@ async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
             Ok(Event::Incoming(Incoming::Publish(publish))) => {
                 let message = Message {
                     publish,
-                    connection: gate.current(),
+                    connection,
                     received_ns: crate::sample::now_ns(),
                 };
                 // Full while the consumer is behind: waiting here is TCP's
@@ -347,11 +405,10 @@ async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
             Ok(_) => {}
             Err(e) => {
                 // Forget what was read before the error (the broker sends it
-                // again) and any acknowledgement queued for the old connection.
-                gate.next(|| {
-                    eventloop.clean();
-                    eventloop.state.events.clear();
-                });
+                // again); acknowledgements of the old connection are dropped.
+                connection += 1;
+                eventloop.clean();
+                eventloop.state.events.clear();
                 if stopping {
                     break;
                 }
@@ -390,6 +447,7 @@ async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
         }
     }
     drop(tx);
+    drop(to_loop);
     let _ = tokio::time::timeout(STOP_GRACE, consumer).await;
     if up == Some(true) {
         tracing::info!(source = %ctx.name(), "MQTT: disconnected from {} (stopping)", m.url);
@@ -423,8 +481,7 @@ async fn consume(
     ctx: Arc<Ctx>,
     mut rx: mpsc::Receiver<Message>,
     mut stop: watch::Receiver<bool>,
-    client: AsyncClient,
-    gate: Arc<AckGate>,
+    to_loop: mpsc::Sender<ToLoop>,
 ) {
     let mut held: VecDeque<Message> = VecDeque::new();
     let mut not_ready = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
@@ -460,7 +517,7 @@ async fn consume(
         }
         if !batch.is_empty() {
             not_ready.reset();
-            if !deliver(&ctx, &client, &gate, batch, &mut stop).await {
+            if !deliver(&ctx, &to_loop, batch, &mut stop).await {
                 break;
             }
         }
@@ -483,8 +540,9 @@ async fn consume(
             }
         }
     }
-    // What is held is not acknowledged: the broker sends it again.
-    let _ = client.try_disconnect();
+    // What is held is not acknowledged: the broker sends it again. (An
+    // error: the event loop's task has ended.)
+    let _ = to_loop.send(ToLoop::Disconnect).await;
 }
 
 /// Decodes every held message off the async runtime (a plugin decoder runs
@@ -536,8 +594,7 @@ async fn decode_all(ctx: &Arc<Ctx>, held: &VecDeque<Message>) -> Vec<Result<Deco
 /// message. `false` if the app stopped before the commit.
 async fn deliver(
     ctx: &Ctx,
-    client: &AsyncClient,
-    gate: &AckGate,
+    to_loop: &mpsc::Sender<ToLoop>,
     batch: Vec<(Message, Decoded)>,
     stop: &mut watch::Receiver<bool>,
 ) -> bool {
@@ -585,7 +642,16 @@ async fn deliver(
         }
     }
     for (message, _) in &done {
-        gate.ack(client, message);
+        let ack = ToLoop::Ack {
+            pkid: message.publish.pkid,
+            qos: message.publish.qos,
+            connection: message.connection,
+        };
+        // An error: the event loop's task has ended (stopping); the broker
+        // sends the message again.
+        if to_loop.send(ack).await.is_err() {
+            break;
+        }
     }
     true
 }
