@@ -35,9 +35,9 @@ impl fmt::Display for RouteGroup {
     }
 }
 
-/// Where InfluxDB clients push line protocol (v1 and v2); `POST /ingest/…`
-/// (payloads for a decoder) is in the same group.
-const INTAKE_PATHS: [&str; 2] = ["/write", "/api/v2/write"];
+/// Where InfluxDB clients push line protocol (v1 and v2), and IoT devices
+/// their readings; `POST /ingest/…` (payloads for a decoder) is in the same group.
+const INTAKE_PATHS: [&str; 3] = ["/write", "/api/v2/write", "/devicedata"];
 /// Where InfluxDB clients query; Grafana sends its queries as POST.
 const QUERY_PATHS: [&str; 2] = ["/query", "/api/v2/query"];
 

@@ -46,7 +46,7 @@ mod layers {
         ("store", &["sample"]),
         ("sinks", &["store", "sample", "secret"]),
         ("influxql", &["store", "sample"]),
-        ("compat", &["store", "sample"]),
+        ("compat", &["store", "sample", "sources"]),
         ("sources", &["plugins", "store", "sinks", "sample", "secret", "wit"]),
         (
             "config",

@@ -2,14 +2,17 @@
 //! `/measurements/latest` and `/measurements/{nodeId}/latest`, also under
 //! `/api/` (where the isems-app's nginx proxies them), answered with
 //! `Access-Control-Allow-Origin: *` as the original deployment did. A route
-//! whose compat is off answers 404 saying how to turn it on.
+//! whose compat is off answers 404 saying how to turn it on. The IoT
+//! collector's `POST /devicedata`, `GET /dashboard` and
+//! `GET /devices/{deviceId}/histogram` likewise.
 
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState};
-use crate::compat::isems;
+use crate::compat::{iot, isems};
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -165,4 +168,129 @@ pub async fn isems_node_latest(State(state): State<AppState>, Path(node): Path<S
 )]
 pub async fn isems_node_latest_api(State(state): State<AppState>, Path(node): Path<String>) -> Response {
     node_latest(state, node).await
+}
+
+fn iot_settings(state: &AppState) -> Result<&iot::IotSettings, ApiError> {
+    state.compat.iot.as_ref().ok_or_else(|| {
+        ApiError::not_found(
+            "the IoT collector's routes are off; add \"compat\": {\"iot\": {}} to the config to serve them",
+        )
+    })
+}
+
+fn json_answer(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response()
+}
+
+#[utoipa::path(
+    post,
+    path = "/devicedata",
+    tag = "compat",
+    summary = "IoT: a device's reading, stored before the answer",
+    description = "As the IoT collector's route: the body `{\"deviceId\", \"timestamp\" (naive ISO 8601, in the compat's zone), \"status\" (ON, OFF, ACTIVE or INACTIVE), \"pressure\", \"temperature\"}` is stored through the compat's ingest source, and the five keys are echoed as sent. A reading already stored (same device and timestamp) keeps the first and is answered the same. Needs `\"compat\": {\"iot\": {}}`.",
+    operation_id = "iot_devicedata",
+    request_body(content = IotReading, content_type = "application/json", description = "One reading"),
+    responses(
+        (status = 200, description = "Committed; the reading echoed", body = IotReading),
+        (status = 400, description = "Not a reading: what to change", body = ErrorBody),
+        (status = 404, description = "The IoT compat is off", body = ErrorBody),
+        (status = 503, description = "The store cannot be written now: nothing taken, send it again later", body = ErrorBody),
+    ),
+)]
+pub async fn iot_devicedata(State(state): State<AppState>, body: Bytes) -> Response {
+    let settings = match iot_settings(&state) {
+        Ok(s) => s.clone(),
+        Err(e) => return e.into_response(),
+    };
+    let echo = match iot::check_reading(&body) {
+        Ok(echo) => echo,
+        Err(e) => return ApiError::bad_request(e).into_response(),
+    };
+    match super::ingest::ingest_bytes(&state, &settings.source, body.to_vec()).await {
+        Ok(()) => json_answer(StatusCode::OK, echo),
+        Err(e) => super::ingest::error_response(e),
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DashboardQuery {
+    /// Comma-separated features: `pressure`, `temperature` (default both).
+    #[param(pattern = "^(pressure|temperature)(,(pressure|temperature))*$")]
+    features: Option<String>,
+    /// `all_time` (default), `past_minute` or `past_hour`.
+    #[param(pattern = "^(all_time|past_minute|past_hour)$")]
+    interval: Option<String>,
+}
+
+/// One reading, as the IoT collector's devices send it (and get it back).
+#[derive(ToSchema)]
+#[allow(dead_code, non_snake_case)] // documents the body, which compat::iot reads itself
+pub struct IotReading {
+    #[schema(min_length = 1)]
+    deviceId: String,
+    /// The device's naive local time, ISO 8601 (an offset is taken as written).
+    #[schema(
+        pattern = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?$",
+        example = "2026-11-22T10:15:00.123456"
+    )]
+    timestamp: String,
+    #[schema(pattern = "^(ON|OFF|ACTIVE|INACTIVE)$")]
+    status: String,
+    pressure: f64,
+    temperature: f64,
+}
+
+#[utoipa::path(
+    get,
+    path = "/dashboard",
+    tag = "compat",
+    summary = "IoT: per feature the top devices by their highest reading",
+    description = "`{\"pressure\": [reading, ...], ...}`: the top `top_devices` (10) distinct devices by their highest value in the interval, highest first (ties by device id), each the reading at that maximum. Needs `\"compat\": {\"iot\": {}}`.",
+    operation_id = "iot_dashboard",
+    params(DashboardQuery),
+    responses(
+        (status = 200, description = "Readings by feature", body = Object),
+        (status = 400, description = "An unknown feature or interval, naming the allowed ones", body = ErrorBody),
+        (status = 404, description = "The IoT compat is off", body = ErrorBody),
+    ),
+)]
+pub async fn iot_dashboard(
+    State(state): State<AppState>,
+    Query(query): Query<DashboardQuery>,
+) -> Result<Response, ApiError> {
+    let settings = iot_settings(&state)?;
+    let features = iot::features(query.features.as_deref()).map_err(ApiError::bad_request)?;
+    let from_ns = iot::window(query.interval.as_deref().unwrap_or("all_time"), crate::sample::now_ns())
+        .map_err(ApiError::bad_request)?;
+    let body = iot::dashboard(&state.store, settings, &features, from_ns)
+        .await
+        .map_err(|e| ApiError::internal(format!("reading the store failed: {e:#}")))?;
+    Ok(json_answer(StatusCode::OK, body))
+}
+
+#[utoipa::path(
+    get,
+    path = "/devices/{deviceId}/histogram",
+    tag = "compat",
+    summary = "IoT: a device's readings counted per status",
+    description = "`{\"device_3\": {\"ON\": 12, \"OFF\": 3}}`; statuses the device never sent are left out. Needs `\"compat\": {\"iot\": {}}`.",
+    operation_id = "iot_histogram",
+    params(("deviceId" = String, Path, description = "The device's id")),
+    responses(
+        (status = 200, description = "Counts per status", body = Object),
+        (status = 404, description = "The IoT compat is off", body = ErrorBody),
+    ),
+)]
+pub async fn iot_histogram(State(state): State<AppState>, Path(device): Path<String>) -> Result<Response, ApiError> {
+    let settings = iot_settings(&state)?;
+    let body = iot::histogram(&state.store, settings, &device)
+        .await
+        .map_err(|e| ApiError::internal(format!("reading the store failed: {e:#}")))?;
+    Ok(json_answer(StatusCode::OK, body))
 }

@@ -49,15 +49,7 @@ pub async fn ingest(
 ) -> Response {
     match receive(&state, &name, &headers, body).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => {
-            let mut response = ApiError::new(e.status, e.message).into_response();
-            if e.status == StatusCode::SERVICE_UNAVAILABLE {
-                response
-                    .headers_mut()
-                    .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_S));
-            }
-            response
-        }
+        Err(e) => error_response(e),
     }
 }
 
@@ -88,9 +80,37 @@ fn find_source(state: &AppState, name: &str) -> Result<(Arc<PushSource>, u64, De
     })
 }
 
+/// The answer to a refused payload; a 503 says when to try again.
+pub(super) fn error_response(e: WriteError) -> Response {
+    let mut response = ApiError::new(e.status, e.message).into_response();
+    if e.status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_S));
+    }
+    response
+}
+
 async fn receive(state: &AppState, name: &str, headers: &HeaderMap, body: Body) -> Result<(), WriteError> {
     let (source, limit, decoder) = find_source(state, name)?;
     let bytes = read_body(headers, body, limit).await?;
+    take(state, name, source, decoder, bytes).await
+}
+
+/// A payload already read, for the source `name` (the IoT compat's
+/// `/devicedata` posts through this): decoded, committed, or refused.
+pub(super) async fn ingest_bytes(state: &AppState, name: &str, bytes: Vec<u8>) -> Result<(), WriteError> {
+    let (source, _, decoder) = find_source(state, name)?;
+    take(state, name, source, decoder, bytes).await
+}
+
+async fn take(
+    state: &AppState,
+    name: &str,
+    source: Arc<PushSource>,
+    decoder: Decoder,
+    bytes: Vec<u8>,
+) -> Result<(), WriteError> {
     let received_ns = crate::sample::now_ns();
     let topic = format!("/ingest/{name}");
     let registry = state.registry.clone();

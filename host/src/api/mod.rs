@@ -15,6 +15,7 @@ mod query;
 mod series;
 mod sources;
 mod store;
+mod summary;
 mod write;
 
 use crate::config::ConfigFile;
@@ -91,6 +92,11 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(resource(routes!(compat::isems_latest_api)))
         .routes(resource(routes!(compat::isems_node_latest)))
         .routes(resource(routes!(compat::isems_node_latest_api)))
+        .routes(resource(routes!(compat::iot_devicedata)))
+        .routes(resource(routes!(compat::iot_dashboard)))
+        .routes(resource(routes!(compat::iot_histogram)))
+        .routes(resource(routes!(summary::top)))
+        .routes(resource(routes!(summary::histogram)))
         .routes(resource(routes!(ping::get, ping::head)))
         .routes(resource(routes!(health::show)))
         .routes(resource(routes!(openapi::show)))

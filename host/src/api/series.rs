@@ -436,7 +436,7 @@ fn duration_ms(s: &str) -> Option<i64> {
     Some(n.saturating_mul(unit_ms))
 }
 
-fn parse_step(s: &str) -> Result<i64, String> {
+pub(super) fn parse_step(s: &str) -> Result<i64, String> {
     STEP.is_match(s).then(|| duration_ms(s)).flatten().ok_or_else(|| {
         format!(
             "step must be a duration such as 10s, 1m, 1h or 1d: 1 to 999 of ms, s, m, h, d or w, or whole seconds \

@@ -225,16 +225,7 @@ pub fn row_id(node: &str, timestamp_ns: i64) -> u64 {
 /// Python's `datetime.isoformat()` of the time in `zone`: fractional seconds
 /// only when there are any, the offset only if asked for.
 pub fn timestamp(ns: i64, zone: chrono_tz::Tz, offset: bool) -> String {
-    let t = zone.timestamp_nanos(ns);
-    let mut out = t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    let micros = t.timestamp_subsec_micros();
-    if micros != 0 {
-        out.push_str(&format!(".{micros:06}"));
-    }
-    if offset {
-        out.push_str(&t.format("%:z").to_string());
-    }
-    out
+    super::isoformat(&zone.timestamp_nanos(ns), offset)
 }
 
 #[cfg(test)]

@@ -393,6 +393,21 @@ pub fn from_document(path: &Path, doc: &Value) -> Result<Config, ConfigError> {
         ),
         None => Vec::new(),
     };
+    if let Some(iot) = &compat.iot {
+        // The IoT compat's readings arrive through a source of its own.
+        if sources.iter().any(|s| s.name == iot.source) {
+            problems.push(format!(
+                "\"compat\": \"iot\" stores readings under the source {:?}, and \"sources\" has one of that name; rename it or set \"source\" in \"compat\": \"iot\"",
+                iot.source
+            ));
+        } else {
+            let names: Vec<&str> = items.iter().map(|i| i.name.as_str()).collect();
+            let mut found = Vec::new();
+            let made = crate::sources::push::parse_sources(&serde_json::json!([iot.source_spec()]), &names, &mut found);
+            problems.extend(found.into_iter().map(|p| format!("\"compat\": \"iot\": {p}")));
+            sources.extend(made);
+        }
+    }
     /// Settings of the Python rpdemo logger that have no meaning here.
     const LEGACY: [&str; 1] = ["polling_threads"];
     const OWN: [&str; 15] = [

@@ -18,6 +18,46 @@ use std::collections::BTreeMap;
 
 /// The decoder's name in a source's `"decoder"`.
 pub const NAME: &str = "json";
+/// The `"zone"` that means the machine's own (its `TZ` or /etc/localtime).
+pub const LOCAL: &str = "local";
+
+/// Where a wall time without an offset is placed.
+#[derive(Debug, Clone, Copy)]
+enum Zone {
+    Named(chrono_tz::Tz),
+    Local,
+}
+
+impl Zone {
+    fn of(name: Option<&str>) -> Zone {
+        match name {
+            Some(LOCAL) => Zone::Local,
+            Some(z) => Zone::Named(z.parse().unwrap_or(chrono_tz::UTC)),
+            None => Zone::Named(chrono_tz::UTC),
+        }
+    }
+
+    /// The instant of a wall time: of one the clock shows twice (autumn) the
+    /// first; `None` for one it skips (spring).
+    fn place(self, naive: &NaiveDateTime) -> Option<i64> {
+        match self {
+            Zone::Named(tz) => tz.from_local_datetime(naive).earliest()?.timestamp_nanos_opt(),
+            Zone::Local => chrono::Local
+                .from_local_datetime(naive)
+                .earliest()?
+                .timestamp_nanos_opt(),
+        }
+    }
+}
+
+impl std::fmt::Display for Zone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Zone::Named(tz) => write!(f, "{tz}"),
+            Zone::Local => f.write_str("the machine's zone"),
+        }
+    }
+}
 
 /// Tag keys InfluxDB refuses (1.x `time`) or discards points for (2.x);
 /// `item` is allowed, as for line protocol: a point's own `item` tag wins.
@@ -52,7 +92,7 @@ pub struct TimeKey {
     #[serde(default)]
     pub format: TimeFormat,
     /// The zone of timestamps written without an offset (`iso8601` only),
-    /// e.g. `"Europe/Berlin"`; UTC if unset.
+    /// e.g. `"Europe/Berlin"`, or `"local"` for the machine's; UTC if unset.
     pub zone: Option<String>,
 }
 
@@ -114,9 +154,9 @@ impl JsonMapping {
             if let Some(z) = &t.zone {
                 if t.format != TimeFormat::Iso8601 {
                     out.push("\"json\": \"time\": \"zone\" is only for \"format\": \"iso8601\"; remove it".into());
-                } else if z.parse::<chrono_tz::Tz>().is_err() {
+                } else if z != LOCAL && z.parse::<chrono_tz::Tz>().is_err() {
                     out.push(format!(
-                        "\"json\": \"time\": \"zone\" {z:?} is not a time zone; use an IANA name such as \"Europe/Berlin\" or \"UTC\""
+                        "\"json\": \"time\": \"zone\" {z:?} is not a time zone; use an IANA name such as \"Europe/Berlin\" or \"UTC\", or \"local\" for the machine's"
                     ));
                 }
             }
@@ -183,12 +223,7 @@ pub fn decode(mapping: &JsonMapping, source: &str, received_ns: i64, payload: &[
         }
     };
     let measurement = mapping.measurement.as_deref().unwrap_or(source);
-    let zone = mapping
-        .time
-        .as_ref()
-        .and_then(|t| t.zone.as_deref())
-        .and_then(|z| z.parse::<chrono_tz::Tz>().ok())
-        .unwrap_or(chrono_tz::UTC);
+    let zone = Zone::of(mapping.time.as_ref().and_then(|t| t.zone.as_deref()));
     let objects: Vec<&Value> = match &value {
         Value::Array(list) => list.iter().collect(),
         other => vec![other],
@@ -227,7 +262,7 @@ pub fn decode(mapping: &JsonMapping, source: &str, received_ns: i64, payload: &[
 fn point(
     mapping: &JsonMapping,
     measurement: &str,
-    zone: chrono_tz::Tz,
+    zone: Zone,
     received_ns: i64,
     map: &Map<String, Value>,
 ) -> Result<Sample, String> {
@@ -376,7 +411,7 @@ fn whole(n: &serde_json::Number) -> Option<i128> {
 }
 
 /// A timestamp in ns since the epoch.
-fn timestamp(v: &Value, format: TimeFormat, zone: chrono_tz::Tz) -> Result<i64, String> {
+fn timestamp(v: &Value, format: TimeFormat, zone: Zone) -> Result<i64, String> {
     let scale: i128 = match format {
         TimeFormat::Iso8601 => {
             let Value::String(s) = v else {
@@ -408,7 +443,7 @@ fn timestamp(v: &Value, format: TimeFormat, zone: chrono_tz::Tz) -> Result<i64, 
     i64::try_from(ns).map_err(|_| format!("{number} ({unit}) is outside the range of timestamps"))
 }
 
-fn iso8601(s: &str, zone: chrono_tz::Tz) -> Result<i64, String> {
+fn iso8601(s: &str, zone: Zone) -> Result<i64, String> {
     let offset = DateTime::parse_from_rfc3339(s).map(|t| t.timestamp_nanos_opt());
     let utc = match offset {
         Ok(ns) => ns,
@@ -419,12 +454,9 @@ fn iso8601(s: &str, zone: chrono_tz::Tz) -> Result<i64, String> {
                 .ok_or_else(|| {
                     format!("{s:?} is not an ISO 8601 time; write e.g. \"2026-11-22T10:15:00.123456\" or \"2026-11-22T09:15:00Z\"")
                 })?;
-            // A wall time the clock passed twice (autumn) is the first; one
-            // it skipped (spring) cannot be placed.
-            let local = zone.from_local_datetime(&naive).earliest().ok_or_else(|| {
-                format!("{s:?} does not exist in {zone} (the clocks skipped it); send the time with its offset")
-            })?;
-            local.timestamp_nanos_opt()
+            Some(zone.place(&naive).ok_or_else(|| {
+                format!("{s:?} does not exist in {zone} (the clocks skipped it) or is out of range; send the time with its offset")
+            })?)
         }
     };
     utc.ok_or_else(|| format!("{s:?} is outside the range of timestamps"))
@@ -572,7 +604,7 @@ mod tests {
 
     #[test]
     fn wall_times_around_the_clock_changes() {
-        let berlin = chrono_tz::Europe::Berlin;
+        let berlin = Zone::Named(chrono_tz::Europe::Berlin);
         // 2026-10-25 02:30 happens twice in Berlin: the first (summer time, +02:00).
         assert_eq!(
             crate::sample::rfc3339_ns(iso8601("2026-10-25T02:30:00", berlin).unwrap()),
@@ -584,7 +616,7 @@ mod tests {
             .contains("does not exist"));
         // An offset wins over the zone; a space instead of the T is read too.
         assert_eq!(
-            iso8601("2026-11-22T10:15:00+01:00", chrono_tz::UTC),
+            iso8601("2026-11-22T10:15:00+01:00", Zone::Named(chrono_tz::UTC)),
             iso8601("2026-11-22 10:15:00", berlin)
         );
     }

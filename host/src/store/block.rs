@@ -201,12 +201,16 @@ fn parse(block: &[u8], wanted: impl Fn(u32) -> bool) -> Result<Parsed, String> {
         layouts.push(layout);
     }
     let per_sample = read_runs(&mut r, n)?;
-    // How many values each (field, type) column holds.
-    let mut counts: HashMap<(u32, u8), usize> = HashMap::new();
+    // How many values each (field, type) column holds: samples per layout
+    // first, so the count costs an increment per sample, not a hash per value.
+    let mut per_layout = vec![0usize; layouts.len()];
     for &l in &per_sample {
-        let layout = layouts.get(l as usize).ok_or("layout index out of range")?;
+        *per_layout.get_mut(l as usize).ok_or("layout index out of range")? += 1;
+    }
+    let mut counts: HashMap<(u32, u8), usize> = HashMap::new();
+    for (layout, n) in layouts.iter().zip(&per_layout) {
         for key in layout {
-            *counts.entry(*key).or_default() += 1;
+            *counts.entry(*key).or_default() += n;
         }
     }
     let mut columns = HashMap::new();
@@ -280,23 +284,40 @@ fn skip_runs(r: &mut Reader) -> Result<(), String> {
 }
 
 pub(super) fn decode(block: &[u8]) -> Result<Vec<BlockSample>, String> {
+    decode_range(block, (i64::MIN, i64::MAX))
+}
+
+/// The samples in [from, to]: the others' values are stepped over, not
+/// gathered into samples, so a short range of a day-long block stays cheap.
+pub(super) fn decode_range(block: &[u8], (from, to): (i64, i64)) -> Result<Vec<BlockSample>, String> {
     let Parsed {
         ts,
         layouts,
         per_sample,
-        columns,
+        mut columns,
     } = parse(block, |_| true)?;
-    let mut columns: HashMap<(u32, u8), std::vec::IntoIter<FieldValue>> =
-        columns.into_iter().map(|(k, v)| (k, v.into_iter())).collect();
-    let mut out = Vec::with_capacity(ts.len());
+    // Columns by position, and each layout as positions: no hashing per value.
+    let keys: Vec<(u32, u8)> = columns.keys().copied().collect();
+    let mut columns: Vec<std::vec::IntoIter<FieldValue>> = keys
+        .iter()
+        .map(|k| columns.remove(k).unwrap_or_default().into_iter())
+        .collect();
+    let positions: Vec<Vec<Option<usize>>> = layouts
+        .iter()
+        .map(|l| l.iter().map(|key| keys.iter().position(|k| k == key)).collect())
+        .collect();
+    let mut out = Vec::new();
     for (t, l) in ts.into_iter().zip(per_sample) {
-        let layout = &layouts[l as usize];
+        let (layout, at) = (&layouts[l as usize], &positions[l as usize]);
+        if !(from..=to).contains(&t) {
+            for column in at {
+                column.and_then(|i| columns[i].next()).ok_or("column too short")?;
+            }
+            continue;
+        }
         let mut fields = Vec::with_capacity(layout.len());
-        for key in layout {
-            let value = columns
-                .get_mut(key)
-                .and_then(Iterator::next)
-                .ok_or("column too short")?;
+        for (key, column) in layout.iter().zip(at) {
+            let value = column.and_then(|i| columns[i].next()).ok_or("column too short")?;
             fields.push((key.0, value));
         }
         out.push((t, fields));
@@ -318,14 +339,20 @@ pub(super) fn decode_field(block: &[u8], field: u32, (from, to): (i64, i64)) -> 
         .iter()
         .map(|l| l.iter().find(|(id, _)| *id == field).map(|(_, t)| *t))
         .collect();
-    let mut columns: HashMap<u8, std::vec::IntoIter<FieldValue>> =
-        columns.into_iter().map(|((_, t), v)| (t, v.into_iter())).collect();
+    // The field's column per type, by position: no hashing per value.
+    let (kinds, mut columns): (Vec<u8>, Vec<std::vec::IntoIter<FieldValue>>) =
+        columns.into_iter().map(|((_, t), v)| (t, v.into_iter())).unzip();
+    let position: Vec<Option<usize>> = type_in
+        .iter()
+        .map(|t| t.and_then(|t| kinds.iter().position(|k| *k == t)))
+        .collect();
     let mut out = Vec::new();
     for (t, l) in ts.into_iter().zip(per_sample) {
-        let Some(kind) = type_in[l as usize] else { continue };
-        let value = columns
-            .get_mut(&kind)
-            .and_then(Iterator::next)
+        if type_in[l as usize].is_none() {
+            continue;
+        }
+        let value = position[l as usize]
+            .and_then(|i| columns[i].next())
             .ok_or("column too short")?;
         if (from..=to).contains(&t) {
             out.push((t, value));

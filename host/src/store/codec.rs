@@ -143,6 +143,30 @@ pub(super) fn decode_fields(blob: &[u8]) -> Result<Vec<(u32, FieldValue)>, Strin
     Ok(out)
 }
 
+/// One numeric field of a hot row's BLOB, read without building the others
+/// (a text field is skipped, not copied); `None` when absent or not numeric.
+pub(super) fn numeric_field(blob: &[u8], field: u32) -> Option<f64> {
+    let mut r = Reader::new(blob);
+    while !r.is_empty() {
+        let id = r.varint().ok()?;
+        let value = match r.byte().ok()? {
+            FLOAT => Some(f64::from_le_bytes(r.take(8).ok()?.try_into().ok()?)),
+            INT => Some(unzigzag(r.varint().ok()?) as f64),
+            UINT => Some(r.varint().ok()? as f64),
+            FALSE | TRUE => None,
+            TEXT => {
+                r.bytes().ok()?;
+                None
+            }
+            _ => return None,
+        };
+        if id == u64::from(field) {
+            return value;
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,7 @@ pub mod inspect;
 mod query;
 pub mod rollup;
 mod schema;
+mod summary;
 mod writer;
 
 #[cfg(test)]
@@ -36,9 +37,10 @@ pub use query::Names;
 pub use rollup::Aggregate;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
+pub use summary::Peak;
 use tokio::sync::{mpsc, oneshot};
 use writer::Command;
 pub use writer::WriteHealth;
@@ -470,6 +472,25 @@ impl Store {
             query::recent(&shared.dict, c, &series, &filter, limit)
         })
         .await
+    }
+
+    /// The `n` groups (values of tag `by`) with the highest `field` among the
+    /// series that pass `filter`, each with the sample of its peak
+    /// (`summary::top`).
+    pub async fn top(&self, filter: &SampleFilter, field: &str, by: &str, n: usize) -> anyhow::Result<Vec<Peak>> {
+        let (shared, mut filter, field, by) = (self.shared.clone(), filter.clone(), field.to_string(), by.to_string());
+        // Rollups outlive raw samples, and a peak must be a sample.
+        filter.from_ns = filter.from_ns.max(self.oldest_kept_ns());
+        self.on_own_connection(move |c| summary::top(&shared.dict, c, &filter, &field, &by, n))
+            .await
+    }
+
+    /// How often each value of `field` occurs among the series that pass
+    /// `filter` (`summary::value_counts`).
+    pub async fn value_counts(&self, filter: &SampleFilter, field: &str) -> anyhow::Result<BTreeMap<String, u64>> {
+        let (shared, filter, field) = (self.shared.clone(), filter.clone(), field.to_string());
+        self.on_own_connection(move |c| summary::value_counts(&shared.dict, c, &filter, &field))
+            .await
     }
 
     /// Up to `limit` rows after sequence number `after`, oldest first: what an

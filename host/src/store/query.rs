@@ -192,11 +192,10 @@ pub fn range(
 ) -> anyhow::Result<Vec<Sample>> {
     let mut found: Vec<(i64, Vec<(u32, FieldValue)>)> = Vec::new();
     for (_, _, data) in blocks(c, series.0, from, to)? {
-        found.extend(
-            decode_block(series.0, &data)
-                .into_iter()
-                .filter(|(ts, _)| (from..=to).contains(ts)),
-        );
+        found.extend(block::decode_range(&data, (from, to)).unwrap_or_else(|e| {
+            tracing::error!("series {}: skipping an unreadable block: {e}", series.0);
+            Vec::new()
+        }));
     }
     for (_, ts, blob) in hot_rows(c, std::slice::from_ref(series), from, to, None)? {
         if let Ok(fields) = codec::decode_fields(&blob) {
@@ -346,6 +345,137 @@ fn hot_values(
     Ok(())
 }
 
+/// [from, to] split into its whole minutes, [first_whole, end_whole), and
+/// the raw ranges around them: both edges, or all of it when no minute is whole.
+fn split_minutes(from: i64, to: i64) -> (i64, i64, Vec<(i64, i64)>) {
+    let first_whole = from
+        .div_euclid(MINUTE_NS)
+        .saturating_add(i64::from(from.rem_euclid(MINUTE_NS) != 0))
+        .saturating_mul(MINUTE_NS);
+    let end_whole = to.saturating_add(1).div_euclid(MINUTE_NS).saturating_mul(MINUTE_NS); // exclusive
+    let edges: Vec<(i64, i64)> = if first_whole >= end_whole {
+        vec![(from, to)]
+    } else {
+        [(from, first_whole - 1), (end_whole, to)]
+            .into_iter()
+            .filter(|(a, b)| a <= b)
+            .collect()
+    };
+    (first_whole, end_whole, edges)
+}
+
+/// The id of a field name, `None` when no sample ever had it.
+pub fn field_id(dict: &RwLock<Dictionary>, c: &Connection, field: &str) -> anyhow::Result<Option<u32>> {
+    dict.write().unwrap().reload(c)?;
+    Ok(dict.read().unwrap().field_id(field))
+}
+
+/// The highest value of a numeric field in one series over [from, to], with
+/// a lower bound of the earliest time it occurs, given `best` already found
+/// in its hot rows (`hot_values_of_all`). Whole minutes come from the
+/// rollups' maxima (bound: the minute's start). A partial minute at either
+/// edge needs the raw samples, but its rollup's maximum bounds them: the
+/// block is decoded only when that bound could beat or tie what is found,
+/// so a window that starts mid-minute rarely decodes anything.
+pub fn compacted_max(
+    c: &Connection,
+    series: i64,
+    field_id: u32,
+    (from, to): (i64, i64),
+    mut best: Option<(f64, i64)>,
+) -> anyhow::Result<Option<(f64, i64)>> {
+    if from > to {
+        return Ok(best);
+    }
+    fn consider(best: &mut Option<(f64, i64)>, v: f64, at: i64) {
+        if best.is_none_or(|(have, t)| v > have || (v == have && at < t)) {
+            *best = Some((v, at));
+        }
+    }
+    let (first_whole, end_whole, edges) = split_minutes(from, to);
+    // The edge minutes' maxima, read with the whole ones.
+    let edge_minutes: Vec<i64> = edges
+        .iter()
+        .flat_map(|(a, b)| [rollup::minute_of(*a), rollup::minute_of(*b)])
+        .collect();
+    let mut edge_bound: HashMap<i64, f64> = HashMap::new();
+    let (lo, hi) = (rollup::minute_of(from), rollup::minute_of(to));
+    let mut stmt = c.prepare_cached(
+        "SELECT data FROM rollups WHERE series = ?1 AND field = ?2 AND end_ns >= ?3 AND start_ns <= ?4",
+    )?;
+    let rows = stmt.query_map(params![series, field_id, lo, hi], |r| r.get::<_, Vec<u8>>(0))?;
+    for data in rows {
+        for (minute, max) in rollup::decode_max(&data?).map_err(anyhow::Error::msg)? {
+            if (first_whole..end_whole).contains(&minute) {
+                consider(&mut best, max, minute);
+            } else if edge_minutes.contains(&minute) {
+                let bound = edge_bound.entry(minute).or_insert(max);
+                *bound = bound.max(max);
+            }
+        }
+    }
+    // No rollup for an edge's minute (pruned, or none written): no bound, decode.
+    let needed: Vec<(i64, i64)> = edges
+        .iter()
+        .copied()
+        .filter(|(a, b)| {
+            let bound = [rollup::minute_of(*a), rollup::minute_of(*b)]
+                .iter()
+                .map(|m| edge_bound.get(m).copied().unwrap_or(f64::INFINITY))
+                .fold(f64::NEG_INFINITY, f64::max);
+            !best.is_some_and(|(have, _)| bound < have)
+        })
+        .collect();
+    let in_needed = |ts: i64| needed.iter().any(|(a, b)| (*a..=*b).contains(&ts));
+    let mut seen = std::collections::HashSet::new();
+    for (a, b) in &needed {
+        for (block, _) in block_ends(c, series, *a, *b)? {
+            if !seen.insert(block) {
+                continue; // both edges in one block: decoded once
+            }
+            for (ts, v) in decode_field(series, &block_data(c, block)?, field_id, (from, to)) {
+                if let Some(v) = rollup::numeric(&v).filter(|_| in_needed(ts)) {
+                    consider(&mut best, v, ts);
+                }
+            }
+        }
+    }
+    Ok(best)
+}
+
+/// Every hot value of a numeric field in [from, to], of any series, in one
+/// scan: (series, ts, value). Cheaper than a query per series when many
+/// series share the window; when the window holds every hot row (the usual
+/// case: hot rows are the last minutes), the table is read in its own order
+/// instead of through the time index, a lookup per row.
+pub fn hot_values_of_all(
+    c: &Connection,
+    field_id: u32,
+    (from, to): (i64, i64),
+    mut each: impl FnMut(i64, i64, f64),
+) -> anyhow::Result<()> {
+    let (oldest, newest): (Option<i64>, Option<i64>) =
+        c.query_row("SELECT min(ts_ns), max(ts_ns) FROM hot", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let (Some(oldest), Some(newest)) = (oldest, newest) else {
+        return Ok(());
+    };
+    let sql = if from <= oldest && newest <= to {
+        "SELECT series, ts_ns, fields FROM hot NOT INDEXED WHERE ts_ns >= ?1 AND ts_ns <= ?2"
+    } else {
+        "SELECT series, ts_ns, fields FROM hot WHERE ts_ns >= ?1 AND ts_ns <= ?2"
+    };
+    let mut stmt = c.prepare_cached(sql)?;
+    let mut rows = stmt.query(params![from, to])?;
+    while let Some(row) = rows.next()? {
+        if let Some(v) = codec::numeric_field(row.get_ref(2)?.as_blob()?, field_id) {
+            each(row.get(0)?, row.get(1)?, v);
+        }
+    }
+    Ok(())
+}
+
 /// Per-minute aggregates of one numeric field of one series over [from, to],
 /// whose ends need not fall on a minute: the whole minutes from the rollups,
 /// the raw points of the partial minutes at either end and every hot row
@@ -367,21 +497,8 @@ pub fn minute_aggregates(
     if from > to {
         return Ok(Vec::new());
     }
-    let first_whole = from
-        .div_euclid(MINUTE_NS)
-        .saturating_add(i64::from(from.rem_euclid(MINUTE_NS) != 0))
-        .saturating_mul(MINUTE_NS);
-    let end_whole = to.saturating_add(1).div_euclid(MINUTE_NS).saturating_mul(MINUTE_NS); // exclusive
+    let (first_whole, end_whole, edges) = split_minutes(from, to);
     let mut out: Vec<(i64, Aggregate)> = Vec::new();
-    // The raw ranges: both edges, or all of it when no minute is whole.
-    let edges: Vec<(i64, i64)> = if first_whole >= end_whole {
-        vec![(from, to)]
-    } else {
-        [(from, first_whole - 1), (end_whole, to)]
-            .into_iter()
-            .filter(|(a, b)| a <= b)
-            .collect()
-    };
     let in_edges = |ts: i64| edges.iter().any(|(a, b)| (*a..=*b).contains(&ts));
     let mut seen = std::collections::HashSet::new();
     for (a, b) in &edges {

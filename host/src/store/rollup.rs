@@ -79,9 +79,10 @@ pub fn numeric(v: &FieldValue) -> Option<f64> {
     }
 }
 
-/// Start of the minute `ts` falls in.
+/// Start of the minute `ts` falls in (`i64::MIN` for the partial minute
+/// at the very start of time, so open ranges need no special case).
 pub fn minute_of(ts: i64) -> i64 {
-    ts.div_euclid(MINUTE_NS) * MINUTE_NS
+    ts.div_euclid(MINUTE_NS).saturating_mul(MINUTE_NS)
 }
 
 /// Adds one value to per-minute aggregates.
@@ -153,6 +154,25 @@ pub fn decode(block: &[u8]) -> Result<Vec<(i64, Aggregate)>, String> {
         .collect())
 }
 
+/// Only the minutes and their maxima: what a top-N ranking reads, without
+/// decompressing the other eight columns.
+pub fn decode_max(block: &[u8]) -> Result<Vec<(i64, f64)>, String> {
+    let mut r = Reader::new(block);
+    if r.byte()? != VERSION {
+        return Err("unknown rollup version".into());
+    }
+    let n = r.varint()? as usize;
+    let minutes = simple_decompress::<i64>(r.bytes()?).map_err(|e| format!("pco: {e}"))?;
+    for _ in 0..3 {
+        r.bytes()?; // counts, sums, minima
+    }
+    let maxima = simple_decompress::<f64>(r.bytes()?).map_err(|e| format!("pco: {e}"))?;
+    if minutes.len() != n || maxima.len() != n {
+        return Err("rollup column length".into());
+    }
+    Ok(minutes.into_iter().zip(maxima).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +189,8 @@ mod tests {
             // Split unevenly, as two compaction runs would.
             add(if i % 3 == 0 { &mut a } else { &mut b }, *t, *v);
         }
+        let maxima: Vec<(i64, f64)> = whole.iter().map(|(m, a)| (*m, a.max)).collect();
+        assert_eq!(decode_max(&encode(&whole)).unwrap(), maxima);
         let mut merged = BTreeMap::new();
         for (m, agg) in decode(&encode(&a))
             .unwrap()

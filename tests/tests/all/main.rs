@@ -18,6 +18,7 @@ mod example_js;
 mod example_python;
 mod grants;
 mod hot_reload;
+mod iot_compat;
 mod isems;
 mod isems_compat;
 mod item_samples;
