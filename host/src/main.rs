@@ -1,5 +1,5 @@
-//! The `datalogger` command line: `run`, `check`, `plugin inspect` and
-//! `plugin test`.
+//! The `datalogger` command line: `run`, `check`, `import isems`, `plugin
+//! inspect`, `plugin test` and `plugin new`.
 
 use clap::{Parser, Subcommand};
 use datalogger::capabilities::{BusGrant, Capabilities, Grants, I2cSettings};
@@ -30,11 +30,47 @@ enum Command {
         #[arg(long, default_value = config::DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// Bring another tool's history into the store (stop the logger first).
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Work with plugin files.
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// The ISEMS collector's SQLite database (its `measurement` table).
+    ///
+    /// Rows become the points isems.node makes of the same lines (measurement
+    /// isems, tag nodeId), stored under the item name --item; running it again
+    /// adds nothing. Its naive timestamps are read as wall time in --zone; rows
+    /// in the hour a DST change repeats are listed and left out unless
+    /// --ambiguous picks one of the two instants. Outputs in the config forward
+    /// the imported rows like any others.
+    Isems(ImportIsemsArgs),
+}
+
+#[derive(clap::Args)]
+struct ImportIsemsArgs {
+    /// The database file (the original's DATABASE_URL without `sqlite:///`).
+    file: PathBuf,
+    /// The logger's config: its store, outputs and compat.isems settings.
+    #[arg(long, default_value = config::DEFAULT_CONFIG)]
+    config: PathBuf,
+    /// The zone the timestamps were written in [default: compat.isems.zone, else Europe/Berlin].
+    #[arg(long, value_name = "ZONE")]
+    zone: Option<String>,
+    /// What to do with a time the autumn DST change repeats.
+    #[arg(long, value_enum, default_value = "skip")]
+    ambiguous: datalogger::compat::isems_import::Ambiguous,
+    /// The item name the rows are stored under.
+    #[arg(long, default_value = "isems-import")]
+    item: String,
 }
 
 #[derive(Subcommand)]
@@ -130,6 +166,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { config } => run(config),
         Command::Check { config } => check(config),
+        Command::Import {
+            command: ImportCommand::Isems(args),
+        } => import_isems(args),
         Command::Plugin {
             command: PluginCommand::Inspect(args),
         } => inspect(args),
@@ -229,6 +268,89 @@ macro_rules! out {
         use std::io::Write;
         let _ = writeln!(std::io::stdout().lock(), $($arg)*);
     }};
+}
+
+fn import_isems(args: ImportIsemsArgs) -> ExitCode {
+    use datalogger::compat::isems_import::{self, Options};
+    let (config, _) = match config::load(&args.config) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(Some(config.log_level.as_deref().unwrap_or("warn")));
+    let compat = config.compat.isems.clone().unwrap_or_default();
+    let zone_name = args.zone.clone().unwrap_or(compat.zone.clone());
+    let Ok(zone) = zone_name.parse::<chrono_tz::Tz>() else {
+        eprintln!("error: --zone {zone_name:?} is not a time zone; use an IANA name such as Europe/Berlin or UTC");
+        return ExitCode::from(2);
+    };
+    let (source, total, has_status) = match isems_import::open(&args.file) {
+        Ok(opened) => opened,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let outputs: Vec<String> = config.outputs.iter().map(|o| o.name.clone()).collect();
+    let store = match datalogger::store::Store::open_with(&config.store, &outputs) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot open the store {}: {e:#}", config.store.path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = Options {
+        zone,
+        measurement: compat.measurement.clone(),
+        item: args.item.clone(),
+        ambiguous: args.ambiguous,
+    };
+    let bar = indicatif::ProgressBar::new(total).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows, {per_sec}, {eta} left")
+            .expect("a valid template"),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = runtime.block_on(isems_import::run(&source, has_status, &store, &options, |n| {
+        bar.set_position(n)
+    }));
+    bar.finish_and_clear();
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    const LISTED: usize = 50;
+    for s in report.skipped.iter().take(LISTED) {
+        eprintln!(
+            "skipped row id {} (node {:?}, {}): {}",
+            s.id, s.node, s.timestamp, s.detail
+        );
+    }
+    if report.skipped.len() > LISTED {
+        eprintln!("... and {} more skipped rows", report.skipped.len() - LISTED);
+    }
+    out!(
+        "{}: {} rows read, {} imported into {} as item {:?}, {} already in the store, {} older than the store's retention, {} skipped",
+        args.file.display(),
+        report.read,
+        report.imported,
+        config.store.path.display(),
+        options.item,
+        report.already_stored,
+        report.too_old,
+        report.skipped.len()
+    );
+    for (why, n) in report.skipped_by_reason() {
+        out!("  skipped {n}: {}", why.describe());
+    }
+    ExitCode::SUCCESS
 }
 
 /// Where the plugin commands cache compiled code: `$XDG_CACHE_HOME/datalogger`

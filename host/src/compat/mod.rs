@@ -6,6 +6,7 @@
 
 pub mod iot;
 pub mod isems;
+pub mod isems_import;
 
 use chrono::{DateTime, TimeZone};
 use serde::Deserialize;

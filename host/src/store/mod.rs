@@ -21,6 +21,7 @@ mod codec;
 mod compactor;
 mod dictionary;
 pub mod inspect;
+mod lock;
 mod query;
 pub mod rollup;
 mod schema;
@@ -205,6 +206,7 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
+        let lock = lock::acquire(path, lock::WAIT_FOR_RELEASE)?;
         let mut writer = open_connection(path)?;
         schema::prepare(&mut writer)?;
         let conn = open_connection(path)?;
@@ -220,6 +222,7 @@ impl Store {
         let (writer_health, writer_shared) = (health.clone(), shared.clone());
         let commit_interval = std::time::Duration::from_millis(settings.commit_interval_ms.into());
         std::thread::Builder::new().name("store-writer".into()).spawn(move || {
+            let _lock = lock;
             writer::run_writer(writer, rx, retention_ns, commit_interval, writer_health, writer_shared)
         })?;
         let (compactor_conn, compactor_shared, policy) =

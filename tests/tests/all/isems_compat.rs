@@ -12,14 +12,14 @@ use crate::common::*;
 use serde_json::{json, Value};
 
 /// The example lines of devices.md: an 18-field line and a 19-field one.
-const OLD: &str =
+pub const OLD: &str =
     "Elektra-Dach;1;1530364575;ATmega8_A_1;711;0;18.614;18.614;14.073;100;100;28;11.67;14.086;7;20;52.507309;13.458635";
-const NEW: &str = "Elektra-Dach-Neu;1;1530364640;ATmega8_A_1;711;1;18.614;18.614;14.073;100;100;28;11.67;14.086;7;20;52.507309;13.458635;300";
+pub const NEW: &str = "Elektra-Dach-Neu;1;1530364640;ATmega8_A_1;711;1;18.614;18.614;14.073;100;100;28;11.67;14.086;7;20;52.507309;13.458635;300";
 
 /// What the original collector answered for OLD and NEW (its columns, sorted,
 /// compact; Europe/Berlin wall time; ids as this logger derives them).
-const OLD_ROW: &str = r#"{"batteryChargeEstimate":100.0,"batteryHealthEstimate":100.0,"batteryTemperature":28.0,"batteryVoltage":14.073,"id":1604703565398560,"isPowerSaveMode":false,"isemsRevision":"1","latitude":52.507309,"longitude":13.458635,"lowVoltageDisconnectVoltage":11.67,"mppVoltage":18.614,"nodeId":"Elektra-Dach","openCircuitVoltage":18.614,"openMPPTFirmwareVersion":"ATmega8_A_1","rateBatteryCapacity":7.0,"ratedSolarModuleCapacity":20.0,"status":"0x000","temperatureCorrectedVoltage":14.086,"timeToShutdown":711.0,"timestamp":"2018-06-30T15:16:15"}"#;
-const NEW_ROW: &str = r#"{"batteryChargeEstimate":100.0,"batteryHealthEstimate":100.0,"batteryTemperature":28.0,"batteryVoltage":14.073,"id":1604703633330109,"isPowerSaveMode":true,"isemsRevision":"1","latitude":52.507309,"longitude":13.458635,"lowVoltageDisconnectVoltage":11.67,"mppVoltage":18.614,"nodeId":"Elektra-Dach-Neu","openCircuitVoltage":18.614,"openMPPTFirmwareVersion":"ATmega8_A_1","rateBatteryCapacity":7.0,"ratedSolarModuleCapacity":20.0,"status":"0x300","temperatureCorrectedVoltage":14.086,"timeToShutdown":711.0,"timestamp":"2018-06-30T15:17:20"}"#;
+pub const OLD_ROW: &str = r#"{"batteryChargeEstimate":100.0,"batteryHealthEstimate":100.0,"batteryTemperature":28.0,"batteryVoltage":14.073,"id":1604703565398560,"isPowerSaveMode":false,"isemsRevision":"1","latitude":52.507309,"longitude":13.458635,"lowVoltageDisconnectVoltage":11.67,"mppVoltage":18.614,"nodeId":"Elektra-Dach","openCircuitVoltage":18.614,"openMPPTFirmwareVersion":"ATmega8_A_1","rateBatteryCapacity":7.0,"ratedSolarModuleCapacity":20.0,"status":"0x000","temperatureCorrectedVoltage":14.086,"timeToShutdown":711.0,"timestamp":"2018-06-30T15:16:15"}"#;
+pub const NEW_ROW: &str = r#"{"batteryChargeEstimate":100.0,"batteryHealthEstimate":100.0,"batteryTemperature":28.0,"batteryVoltage":14.073,"id":1604703633330109,"isPowerSaveMode":true,"isemsRevision":"1","latitude":52.507309,"longitude":13.458635,"lowVoltageDisconnectVoltage":11.67,"mppVoltage":18.614,"nodeId":"Elektra-Dach-Neu","openCircuitVoltage":18.614,"openMPPTFirmwareVersion":"ATmega8_A_1","rateBatteryCapacity":7.0,"ratedSolarModuleCapacity":20.0,"status":"0x300","temperatureCorrectedVoltage":14.086,"timeToShutdown":711.0,"timestamp":"2018-06-30T15:17:20"}"#;
 
 fn now_s() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64

@@ -21,6 +21,7 @@ mod hot_reload;
 mod iot_compat;
 mod isems;
 mod isems_compat;
+mod isems_import;
 mod item_samples;
 mod loadavg;
 mod loading;
