@@ -188,8 +188,11 @@ fn insert_rollup(
     let (Some(first), Some(last)) = (minutes.keys().next(), minutes.keys().next_back()) else {
         return Ok(());
     };
-    tx.prepare_cached("INSERT INTO rollups (series, field, start_ns, end_ns, data) VALUES (?1, ?2, ?3, ?4, ?5)")?
-        .execute(params![series, field, first, last, rollup::encode(minutes)])?;
+    let (peak, peak_at) = rollup::peak(minutes).expect("minutes is not empty");
+    tx.prepare_cached(
+        "INSERT INTO rollups (series, field, start_ns, end_ns, data, peak, peak_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![series, field, first, last, rollup::encode(minutes), peak, peak_at])?;
     Ok(())
 }
 

@@ -400,12 +400,34 @@ pub fn compacted_max(
         .collect();
     let mut edge_bound: HashMap<i64, f64> = HashMap::new();
     let (lo, hi) = (rollup::minute_of(from), rollup::minute_of(to));
+    // A block wholly inside the whole minutes is ranked by its stored peak,
+    // read from the covering index; the others (at an edge, or from a file
+    // older than the column) have their blob fetched and decoded.
     let mut stmt = c.prepare_cached(
-        "SELECT data FROM rollups WHERE series = ?1 AND field = ?2 AND end_ns >= ?3 AND start_ns <= ?4",
+        "SELECT id, start_ns, end_ns, peak, peak_at FROM rollups
+         WHERE series = ?1 AND field = ?2 AND end_ns >= ?3 AND start_ns <= ?4",
     )?;
-    let rows = stmt.query_map(params![series, field_id, lo, hi], |r| r.get::<_, Vec<u8>>(0))?;
-    for data in rows {
-        for (minute, max) in rollup::decode_max(&data?).map_err(anyhow::Error::msg)? {
+    let spans = stmt
+        .query_map(params![series, field_id, lo, hi], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<f64>>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut blob = c.prepare_cached("SELECT data FROM rollups WHERE id = ?1")?;
+    for (id, start, end, peak, peak_at) in spans {
+        if let (Some(max), Some(at)) = (peak, peak_at) {
+            if start >= first_whole && end < end_whole {
+                consider(&mut best, max, at);
+                continue;
+            }
+        }
+        let data: Vec<u8> = blob.query_row([id], |r| r.get(0))?;
+        for (minute, max) in rollup::decode_max(&data).map_err(anyhow::Error::msg)? {
             if (first_whole..end_whole).contains(&minute) {
                 consider(&mut best, max, minute);
             } else if edge_minutes.contains(&minute) {

@@ -91,6 +91,15 @@ pub fn add(minutes: &mut BTreeMap<i64, Aggregate>, ts: i64, v: f64) {
     minutes.entry(minute_of(ts)).and_modify(|m| m.merge(&a)).or_insert(a);
 }
 
+/// The highest maximum and the first minute that has it: stored beside a
+/// rollup block, so ranking series over whole blocks decodes nothing.
+pub fn peak(minutes: &BTreeMap<i64, Aggregate>) -> Option<(f64, i64)> {
+    minutes.iter().fold(None, |best, (m, a)| match best {
+        Some((have, _)) if a.max <= have => best,
+        _ => Some((a.max, *m)),
+    })
+}
+
 fn pco<T: pco::data_types::Number>(values: &[T]) -> Vec<u8> {
     simple_compress(values, &ChunkConfig::default()).expect("pco compresses any numbers")
 }

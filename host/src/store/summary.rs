@@ -216,33 +216,45 @@ mod tests {
             })
             .unwrap()
             .timestamp_ns;
-        for (from, to) in [
-            (peak, peak + 150 * S),
-            (i64::MIN, i64::MAX),
-            (t0 + 37 * 60 * S + S / 2, t0 + 2 * 3600 * S + 10 * S + 300_000_000),
-            (t0 + 61 * S, t0 + 119 * S), // within one minute: raw only
-            (now - 15 * S, i64::MAX),    // hot only
-            (t0 + 3 * 3600 * S, now - 15 * S),
-        ] {
-            let filter = SampleFilter {
-                from_ns: (from != i64::MIN).then_some(from),
-                to_ns: (to != i64::MAX).then_some(to),
-                measurement: Some("m".into()),
-                ..SampleFilter::default()
-            };
-            for n in [3, 10] {
-                let got: Vec<(String, f64, i64)> = store
-                    .top(&filter, "v", "dev", n)
-                    .await
-                    .unwrap()
-                    .into_iter()
-                    .map(|p| {
-                        assert_eq!(p.sample.tags["dev"], p.group);
-                        assert_eq!(p.sample.fields.len(), 2, "the whole sample at the peak");
-                        (p.group, p.value, p.sample.timestamp_ns)
-                    })
-                    .collect();
-                assert_eq!(got, brute_force(&sent, (from, to), n), "window {from}..{to}, n {n}");
+        // Rollups written now keep their peak; a file from before that column
+        // has none, and must rank the same by decoding.
+        for stored_peaks in [true, false] {
+            if !stored_peaks {
+                let c = rusqlite::Connection::open(&settings.path).unwrap();
+                assert!(c.execute("UPDATE rollups SET peak = NULL, peak_at = NULL", []).unwrap() > 0);
+            }
+            for (from, to) in [
+                (peak, peak + 150 * S),
+                (i64::MIN, i64::MAX),
+                (t0 + 37 * 60 * S + S / 2, t0 + 2 * 3600 * S + 10 * S + 300_000_000),
+                (t0 + 61 * S, t0 + 119 * S), // within one minute: raw only
+                (now - 15 * S, i64::MAX),    // hot only
+                (t0 + 3 * 3600 * S, now - 15 * S),
+            ] {
+                let filter = SampleFilter {
+                    from_ns: (from != i64::MIN).then_some(from),
+                    to_ns: (to != i64::MAX).then_some(to),
+                    measurement: Some("m".into()),
+                    ..SampleFilter::default()
+                };
+                for n in [3, 10] {
+                    let got: Vec<(String, f64, i64)> = store
+                        .top(&filter, "v", "dev", n)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .map(|p| {
+                            assert_eq!(p.sample.tags["dev"], p.group);
+                            assert_eq!(p.sample.fields.len(), 2, "the whole sample at the peak");
+                            (p.group, p.value, p.sample.timestamp_ns)
+                        })
+                        .collect();
+                    assert_eq!(
+                        got,
+                        brute_force(&sent, (from, to), n),
+                        "window {from}..{to}, n {n}, stored peaks {stored_peaks}"
+                    );
+                }
             }
         }
         let none = SampleFilter {
