@@ -125,7 +125,7 @@ pub async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
 fn check(guard: &Guard, mut req: Request, origin_listed: bool) -> Result<Request, Box<Response>> {
     let method = req.method().clone();
     let group = route_group(&method, req.uri().path());
-    let needs_token = guard.needs_token(group);
+    let needs_token = guard.needs_token(group) && !super::ui::is_public(&method, req.uri().path());
     let host = request_host(&req);
 
     if guard.loopback || !needs_token {
@@ -174,7 +174,7 @@ fn check(guard: &Guard, mut req: Request, origin_listed: bool) -> Result<Request
         };
         if let Some(why) = refusal {
             tracing::debug!(%method, path = req.uri().path(), "refused: {why}");
-            return Err(Box::new(unauthorized(why, group)));
+            return Err(Box::new(unauthorized(why, group, from_script(req.headers()))));
         }
     }
     if guard.token.is_some() {
@@ -234,8 +234,18 @@ fn preflight(origin: &str, listed: bool) -> Response {
     response
 }
 
+/// Whether a page's script sent the request (`fetch`): browsers mark those
+/// `Sec-Fetch-Mode: cors` or `same-origin`, and navigations `navigate`.
+fn from_script(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-mode")
+        .is_some_and(|m| m.as_bytes() != b"navigate")
+}
+
 /// 401 with the challenges clients know; the message lists every accepted form.
-fn unauthorized(why: &str, group: RouteGroup) -> Response {
+/// A script's request gets no Basic challenge: the browser would answer it
+/// with its own password prompt instead of letting the page ask for the token.
+fn unauthorized(why: &str, group: RouteGroup, from_script: bool) -> Response {
     let message = format!(
         "{why} ({group} requests need it); send Authorization: Bearer <token>, Authorization: Token <token>, \
          Basic auth with the token as password, or ?u=<any>&p=<token>"
@@ -246,7 +256,9 @@ fn unauthorized(why: &str, group: RouteGroup) -> Response {
         WWW_AUTHENTICATE,
         HeaderValue::from_static("Bearer realm=\"datalogger\""),
     );
-    headers.append(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"datalogger\""));
+    if !from_script {
+        headers.append(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"datalogger\""));
+    }
     response
 }
 
@@ -380,6 +392,36 @@ mod tests {
         assert_eq!(status(&open_reads, get_with_host("192.168.1.9:5000"), "").await, 200);
         open.hostnames = vec!["pi.lan".into()];
         assert_eq!(status(&app(&open), get_with_host("PI.lan.:5000"), "").await, 200);
+    }
+
+    #[tokio::test]
+    async fn a_pages_script_gets_no_basic_challenge_and_the_page_needs_no_token() {
+        let app = Router::new()
+            .route("/items/", get(|| async { "list" }))
+            .route("/", get(|| async { "page" }))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(Guard::new(&settings("127.0.0.1:5000", Some("t0k")))),
+                guard,
+            ));
+        let challenges = |mode: Option<&'static str>| {
+            let app = app.clone();
+            async move {
+                let mut req = get_with_host("127.0.0.1:5000");
+                if let Some(mode) = mode {
+                    req = req.header("sec-fetch-mode", mode);
+                }
+                let response = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+                assert_eq!(response.status(), 401);
+                let all = response.headers().get_all(WWW_AUTHENTICATE);
+                all.iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(challenges(None).await.len(), 2, "curl and InfluxDB clients see both");
+        assert_eq!(challenges(Some("navigate")).await.len(), 2, "a browser tab may prompt");
+        assert_eq!(challenges(Some("cors")).await, ["Bearer realm=\"datalogger\""]);
+        assert_eq!(challenges(Some("same-origin")).await, ["Bearer realm=\"datalogger\""]);
+        let page = Request::builder().uri("/").header(HOST, "127.0.0.1:5000");
+        assert_eq!(status(&app, page, "").await, 200, "the page holds no data");
     }
 
     #[tokio::test]

@@ -16,6 +16,7 @@ mod series;
 mod sources;
 mod store;
 mod summary;
+pub mod ui;
 mod write;
 
 use crate::config::ConfigFile;
@@ -100,6 +101,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(resource(routes!(ping::get, ping::head)))
         .routes(resource(routes!(health::show)))
         .routes(resource(routes!(openapi::show)))
+        .routes(resource(routes!(ui::page)))
+        .routes(resource(routes!(ui::file)))
 }
 
 /// One path's handlers, answering other methods with a JSON 405 whose `Allow`
