@@ -16,6 +16,7 @@ mod disk_full;
 mod example_c;
 mod example_js;
 mod example_python;
+mod grafana;
 mod grants;
 mod hot_reload;
 mod iot_compat;
